@@ -1,0 +1,432 @@
+//! Semantic checks of AppFlow requests that the botocore model cannot
+//! express: which connector types Sluice supports, that union structures
+//! name the right connector, schedule expressions, task shapes. Every check
+//! appends to one [`ValidationProblems`] so a caller sees all problems at
+//! once. No I/O: whether a named profile exists is checked by the caller.
+
+use super::catalog::{connector_spec, supported_names, ConnectorSpec};
+use super::set_members;
+use super::types::*;
+use crate::error::ValidationProblems;
+
+/// Checks the connector-specific parts of a connector profile request.
+/// `credentials_required` is false for updates that keep stored credentials.
+pub fn check_connector_profile(
+    connector_type: ConnectorType,
+    connection_mode: ConnectionMode,
+    config: &ConnectorProfileConfig,
+    credentials_required: bool,
+) -> ValidationProblems {
+    let mut problems = ValidationProblems::new();
+    if connection_mode == ConnectionMode::Private {
+        problems.push("connectionMode 'Private' is not supported: Sluice has no private network links; use 'Public'");
+    }
+    let Some(spec) = connector_spec(connector_type) else {
+        problems.push(format!(
+            "connectorType '{connector_type}' is not supported; supported types: {}",
+            supported_names()
+        ));
+        return problems;
+    };
+    if !spec.requires_profile {
+        problems.push(format!(
+            "connectorType '{connector_type}' takes no connector profile: flows name the {connector_type} target directly"
+        ));
+        return problems;
+    }
+    let properties = &config.connector_profile_properties;
+    expect_only_member(
+        &set_members(properties),
+        spec.union_member,
+        "connectorProfileConfig.connectorProfileProperties",
+        &mut problems,
+    );
+    let credential_members = config.connector_profile_credentials.as_ref().map(set_members).unwrap_or_default();
+    if credentials_required || !credential_members.is_empty() {
+        expect_only_member(
+            &credential_members,
+            spec.union_member,
+            "connectorProfileConfig.connectorProfileCredentials",
+            &mut problems,
+        );
+    }
+    let credentials = config.connector_profile_credentials.as_ref();
+    match connector_type {
+        ConnectorType::Salesforce => {
+            if let Some(props) = &properties.salesforce {
+                if props.instance_url.as_deref().is_none_or(str::is_empty) {
+                    problems.push("connectorProfileConfig.connectorProfileProperties.Salesforce.instanceUrl is required");
+                }
+            }
+            if let Some(creds) = credentials.and_then(|c| c.salesforce.as_ref()) {
+                let has_token = creds.access_token.is_some() || creds.refresh_token.is_some() || creds.jwt_token.is_some();
+                let grant = creds.o_auth2_grant_type;
+                if grant == Some(OAuth2GrantType::JwtBearer) && creds.jwt_token.is_none() {
+                    problems.push("connectorProfileCredentials.Salesforce.jwtToken is required when oAuth2GrantType is JWT_BEARER");
+                }
+                if !has_token && grant != Some(OAuth2GrantType::ClientCredentials) {
+                    problems.push(
+                        "connectorProfileCredentials.Salesforce needs an accessToken, a refreshToken or a jwtToken (or oAuth2GrantType CLIENT_CREDENTIALS)",
+                    );
+                }
+            }
+        }
+        ConnectorType::Redshift => {
+            if let Some(props) = &properties.redshift {
+                if props.database_url.as_deref().is_none_or(str::is_empty) {
+                    problems.push("connectorProfileConfig.connectorProfileProperties.Redshift.databaseUrl is required");
+                }
+            }
+            if let Some(creds) = credentials.and_then(|c| c.redshift.as_ref()) {
+                if creds.username.is_none() || creds.password.is_none() {
+                    problems.push("connectorProfileCredentials.Redshift needs both username and password");
+                }
+            }
+        }
+        _ => {}
+    }
+    problems
+}
+
+/// The parts of a flow that CreateFlow and UpdateFlow both carry.
+pub struct FlowParts<'a> {
+    /// Trigger settings.
+    pub trigger_config: &'a TriggerConfig,
+    /// Where records come from.
+    pub source: &'a SourceFlowConfig,
+    /// Where records go.
+    pub destinations: &'a [DestinationFlowConfig],
+    /// Per-field tasks.
+    pub tasks: &'a [Task],
+}
+
+/// Checks a flow definition. Problems are phrased with member paths as
+/// in the request.
+pub fn check_flow(flow: &FlowParts<'_>) -> ValidationProblems {
+    let mut problems = ValidationProblems::new();
+    let source_spec = check_source(flow.source, &mut problems);
+    if flow.destinations.len() != 1 {
+        problems.push(format!(
+            "destinationFlowConfigList must hold exactly one destination, found {}",
+            flow.destinations.len()
+        ));
+    }
+    for (i, destination) in flow.destinations.iter().enumerate() {
+        check_destination(destination, &format!("destinationFlowConfigList.{}.member", i + 1), &mut problems);
+    }
+    check_trigger(flow.trigger_config, source_spec, &mut problems);
+    check_tasks(flow.tasks, source_spec, &mut problems);
+    problems
+}
+
+fn check_source(source: &SourceFlowConfig, problems: &mut ValidationProblems) -> Option<&'static ConnectorSpec> {
+    let connector_type = source.connector_type;
+    let spec = match connector_spec(connector_type) {
+        Some(spec) if spec.can_use_as_source => spec,
+        Some(_) => {
+            problems.push(format!("sourceFlowConfig.connectorType '{connector_type}' cannot be used as a source"));
+            return None;
+        }
+        None => {
+            problems.push(format!(
+                "sourceFlowConfig.connectorType '{connector_type}' is not supported; supported types: {}",
+                supported_names()
+            ));
+            return None;
+        }
+    };
+    expect_only_member(
+        &set_members(&source.source_connector_properties),
+        spec.union_member,
+        "sourceFlowConfig.sourceConnectorProperties",
+        problems,
+    );
+    check_profile_reference(spec, source.connector_profile_name.as_deref(), "sourceFlowConfig", problems);
+    Some(spec)
+}
+
+fn check_destination(destination: &DestinationFlowConfig, path: &str, problems: &mut ValidationProblems) {
+    let connector_type = destination.connector_type;
+    let spec = match connector_spec(connector_type) {
+        Some(spec) if spec.can_use_as_destination => spec,
+        Some(_) => {
+            problems.push(format!("{path}.connectorType '{connector_type}' cannot be used as a destination"));
+            return;
+        }
+        None => {
+            problems.push(format!(
+                "{path}.connectorType '{connector_type}' is not supported; supported types: {}",
+                supported_names()
+            ));
+            return;
+        }
+    };
+    let props = &destination.destination_connector_properties;
+    expect_only_member(&set_members(props), spec.union_member, &format!("{path}.destinationConnectorProperties"), problems);
+    check_profile_reference(spec, destination.connector_profile_name.as_deref(), path, problems);
+    if let Some(salesforce) = &props.salesforce {
+        let operation = salesforce.write_operation_type.unwrap_or(WriteOperationType::Insert);
+        let has_ids = salesforce.id_field_names.as_ref().is_some_and(|ids| !ids.is_empty());
+        if matches!(operation, WriteOperationType::Upsert | WriteOperationType::Update | WriteOperationType::Delete) && !has_ids {
+            problems.push(format!(
+                "{path}.destinationConnectorProperties.Salesforce.idFieldNames is required for writeOperationType {operation}"
+            ));
+        }
+    }
+    if let Some(operation) = destination_write_operation(props) {
+        if !spec.write_operations.contains(&operation) {
+            problems.push(format!("{path}: writeOperationType {operation} is not supported by the {connector_type} connector"));
+        }
+    }
+}
+
+fn destination_write_operation(props: &DestinationConnectorProperties) -> Option<WriteOperationType> {
+    props.salesforce.as_ref().and_then(|p| p.write_operation_type)
+}
+
+fn check_profile_reference(spec: &ConnectorSpec, profile: Option<&str>, path: &str, problems: &mut ValidationProblems) {
+    if spec.requires_profile && profile.is_none() {
+        problems.push(format!(
+            "{path}.connectorProfileName is required for connectorType '{}'",
+            spec.connector_type
+        ));
+    }
+}
+
+fn check_trigger(trigger: &TriggerConfig, source: Option<&ConnectorSpec>, problems: &mut ValidationProblems) {
+    let scheduled = trigger.trigger_properties.as_ref().and_then(|p| p.scheduled.as_ref());
+    if let Some(source) = source {
+        if !source.trigger_types.contains(&trigger.trigger_type) {
+            problems.push(format!(
+                "triggerConfig.triggerType '{}' is not supported for source connector '{}'",
+                trigger.trigger_type, source.connector_type
+            ));
+        }
+    }
+    match (trigger.trigger_type, scheduled) {
+        (TriggerType::Scheduled, None) => {
+            problems.push("triggerConfig.triggerProperties.Scheduled is required when triggerType is 'Scheduled'")
+        }
+        (TriggerType::Scheduled, Some(props)) => {
+            if let Err(reason) = parse_schedule_expression(&props.schedule_expression) {
+                problems.push(format!("triggerConfig.triggerProperties.Scheduled.scheduleExpression: {reason}"));
+            }
+            if let (Some(start), Some(end)) = (props.schedule_start_time, props.schedule_end_time) {
+                if end.0 <= start.0 {
+                    problems.push("triggerConfig.triggerProperties.Scheduled.scheduleEndTime must be after scheduleStartTime");
+                }
+            }
+        }
+        (other, Some(_)) => problems.push(format!(
+            "triggerConfig.triggerProperties.Scheduled is only allowed when triggerType is 'Scheduled', not '{other}'"
+        )),
+        _ => {}
+    }
+}
+
+fn check_tasks(tasks: &[Task], source: Option<&ConnectorSpec>, problems: &mut ValidationProblems) {
+    for (i, task) in tasks.iter().enumerate() {
+        let path = format!("tasks.{}.member", i + 1);
+        if let (Some(operator), Some(source)) = (&task.connector_operator, source) {
+            let members = set_members(operator);
+            if members.len() != 1 || members[0] != source.union_member {
+                problems.push(format!(
+                    "{path}.connectorOperator must set exactly the '{}' member to match the source connector, found [{}]",
+                    source.union_member,
+                    members.join(", ")
+                ));
+            }
+        }
+        match task.task_type {
+            TaskType::Map | TaskType::Truncate | TaskType::Mask => {
+                if task.source_fields.len() != 1 {
+                    problems.push(format!(
+                        "{path}: a {} task takes exactly one source field, found {}",
+                        task.task_type,
+                        task.source_fields.len()
+                    ));
+                }
+            }
+            TaskType::Filter | TaskType::Validate | TaskType::Arithmetic => {
+                if task.connector_operator.is_none() {
+                    problems.push(format!("{path}: a {} task needs a connectorOperator", task.task_type));
+                }
+            }
+            _ => {}
+        }
+        if task.task_type == TaskType::Map && task.destination_field.as_deref().is_none_or(str::is_empty) {
+            problems.push(format!("{path}: a Map task needs a destinationField"));
+        }
+    }
+}
+
+/// A parsed `scheduleExpression`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schedule {
+    /// `rate(N unit)`: every `seconds` seconds.
+    Rate {
+        /// Interval length.
+        seconds: u64,
+    },
+    /// `cron(min hour day-of-month month day-of-week year)`, fields kept as written.
+    Cron {
+        /// The six fields.
+        fields: Vec<String>,
+    },
+}
+
+/// Parses `rate(5minutes)`, `rate(1 hour)`, `rate(2 days)` or a six-field
+/// `cron(...)` expression. The shortest rate AppFlow allows is one minute.
+pub fn parse_schedule_expression(expression: &str) -> Result<Schedule, String> {
+    let expression = expression.trim();
+    if let Some(body) = expression.strip_prefix("rate(").and_then(|b| b.strip_suffix(')')) {
+        let body = body.trim();
+        let digits_end = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
+        let (number, unit) = body.split_at(digits_end);
+        let count: u64 = number.parse().map_err(|_| format!("'{expression}' must start with a whole number of units"))?;
+        if count == 0 {
+            return Err(format!("'{expression}' must be at least 1"));
+        }
+        let unit_seconds = match unit.trim() {
+            "minute" | "minutes" => 60,
+            "hour" | "hours" => 3600,
+            "day" | "days" => 86_400,
+            other => return Err(format!("unknown rate unit '{other}'; use minutes, hours or days")),
+        };
+        return Ok(Schedule::Rate { seconds: count * unit_seconds });
+    }
+    if let Some(body) = expression.strip_prefix("cron(").and_then(|b| b.strip_suffix(')')) {
+        let fields: Vec<String> = body.split_whitespace().map(str::to_string).collect();
+        if fields.len() != 6 {
+            return Err(format!("'{expression}' must have six fields: minutes hours day-of-month month day-of-week year"));
+        }
+        return Ok(Schedule::Cron { fields });
+    }
+    Err(format!("'{expression}' is neither rate(...) nor cron(...)"))
+}
+
+fn expect_only_member(members: &[String], expected: &str, path: &str, problems: &mut ValidationProblems) {
+    if members.len() == 1 && members[0] == expected {
+        return;
+    }
+    if members.is_empty() {
+        problems.push(format!("{path}.{expected} is required"));
+    } else {
+        problems.push(format!("{path} must set only the '{expected}' member, found [{}]", members.join(", ")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn flow(value: serde_json::Value) -> CreateFlowRequest {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn problems_of(request: &CreateFlowRequest) -> Vec<String> {
+        check_flow(&FlowParts {
+            trigger_config: &request.trigger_config,
+            source: &request.source_flow_config,
+            destinations: &request.destination_flow_config_list,
+            tasks: &request.tasks,
+        })
+        .problems()
+        .to_vec()
+    }
+
+    fn salesforce_to_s3() -> serde_json::Value {
+        json!({
+            "flowName": "accounts",
+            "triggerConfig": {"triggerType": "OnDemand"},
+            "sourceFlowConfig": {
+                "connectorType": "Salesforce",
+                "connectorProfileName": "sf",
+                "sourceConnectorProperties": {"Salesforce": {"object": "Account"}}
+            },
+            "destinationFlowConfigList": [{
+                "connectorType": "S3",
+                "destinationConnectorProperties": {"S3": {"bucketName": "out"}}
+            }],
+            "tasks": [
+                {"taskType": "Filter", "sourceFields": ["Id", "Name"], "connectorOperator": {"Salesforce": "PROJECTION"}},
+                {"taskType": "Map", "sourceFields": ["Id"], "destinationField": "Id", "connectorOperator": {"Salesforce": "NO_OP"}}
+            ]
+        })
+    }
+
+    #[test]
+    fn a_good_flow_has_no_problems() {
+        assert_eq!(problems_of(&flow(salesforce_to_s3())), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut request = salesforce_to_s3();
+        request["sourceFlowConfig"]["connectorProfileName"] = json!(null);
+        request["sourceFlowConfig"]["sourceConnectorProperties"] = json!({"S3": {"bucketName": "x"}});
+        request["triggerConfig"] = json!({"triggerType": "Scheduled", "triggerProperties": {"Scheduled": {"scheduleExpression": "rate(0minutes)"}}});
+        request["destinationFlowConfigList"][0]["connectorType"] = json!("Zendesk");
+        request["tasks"][1]["connectorOperator"] = json!({"S3": "NO_OP"});
+        request["tasks"][1]["destinationField"] = json!(null);
+        let problems = problems_of(&flow(request));
+        let joined = problems.join("\n");
+        assert!(joined.contains("sourceFlowConfig.sourceConnectorProperties must set only the 'Salesforce' member, found [S3]"), "{joined}");
+        assert!(joined.contains("sourceFlowConfig.connectorProfileName is required"), "{joined}");
+        assert!(joined.contains("'Zendesk' is not supported"), "{joined}");
+        assert!(joined.contains("scheduleExpression: 'rate(0minutes)' must be at least 1"), "{joined}");
+        assert!(joined.contains("tasks.2.member.connectorOperator must set exactly the 'Salesforce' member"), "{joined}");
+        assert!(joined.contains("tasks.2.member: a Map task needs a destinationField"), "{joined}");
+        assert_eq!(problems.len(), 6, "{joined}");
+    }
+
+    #[test]
+    fn upsert_needs_id_fields() {
+        let mut request = salesforce_to_s3();
+        request["sourceFlowConfig"] = json!({
+            "connectorType": "S3",
+            "sourceConnectorProperties": {"S3": {"bucketName": "in"}}
+        });
+        request["destinationFlowConfigList"] = json!([{
+            "connectorType": "Salesforce",
+            "connectorProfileName": "sf",
+            "destinationConnectorProperties": {"Salesforce": {"object": "Account", "writeOperationType": "UPSERT"}}
+        }]);
+        request["tasks"] = json!([{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"S3": "NO_OP"}}]);
+        let problems = problems_of(&flow(request));
+        assert_eq!(
+            problems,
+            ["destinationFlowConfigList.1.member.destinationConnectorProperties.Salesforce.idFieldNames is required for writeOperationType UPSERT"]
+        );
+    }
+
+    #[test]
+    fn schedule_expressions() {
+        assert_eq!(parse_schedule_expression("rate(5minutes)"), Ok(Schedule::Rate { seconds: 300 }));
+        assert_eq!(parse_schedule_expression("rate(1 hour)"), Ok(Schedule::Rate { seconds: 3600 }));
+        assert!(parse_schedule_expression("rate(5 weeks)").is_err());
+        assert!(parse_schedule_expression("cron(0 12 * * ? *)").is_ok());
+        assert!(parse_schedule_expression("cron(0 12 * *)").is_err());
+        assert!(parse_schedule_expression("every day").is_err());
+    }
+
+    #[test]
+    fn profile_checks() {
+        let config: ConnectorProfileConfig = serde_json::from_value(json!({
+            "connectorProfileProperties": {"Salesforce": {}},
+            "connectorProfileCredentials": {"Marketo": {"clientId": "a", "clientSecret": "b"}}
+        }))
+        .unwrap();
+        let problems = check_connector_profile(ConnectorType::Salesforce, ConnectionMode::Private, &config, true);
+        let joined = problems.problems().join("\n");
+        assert!(joined.contains("connectionMode 'Private' is not supported"), "{joined}");
+        assert!(joined.contains("Salesforce.instanceUrl is required"), "{joined}");
+        assert!(joined.contains("connectorProfileCredentials must set only the 'Salesforce' member, found [Marketo]"), "{joined}");
+        let s3 = check_connector_profile(ConnectorType::S3, ConnectionMode::Public, &config, true);
+        assert_eq!(s3.len(), 1);
+        let zendesk = check_connector_profile(ConnectorType::Zendesk, ConnectionMode::Public, &config, true);
+        assert!(zendesk.problems()[0].contains("not supported"));
+    }
+}

@@ -1,0 +1,15 @@
+//! Wire and domain types for Sluice's AWS-compatible APIs, with validation
+//! that collects every problem. No I/O happens in this crate.
+//!
+//! - [`shape_validator`] checks a JSON request against a botocore model
+//!   (required members, types, enums, lengths, patterns, ranges).
+//! - [`appflow`] holds the generated AppFlow wire types plus the semantic
+//!   checks and the connector catalog that the model alone cannot express.
+
+pub mod appflow;
+pub mod arn;
+pub mod error;
+pub mod shape_validator;
+pub mod wire;
+
+pub use error::{ModelError, ValidationProblems};
