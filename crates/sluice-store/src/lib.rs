@@ -1,14 +1,127 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The metadata store: connector profiles, flows, flow executions and tags.
+//!
+//! [`MetadataStore`] is the interface the rest of Sluice uses. [`SqlStore`]
+//! implements it on SQLite (the embedded default, one file in the data
+//! directory) and on PostgreSQL (the shared store for several Sluice
+//! processes), chosen by URL scheme in [`open_store`]. Both run the same
+//! embedded migrations and the same runtime queries through sqlx's `Any`
+//! driver, and one test suite (`tests/store_suite.rs`) runs against both.
+//!
+//! The store keeps documents (profile properties, flow definitions,
+//! execution records) as JSON text and does not interpret them; credentials
+//! arrive already sealed by `sluice-vault`.
+
+mod records;
+mod sql;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use records::*;
+pub use sql::SqlStore;
+
+/// Errors of the metadata store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A resource with that name already exists.
+    #[error("{kind} '{name}' already exists")]
+    AlreadyExists {
+        /// Resource kind ("flow", "connector profile").
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// No resource with that name.
+    #[error("{kind} '{name}' does not exist")]
+    NotFound {
+        /// Resource kind.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// A connector profile cannot be deleted while flows use it.
+    #[error("connector profile '{profile}' is used by flows: {}", flows.join(", "))]
+    ProfileInUse {
+        /// The profile.
+        profile: String,
+        /// Flows that reference it.
+        flows: Vec<String>,
+    },
+    /// A paging cursor that this store did not issue.
+    #[error("invalid pagination cursor")]
+    InvalidCursor,
+    /// The store URL is not understood.
+    #[error("unsupported store url '{0}': use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    /// A stored document does not parse.
+    #[error("stored {what} is corrupt: {reason}")]
+    Corrupt {
+        /// Which document.
+        what: String,
+        /// Parser message.
+        reason: String,
+    },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Result type of the store.
+pub type StoreResult<T> = Result<T, StoreError>;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+/// The metadata store interface.
+#[async_trait::async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Which backend this is ("sqlite" or "postgres").
+    fn backend_name(&self) -> &'static str;
+
+    /// Stores a new connector profile; `AlreadyExists` if the name is taken.
+    async fn create_profile(&self, profile: &ProfileRecord) -> StoreResult<()>;
+    /// The profile with that name.
+    async fn get_profile(&self, name: &str) -> StoreResult<Option<ProfileRecord>>;
+    /// Profiles matching `filter`, ordered by name, one page at a time.
+    async fn list_profiles(&self, filter: &ProfileFilter, page: &PageRequest) -> StoreResult<Page<ProfileRecord>>;
+    /// Replaces a stored profile; `NotFound` if missing.
+    async fn update_profile(&self, profile: &ProfileRecord) -> StoreResult<()>;
+    /// Deletes a profile and its tags. Without `force`, fails with
+    /// `ProfileInUse` while flows reference it.
+    async fn delete_profile(&self, name: &str, force: bool) -> StoreResult<()>;
+
+    /// Stores a new flow and its references to profiles. Fails with
+    /// `NotFound` if a referenced profile does not exist, `AlreadyExists` if
+    /// the name is taken.
+    async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()>;
+    /// The flow with that name.
+    async fn get_flow(&self, name: &str) -> StoreResult<Option<FlowRecord>>;
+    /// Flows ordered by name, one page at a time.
+    async fn list_flows(&self, page: &PageRequest) -> StoreResult<Page<FlowRecord>>;
+    /// Replaces a stored flow (definition, status, profile references).
+    async fn update_flow(&self, flow: &FlowRecord) -> StoreResult<()>;
+    /// Deletes a flow with its executions and tags.
+    async fn delete_flow(&self, name: &str) -> StoreResult<()>;
+
+    /// Stores a new execution record.
+    async fn insert_execution(&self, execution: &ExecutionRow) -> StoreResult<()>;
+    /// Replaces an execution record; `NotFound` if missing.
+    async fn update_execution(&self, execution: &ExecutionRow) -> StoreResult<()>;
+    /// One execution of a flow.
+    async fn get_execution(&self, flow_name: &str, execution_id: &str) -> StoreResult<Option<ExecutionRow>>;
+    /// Executions of a flow, most recent first, one page at a time.
+    async fn list_executions(&self, flow_name: &str, page: &PageRequest) -> StoreResult<Page<ExecutionRow>>;
+
+    /// Tags of a resource.
+    async fn get_tags(&self, resource_arn: &str) -> StoreResult<BTreeMap<String, String>>;
+    /// Adds or overwrites tags of a resource.
+    async fn put_tags(&self, resource_arn: &str, tags: &BTreeMap<String, String>) -> StoreResult<()>;
+    /// Removes tags of a resource; missing keys are ignored.
+    async fn remove_tags(&self, resource_arn: &str, keys: &[String]) -> StoreResult<()>;
+}
+
+/// Opens the store named by `url` (`sqlite://PATH` or `postgres://...`)
+/// and applies pending migrations.
+pub async fn open_store(url: &str) -> StoreResult<Arc<dyn MetadataStore>> {
+    Ok(Arc::new(SqlStore::connect(url).await?))
 }

@@ -1,0 +1,520 @@
+//! [`MetadataStore`] on SQLite and PostgreSQL through sqlx's `Any` driver.
+
+use std::collections::BTreeMap;
+use std::sync::Once;
+
+use serde_json::Value;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::records::*;
+use crate::{MetadataStore, StoreError, StoreResult};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Which database a [`SqlStore`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The SQL implementation of [`MetadataStore`].
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const PROFILE_COLUMNS: &str = "name, arn, connector_type, connector_label, connection_mode, properties, sealed_credentials, created_at_ms, updated_at_ms";
+const FLOW_COLUMNS: &str = "name, arn, status, definition, created_at_ms, updated_at_ms";
+const EXECUTION_COLUMNS: &str = "execution_id, flow_name, status, record, started_at_ms, updated_at_ms";
+
+impl SqlStore {
+    /// Connects to `sqlite://PATH` (created if missing) or `postgres://...`
+    /// and applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite://") {
+            let url = if rest.contains('?') { url.to_string() } else { format!("sqlite://{rest}?mode=rwc") };
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        let options = AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 8 });
+        let options = if backend == Backend::Sqlite {
+            options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers work while a writer commits; foreign keys off by default in SQLite.
+                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            })
+        } else {
+            options
+        };
+        let pool = options.connect(&url).await?;
+        MIGRATOR.run(&pool).await?;
+        tracing::info!(backend = ?backend, "metadata store ready");
+        Ok(Self { pool, backend })
+    }
+
+    fn share_lock(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR SHARE",
+            Backend::Sqlite => "",
+        }
+    }
+}
+
+fn parse_json(text: &str, what: impl Into<String>) -> StoreResult<Value> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what: what.into(), reason: e.to_string() })
+}
+
+fn profile_from_row(row: &AnyRow) -> StoreResult<ProfileRecord> {
+    let name: String = row.try_get("name")?;
+    let properties: String = row.try_get("properties")?;
+    Ok(ProfileRecord {
+        properties: parse_json(&properties, format!("properties of profile {name}"))?,
+        arn: row.try_get("arn")?,
+        connector_type: row.try_get("connector_type")?,
+        connector_label: row.try_get("connector_label")?,
+        connection_mode: row.try_get("connection_mode")?,
+        sealed_credentials: row.try_get("sealed_credentials")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+        name,
+    })
+}
+
+fn flow_from_row(row: &AnyRow, profile_names: Vec<String>) -> StoreResult<FlowRecord> {
+    let name: String = row.try_get("name")?;
+    let definition: String = row.try_get("definition")?;
+    Ok(FlowRecord {
+        definition: parse_json(&definition, format!("definition of flow {name}"))?,
+        arn: row.try_get("arn")?,
+        status: row.try_get("status")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+        profile_names,
+        name,
+    })
+}
+
+fn execution_from_row(row: &AnyRow) -> StoreResult<ExecutionRow> {
+    let execution_id: String = row.try_get("execution_id")?;
+    let record: String = row.try_get("record")?;
+    Ok(ExecutionRow {
+        record: parse_json(&record, format!("execution {execution_id}"))?,
+        flow_name: row.try_get("flow_name")?,
+        status: row.try_get("status")?,
+        started_at_ms: row.try_get("started_at_ms")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+        execution_id,
+    })
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Splits fetched rows (`limit + 1` asked) into a page and its next cursor.
+fn paginate<T>(mut items: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor_of)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+fn fetch_limit(page: &PageRequest) -> i64 {
+    page.limit.max(1) as i64 + 1
+}
+
+#[async_trait::async_trait]
+impl MetadataStore for SqlStore {
+    fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    async fn create_profile(&self, p: &ProfileRecord) -> StoreResult<()> {
+        let result = sqlx::query(&format!(
+            "INSERT INTO connector_profiles ({PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&p.name)
+        .bind(&p.arn)
+        .bind(&p.connector_type)
+        .bind(&p.connector_label)
+        .bind(&p.connection_mode)
+        .bind(p.properties.to_string())
+        .bind(&p.sealed_credentials)
+        .bind(p.created_at_ms)
+        .bind(p.updated_at_ms)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::AlreadyExists { kind: "connector profile", name: p.name.clone() })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_profile(&self, name: &str) -> StoreResult<Option<ProfileRecord>> {
+        let row = sqlx::query(&format!("SELECT {PROFILE_COLUMNS} FROM connector_profiles WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(profile_from_row).transpose()
+    }
+
+    async fn list_profiles(&self, filter: &ProfileFilter, page: &PageRequest) -> StoreResult<Page<ProfileRecord>> {
+        let mut sql = format!("SELECT {PROFILE_COLUMNS} FROM connector_profiles WHERE 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
+        let placeholder = |binds: &mut Vec<String>, value: &str| {
+            binds.push(value.to_string());
+            format!("${}", binds.len())
+        };
+        if let Some(cursor) = &page.cursor {
+            let p = placeholder(&mut binds, cursor);
+            sql.push_str(&format!(" AND name > {p}"));
+        }
+        if let Some(connector_type) = &filter.connector_type {
+            let p = placeholder(&mut binds, connector_type);
+            sql.push_str(&format!(" AND connector_type = {p}"));
+        }
+        if let Some(label) = &filter.connector_label {
+            let p = placeholder(&mut binds, label);
+            sql.push_str(&format!(" AND connector_label = {p}"));
+        }
+        if !filter.names.is_empty() {
+            let list: Vec<String> = filter.names.iter().map(|n| placeholder(&mut binds, n)).collect();
+            sql.push_str(&format!(" AND name IN ({})", list.join(", ")));
+        }
+        sql.push_str(&format!(" ORDER BY name LIMIT {}", fetch_limit(page)));
+        let mut query = sqlx::query(&sql);
+        for value in &binds {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let items = rows.iter().map(profile_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(paginate(items, page.limit, |p| p.name.clone()))
+    }
+
+    async fn update_profile(&self, p: &ProfileRecord) -> StoreResult<()> {
+        let result = sqlx::query(
+            "UPDATE connector_profiles SET arn = $1, connector_type = $2, connector_label = $3, connection_mode = $4, \
+             properties = $5, sealed_credentials = $6, created_at_ms = $7, updated_at_ms = $8 WHERE name = $9",
+        )
+        .bind(&p.arn)
+        .bind(&p.connector_type)
+        .bind(&p.connector_label)
+        .bind(&p.connection_mode)
+        .bind(p.properties.to_string())
+        .bind(&p.sealed_credentials)
+        .bind(p.created_at_ms)
+        .bind(p.updated_at_ms)
+        .bind(&p.name)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound { kind: "connector profile", name: p.name.clone() });
+        }
+        Ok(())
+    }
+
+    async fn delete_profile(&self, name: &str, force: bool) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // Delete first: on PostgreSQL this waits for a concurrent CreateFlow
+        // holding the row FOR SHARE, so its reference is visible below.
+        let arn: Option<String> = sqlx::query("SELECT arn FROM connector_profiles WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("arn"))
+            .transpose()?;
+        let deleted = sqlx::query("DELETE FROM connector_profiles WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound { kind: "connector profile", name: name.to_string() });
+        }
+        let users: Vec<String> = sqlx::query("SELECT flow_name FROM flow_profiles WHERE profile_name = $1 ORDER BY flow_name")
+            .bind(name)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get("flow_name"))
+            .collect::<Result<_, _>>()?;
+        if !users.is_empty() && !force {
+            tx.rollback().await?;
+            return Err(StoreError::ProfileInUse { profile: name.to_string(), flows: users });
+        }
+        if let Some(arn) = arn {
+            sqlx::query("DELETE FROM resource_tags WHERE resource_arn = $1").bind(arn).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for profile in &flow.profile_names {
+            let exists = sqlx::query(&format!("SELECT name FROM connector_profiles WHERE name = $1{}", self.share_lock()))
+                .bind(profile)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound { kind: "connector profile", name: profile.clone() });
+            }
+        }
+        let inserted = sqlx::query(&format!("INSERT INTO flows ({FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+            .bind(&flow.name)
+            .bind(&flow.arn)
+            .bind(&flow.status)
+            .bind(flow.definition.to_string())
+            .bind(flow.created_at_ms)
+            .bind(flow.updated_at_ms)
+            .execute(&mut *tx)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::AlreadyExists { kind: "flow", name: flow.name.clone() });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        insert_flow_profiles(&mut tx, flow).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_flow(&self, name: &str) -> StoreResult<Option<FlowRecord>> {
+        let Some(row) = sqlx::query(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let profiles = flow_profile_names(&self.pool, name).await?;
+        flow_from_row(&row, profiles).map(Some)
+    }
+
+    async fn list_flows(&self, page: &PageRequest) -> StoreResult<Page<FlowRecord>> {
+        let limit = fetch_limit(page);
+        let rows = match &page.cursor {
+            Some(cursor) => {
+                sqlx::query(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE name > $1 ORDER BY name LIMIT {limit}"))
+                    .bind(cursor)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {FLOW_COLUMNS} FROM flows ORDER BY name LIMIT {limit}"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let name: String = row.try_get("name")?;
+            items.push(flow_from_row(row, flow_profile_names(&self.pool, &name).await?)?);
+        }
+        Ok(paginate(items, page.limit, |f| f.name.clone()))
+    }
+
+    async fn update_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for profile in &flow.profile_names {
+            let exists = sqlx::query(&format!("SELECT name FROM connector_profiles WHERE name = $1{}", self.share_lock()))
+                .bind(profile)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound { kind: "connector profile", name: profile.clone() });
+            }
+        }
+        let result = sqlx::query("UPDATE flows SET arn = $1, status = $2, definition = $3, created_at_ms = $4, updated_at_ms = $5 WHERE name = $6")
+            .bind(&flow.arn)
+            .bind(&flow.status)
+            .bind(flow.definition.to_string())
+            .bind(flow.created_at_ms)
+            .bind(flow.updated_at_ms)
+            .bind(&flow.name)
+            .execute(&mut *tx)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound { kind: "flow", name: flow.name.clone() });
+        }
+        sqlx::query("DELETE FROM flow_profiles WHERE flow_name = $1").bind(&flow.name).execute(&mut *tx).await?;
+        insert_flow_profiles(&mut tx, flow).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_flow(&self, name: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let arn: Option<String> = sqlx::query("SELECT arn FROM flows WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("arn"))
+            .transpose()?;
+        let Some(arn) = arn else {
+            return Err(StoreError::NotFound { kind: "flow", name: name.to_string() });
+        };
+        sqlx::query("DELETE FROM flows WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM flow_profiles WHERE flow_name = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM flow_executions WHERE flow_name = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM resource_tags WHERE resource_arn = $1").bind(arn).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_execution(&self, e: &ExecutionRow) -> StoreResult<()> {
+        sqlx::query(&format!("INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+            .bind(&e.execution_id)
+            .bind(&e.flow_name)
+            .bind(&e.status)
+            .bind(e.record.to_string())
+            .bind(e.started_at_ms)
+            .bind(e.updated_at_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn update_execution(&self, e: &ExecutionRow) -> StoreResult<()> {
+        let result = sqlx::query(
+            "UPDATE flow_executions SET status = $1, record = $2, updated_at_ms = $3 WHERE execution_id = $4 AND flow_name = $5",
+        )
+        .bind(&e.status)
+        .bind(e.record.to_string())
+        .bind(e.updated_at_ms)
+        .bind(&e.execution_id)
+        .bind(&e.flow_name)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound { kind: "flow execution", name: e.execution_id.clone() });
+        }
+        Ok(())
+    }
+
+    async fn get_execution(&self, flow_name: &str, execution_id: &str) -> StoreResult<Option<ExecutionRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE execution_id = $1 AND flow_name = $2"
+        ))
+        .bind(execution_id)
+        .bind(flow_name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(execution_from_row).transpose()
+    }
+
+    async fn list_executions(&self, flow_name: &str, page: &PageRequest) -> StoreResult<Page<ExecutionRow>> {
+        let limit = fetch_limit(page);
+        let rows = match &page.cursor {
+            Some(cursor) => {
+                let (started, id) = cursor
+                    .split_once(':')
+                    .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id)))
+                    .ok_or(StoreError::InvalidCursor)?;
+                sqlx::query(&format!(
+                    "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE flow_name = $1 \
+                     AND (started_at_ms < $2 OR (started_at_ms = $3 AND execution_id < $4)) \
+                     ORDER BY started_at_ms DESC, execution_id DESC LIMIT {limit}"
+                ))
+                .bind(flow_name)
+                .bind(started)
+                .bind(started)
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE flow_name = $1 \
+                     ORDER BY started_at_ms DESC, execution_id DESC LIMIT {limit}"
+                ))
+                .bind(flow_name)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let items = rows.iter().map(execution_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(paginate(items, page.limit, |e| format!("{}:{}", e.started_at_ms, e.execution_id)))
+    }
+
+    async fn get_tags(&self, resource_arn: &str) -> StoreResult<BTreeMap<String, String>> {
+        let rows = sqlx::query("SELECT tag_key, tag_value FROM resource_tags WHERE resource_arn = $1")
+            .bind(resource_arn)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("tag_key")?, row.try_get("tag_value")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    async fn put_tags(&self, resource_arn: &str, tags: &BTreeMap<String, String>) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for (key, value) in tags {
+            sqlx::query(
+                "INSERT INTO resource_tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (resource_arn, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+            )
+            .bind(resource_arn)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, resource_arn: &str, keys: &[String]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            sqlx::query("DELETE FROM resource_tags WHERE resource_arn = $1 AND tag_key = $2")
+                .bind(resource_arn)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_flow_profiles(tx: &mut sqlx::Transaction<'_, sqlx::Any>, flow: &FlowRecord) -> StoreResult<()> {
+    let mut names = flow.profile_names.clone();
+    names.sort();
+    names.dedup();
+    for profile in names {
+        sqlx::query("INSERT INTO flow_profiles (flow_name, profile_name) VALUES ($1, $2)")
+            .bind(&flow.name)
+            .bind(profile)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn flow_profile_names(pool: &AnyPool, flow_name: &str) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query("SELECT profile_name FROM flow_profiles WHERE flow_name = $1 ORDER BY profile_name")
+        .bind(flow_name)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(|row| row.try_get("profile_name").map_err(Into::into)).collect()
+}

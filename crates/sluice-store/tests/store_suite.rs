@@ -1,0 +1,291 @@
+//! One behaviour suite for every store backend.
+//!
+//! SQLite runs always. PostgreSQL runs when `SLUICE_TEST_POSTGRES_URL` is set
+//! (each test gets a fresh database); when it is not set the PostgreSQL tests
+//! fail if `SLUICE_REQUIRE_SERVICES=1` (as in CI) and are skipped otherwise.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+use sluice_store::*;
+
+/// A store under test plus what keeps it alive.
+struct Fixture {
+    store: Arc<dyn MetadataStore>,
+    _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL admin URL and the per-test database to drop afterwards.
+    drop_database: Option<(String, String)>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let Some((admin_url, db)) = self.drop_database.take() else { return };
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut admin).await;
+                }
+            });
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+async fn sqlite() -> Option<Fixture> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("meta.db").display());
+    Some(Fixture { store: open_store(&url).await.unwrap(), _dir: Some(dir), drop_database: None })
+}
+
+async fn postgres() -> Option<Fixture> {
+    let Ok(admin_url) = std::env::var("SLUICE_TEST_POSTGRES_URL") else {
+        if std::env::var("SLUICE_REQUIRE_SERVICES").as_deref() == Ok("1") {
+            panic!("SLUICE_TEST_POSTGRES_URL is not set but SLUICE_REQUIRE_SERVICES=1");
+        }
+        eprintln!("skipping: SLUICE_TEST_POSTGRES_URL not set");
+        return None;
+    };
+    use sqlx::Connection;
+    let db = format!("sluice_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to SLUICE_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut admin).await.unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&format!("/{db}"));
+    Some(Fixture { store: open_store(url.as_str()).await.unwrap(), _dir: None, drop_database: Some((admin_url, db)) })
+}
+
+fn profile(name: &str, connector_type: &str) -> ProfileRecord {
+    ProfileRecord {
+        name: name.to_string(),
+        arn: format!("arn:aws:appflow:us-east-1:123456789012:connectorprofile/{name}"),
+        connector_type: connector_type.to_string(),
+        connector_label: None,
+        connection_mode: "Public".into(),
+        properties: json!({connector_type: {"instanceUrl": "https://x"}}),
+        sealed_credentials: Some("{\"v\":1}".into()),
+        created_at_ms: 1_000,
+        updated_at_ms: 1_000,
+    }
+}
+
+fn flow(name: &str, profiles: &[&str]) -> FlowRecord {
+    FlowRecord {
+        name: name.to_string(),
+        arn: format!("arn:aws:appflow:us-east-1:123456789012:flow/{name}"),
+        status: "Active".into(),
+        definition: json!({"flowName": name, "tasks": []}),
+        profile_names: profiles.iter().map(|p| p.to_string()).collect(),
+        created_at_ms: 2_000,
+        updated_at_ms: 2_000,
+    }
+}
+
+fn execution(flow: &str, id: &str, started: i64) -> ExecutionRow {
+    ExecutionRow {
+        execution_id: id.to_string(),
+        flow_name: flow.to_string(),
+        status: "InProgress".into(),
+        record: json!({"executionId": id}),
+        started_at_ms: started,
+        updated_at_ms: started,
+    }
+}
+
+async fn profiles_round_trip_and_conflict(store: Arc<dyn MetadataStore>) {
+    let p = profile("sf", "Salesforce");
+    store.create_profile(&p).await.unwrap();
+    assert_eq!(store.get_profile("sf").await.unwrap(), Some(p.clone()));
+    let err = store.create_profile(&p).await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
+    let mut changed = p.clone();
+    changed.updated_at_ms = 5_000;
+    changed.properties = json!({"Salesforce": {"instanceUrl": "https://y"}});
+    store.update_profile(&changed).await.unwrap();
+    assert_eq!(store.get_profile("sf").await.unwrap(), Some(changed));
+    assert!(matches!(store.update_profile(&profile("nope", "Salesforce")).await, Err(StoreError::NotFound { .. })));
+    store.delete_profile("sf", false).await.unwrap();
+    assert_eq!(store.get_profile("sf").await.unwrap(), None);
+    assert!(matches!(store.delete_profile("sf", false).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn profiles_page_and_filter(store: Arc<dyn MetadataStore>) {
+    for i in 0..5 {
+        store.create_profile(&profile(&format!("sf{i}"), "Salesforce")).await.unwrap();
+    }
+    store.create_profile(&profile("mk", "Marketo")).await.unwrap();
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(2);
+    loop {
+        let result = store.list_profiles(&ProfileFilter::default(), &page).await.unwrap();
+        assert!(result.items.len() <= 2);
+        seen.extend(result.items.into_iter().map(|p| p.name));
+        match result.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["mk", "sf0", "sf1", "sf2", "sf3", "sf4"]);
+    let filter = ProfileFilter { connector_type: Some("Marketo".into()), ..Default::default() };
+    let marketo = store.list_profiles(&filter, &PageRequest::first(10)).await.unwrap();
+    assert_eq!(marketo.items.len(), 1);
+    assert!(marketo.next_cursor.is_none());
+    let filter = ProfileFilter { names: vec!["sf3".into(), "sf1".into(), "ghost".into()], ..Default::default() };
+    let named = store.list_profiles(&filter, &PageRequest::first(10)).await.unwrap();
+    assert_eq!(named.items.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["sf1", "sf3"]);
+    let both = ProfileFilter { names: vec!["sf1".into(), "mk".into()], connector_type: Some("Salesforce".into()), ..Default::default() };
+    let page = PageRequest { cursor: Some("sf0".into()), limit: 10 };
+    let result = store.list_profiles(&both, &page).await.unwrap();
+    assert_eq!(result.items.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["sf1"]);
+}
+
+async fn flows_reference_profiles(store: Arc<dyn MetadataStore>) {
+    let err = store.create_flow(&flow("f1", &["missing"])).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { kind: "connector profile", .. }), "{err}");
+    assert_eq!(store.get_flow("f1").await.unwrap(), None, "failed create must leave nothing behind");
+    store.create_profile(&profile("sf", "Salesforce")).await.unwrap();
+    let f = flow("f1", &["sf"]);
+    store.create_flow(&f).await.unwrap();
+    assert_eq!(store.get_flow("f1").await.unwrap(), Some(f.clone()));
+    assert!(matches!(store.create_flow(&f).await, Err(StoreError::AlreadyExists { .. })));
+    let err = store.delete_profile("sf", false).await.unwrap_err();
+    match err {
+        StoreError::ProfileInUse { flows, .. } => assert_eq!(flows, ["f1"]),
+        other => panic!("expected ProfileInUse, got {other}"),
+    }
+    assert!(store.get_profile("sf").await.unwrap().is_some(), "refused delete must keep the profile");
+    store.delete_profile("sf", true).await.unwrap();
+    assert!(store.get_profile("sf").await.unwrap().is_none());
+}
+
+async fn flows_update_list_delete(store: Arc<dyn MetadataStore>) {
+    store.create_profile(&profile("a", "Salesforce")).await.unwrap();
+    store.create_profile(&profile("b", "Marketo")).await.unwrap();
+    for i in 0..7 {
+        store.create_flow(&flow(&format!("flow{i}"), &["a"])).await.unwrap();
+    }
+    let mut f = flow("flow3", &["b"]);
+    f.status = "Suspended".into();
+    f.updated_at_ms = 9_000;
+    store.update_flow(&f).await.unwrap();
+    assert_eq!(store.get_flow("flow3").await.unwrap(), Some(f));
+    // flow3 no longer uses profile a, so only the others block it.
+    match store.delete_profile("a", false).await.unwrap_err() {
+        StoreError::ProfileInUse { flows, .. } => assert_eq!(flows.len(), 6),
+        other => panic!("{other}"),
+    }
+    assert!(matches!(store.update_flow(&flow("ghost", &[])).await, Err(StoreError::NotFound { .. })));
+    let mut names = Vec::new();
+    let mut page = PageRequest::first(3);
+    loop {
+        let result = store.list_flows(&page).await.unwrap();
+        names.extend(result.items.into_iter().map(|f| f.name));
+        match result.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(names, (0..7).map(|i| format!("flow{i}")).collect::<Vec<_>>());
+    store.insert_execution(&execution("flow1", "e1", 10)).await.unwrap();
+    store.put_tags(&flow("flow1", &[]).arn, &BTreeMap::from([("k".to_string(), "v".to_string())])).await.unwrap();
+    store.delete_flow("flow1").await.unwrap();
+    assert!(store.get_flow("flow1").await.unwrap().is_none());
+    assert!(store.get_execution("flow1", "e1").await.unwrap().is_none(), "executions go with the flow");
+    assert!(store.get_tags(&flow("flow1", &[]).arn).await.unwrap().is_empty(), "tags go with the flow");
+    assert!(matches!(store.delete_flow("flow1").await, Err(StoreError::NotFound { .. })));
+}
+
+async fn executions_most_recent_first(store: Arc<dyn MetadataStore>) {
+    store.create_flow(&flow("f", &[])).await.unwrap();
+    for (id, t) in [("e1", 100), ("e2", 300), ("e3", 200), ("e4", 300), ("e5", 50)] {
+        store.insert_execution(&execution("f", id, t)).await.unwrap();
+    }
+    store.insert_execution(&execution("other", "x1", 999)).await.unwrap();
+    let mut ids = Vec::new();
+    let mut page = PageRequest::first(2);
+    loop {
+        let result = store.list_executions("f", &page).await.unwrap();
+        ids.extend(result.items.into_iter().map(|e| e.execution_id));
+        match result.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(ids, ["e4", "e2", "e3", "e1", "e5"]);
+    let mut e = execution("f", "e3", 200);
+    e.status = "Successful".into();
+    e.record = json!({"executionId": "e3", "executionStatus": "Successful"});
+    e.updated_at_ms = 400;
+    store.update_execution(&e).await.unwrap();
+    assert_eq!(store.get_execution("f", "e3").await.unwrap(), Some(e));
+    assert!(matches!(store.update_execution(&execution("f", "nope", 1)).await, Err(StoreError::NotFound { .. })));
+    let bad = PageRequest { cursor: Some("garbage".into()), limit: 2 };
+    assert!(matches!(store.list_executions("f", &bad).await, Err(StoreError::InvalidCursor)));
+}
+
+async fn tags_put_overwrite_remove(store: Arc<dyn MetadataStore>) {
+    let arn = "arn:aws:appflow:us-east-1:123456789012:flow/t";
+    store.put_tags(arn, &BTreeMap::from([("a".into(), "1".into()), ("b".into(), "2".into())])).await.unwrap();
+    store.put_tags(arn, &BTreeMap::from([("b".into(), "3".into())])).await.unwrap();
+    assert_eq!(store.get_tags(arn).await.unwrap(), BTreeMap::from([("a".into(), "1".into()), ("b".into(), "3".into())]));
+    store.remove_tags(arn, &["a".into(), "zz".into()]).await.unwrap();
+    assert_eq!(store.get_tags(arn).await.unwrap(), BTreeMap::from([("b".into(), "3".into())]));
+    assert!(store.get_tags("arn:other").await.unwrap().is_empty());
+}
+
+async fn data_survives_reopen(url_dir: tempfile::TempDir) {
+    let url = format!("sqlite://{}", url_dir.path().join("meta.db").display());
+    {
+        let store = open_store(&url).await.unwrap();
+        store.create_profile(&profile("keep", "Salesforce")).await.unwrap();
+    }
+    let store = open_store(&url).await.unwrap();
+    assert!(store.get_profile("keep").await.unwrap().is_some());
+}
+
+macro_rules! store_suite {
+    ($backend:ident: $($case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    if let Some(fixture) = super::$backend().await {
+                        super::$case(fixture.store.clone()).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+store_suite!(sqlite:
+    profiles_round_trip_and_conflict,
+    profiles_page_and_filter,
+    flows_reference_profiles,
+    flows_update_list_delete,
+    executions_most_recent_first,
+    tags_put_overwrite_remove,
+);
+
+store_suite!(postgres:
+    profiles_round_trip_and_conflict,
+    profiles_page_and_filter,
+    flows_reference_profiles,
+    flows_update_list_delete,
+    executions_most_recent_first,
+    tags_put_overwrite_remove,
+);
+
+#[tokio::test]
+async fn sqlite_data_survives_reopen() {
+    data_survives_reopen(tempfile::tempdir().unwrap()).await;
+}
+
+#[tokio::test]
+async fn unknown_scheme_is_refused() {
+    let err = open_store("mysql://x").await.err().unwrap();
+    assert_eq!(err.to_string(), "unsupported store url 'mysql://x': use sqlite://PATH or postgres://...");
+}
