@@ -1,3 +1,331 @@
-fn main() {
-    println!("Hello, world!");
+//! The `sluice` command: runs the server and drives it from a terminal.
+
+mod client;
+mod datadir;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+use sluice_model::appflow::service_model;
+use sluice_model::shape_validator::UnknownMembers;
+
+use crate::client::ApiClient;
+use crate::datadir::{CredentialSource, DataDir};
+
+#[derive(Parser)]
+#[command(name = "sluice", version, about = "Self-hosted, AppFlow-compatible data integration")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server (AppFlow REST-JSON on one port, SigV4-authenticated).
+    Serve(ServeArgs),
+    /// Manage connector profiles on a running server.
+    Profile {
+        #[command(flatten)]
+        target: ClientArgs,
+        #[command(subcommand)]
+        action: ProfileAction,
+    },
+    /// Manage flows on a running server.
+    Flow {
+        #[command(flatten)]
+        target: ClientArgs,
+        #[command(subcommand)]
+        action: FlowAction,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Data directory: SQLite file, objects, master key, credentials, account id.
+    #[arg(long, env = "SLUICE_DATA_DIR", default_value = "sluice-data")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "SLUICE_LISTEN", default_value = "127.0.0.1:7878")]
+    listen: SocketAddr,
+    /// Region that requests are signed for and ARNs carry.
+    #[arg(long, env = "SLUICE_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Metadata store URL; default is SQLite in the data directory.
+    /// Use postgres://... to share one store between several servers.
+    #[arg(long, env = "SLUICE_STORE_URL")]
+    store: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(clap::Args)]
+struct ClientArgs {
+    /// Server endpoint.
+    #[arg(long, global = true, env = "SLUICE_ENDPOINT", default_value = "http://127.0.0.1:7878")]
+    endpoint: String,
+    /// Data directory whose `credentials` file holds the access key (unless
+    /// SLUICE_ACCESS_KEY_ID and SLUICE_SECRET_ACCESS_KEY are set).
+    #[arg(long, global = true, env = "SLUICE_DATA_DIR", default_value = "sluice-data")]
+    data_dir: PathBuf,
+    /// Region to sign requests for.
+    #[arg(long, global = true, env = "SLUICE_REGION", default_value = "us-east-1")]
+    region: String,
+}
+
+#[derive(Subcommand)]
+enum ProfileAction {
+    /// Create a profile from a CreateConnectorProfile request (JSON file, `-` for stdin).
+    Create {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// List profiles.
+    List {
+        /// Only this connector type (e.g. Salesforce).
+        #[arg(long = "type")]
+        connector_type: Option<String>,
+    },
+    /// Show one profile (credentials are never shown).
+    Describe { name: String },
+    /// Delete a profile.
+    Delete {
+        name: String,
+        /// Delete even if flows use it.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowAction {
+    /// Create a flow from a CreateFlow request (JSON file, `-` for stdin).
+    Create {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// List flows.
+    List,
+    /// Show a flow's full definition.
+    Describe { name: String },
+    /// Delete a flow.
+    Delete {
+        name: String,
+        /// Delete even while a run is in progress.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Activate a scheduled/event flow, or start a run of an on-demand flow.
+    Start { name: String },
+    /// Deactivate a scheduled/event flow.
+    Stop { name: String },
+    /// Show a flow's runs, most recent first.
+    Runs { name: String },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Profile { target, action } => profile(target, action).await,
+        Command::Flow { target, action } => flow(target, action).await,
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    init_logging(args.log_format);
+    let data = DataDir::open(&args.data_dir)?;
+    let account_id = data.account_id()?;
+    let (key, source) = data.root_credentials()?;
+    match source {
+        CredentialSource::Generated => println!(
+            "generated root credentials (shown once; also in {}):\n  aws_access_key_id = {}\n  aws_secret_access_key = {}",
+            data.root.join(datadir::CREDENTIALS_FILE).display(),
+            key.access_key_id,
+            key.secret_access_key.expose()
+        ),
+        CredentialSource::File => tracing::info!(access_key_id = %key.access_key_id, "root credentials loaded from the data directory"),
+        CredentialSource::Environment => tracing::info!(access_key_id = %key.access_key_id, "root credentials taken from the environment"),
+    }
+    let vault = sluice_vault::Vault::open_default(&data.root).context("cannot load the master key")?;
+    let store_url = args.store.clone().unwrap_or_else(|| data.sqlite_url());
+    let store = sluice_store::open_store(&store_url).await.context("cannot open the metadata store")?;
+    let state = sluice_api::AppState::new(store, Arc::new(vault), args.region.clone(), account_id.clone(), vec![key]);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, region = %args.region, account_id = %account_id, data_dir = %data.root.display(), "sluice listening");
+    println!("listening on http://{address}");
+    sluice_api::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("sluice stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+fn client(target: &ClientArgs) -> Result<ApiClient> {
+    let key = match (std::env::var(datadir::ACCESS_KEY_ENV), std::env::var(datadir::SECRET_KEY_ENV)) {
+        (Ok(id), Ok(secret)) => {
+            sluice_api::AccessKey { access_key_id: id, secret_access_key: sluice_model::wire::SecretString::new(secret) }
+        }
+        _ => datadir::read_credentials_file(&target.data_dir.join(datadir::CREDENTIALS_FILE), "default").context(
+            "no credentials: set SLUICE_ACCESS_KEY_ID and SLUICE_SECRET_ACCESS_KEY, or point --data-dir at the server's data directory",
+        )?,
+    };
+    ApiClient::new(&target.endpoint, &target.region, key)
+}
+
+/// Reads a request file and checks it against the model, strictly (unknown
+/// fields are errors here, since they would be silently ignored remotely).
+fn read_request(path: &Path, operation: &str) -> Result<Value> {
+    let text = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("cannot read stdin")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    let value: Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let problems = service_model().validate_input(operation, &value, UnknownMembers::Reject);
+    if !problems.is_empty() {
+        bail!("{} is not a valid {operation} request: {problems}", path.display());
+    }
+    Ok(value)
+}
+
+fn print_json(value: &Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+/// Calls a paginated operation until the last page, collecting `field`.
+async fn collect_pages(api: &ApiClient, path: &str, mut body: Value, field: &str) -> Result<Vec<Value>> {
+    let mut items = Vec::new();
+    loop {
+        let page = api.call(path, &body).await?;
+        items.extend(page.get(field).and_then(Value::as_array).cloned().unwrap_or_default());
+        match page.get("nextToken").and_then(Value::as_str) {
+            Some(token) => body["nextToken"] = json!(token),
+            None => return Ok(items),
+        }
+    }
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value.get(key).and_then(Value::as_str).unwrap_or("-").to_string()
+}
+
+async fn profile(target: ClientArgs, action: ProfileAction) -> Result<()> {
+    let api = client(&target)?;
+    match action {
+        ProfileAction::Create { file } => {
+            let request = read_request(&file, "CreateConnectorProfile")?;
+            print_json(&api.call("/create-connector-profile", &request).await?);
+        }
+        ProfileAction::List { connector_type } => {
+            let mut body = json!({});
+            if let Some(t) = connector_type {
+                body["connectorType"] = json!(t);
+            }
+            let profiles = collect_pages(&api, "/describe-connector-profiles", body, "connectorProfileDetails").await?;
+            println!("{:<32} {:<12} {:<8}", "NAME", "TYPE", "MODE");
+            for p in &profiles {
+                println!("{:<32} {:<12} {:<8}", text(p, "connectorProfileName"), text(p, "connectorType"), text(p, "connectionMode"));
+            }
+        }
+        ProfileAction::Describe { name } => {
+            let page = api.call("/describe-connector-profiles", &json!({"connectorProfileNames": [name]})).await?;
+            match page.get("connectorProfileDetails").and_then(Value::as_array).and_then(|d| d.first()) {
+                Some(profile) => print_json(profile),
+                None => bail!("connector profile '{name}' does not exist"),
+            }
+        }
+        ProfileAction::Delete { name, force } => {
+            api.call("/delete-connector-profile", &json!({"connectorProfileName": name, "forceDelete": force})).await?;
+            println!("deleted connector profile {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn flow(target: ClientArgs, action: FlowAction) -> Result<()> {
+    let api = client(&target)?;
+    match action {
+        FlowAction::Create { file } => {
+            let request = read_request(&file, "CreateFlow")?;
+            print_json(&api.call("/create-flow", &request).await?);
+        }
+        FlowAction::List => {
+            let flows = collect_pages(&api, "/list-flows", json!({}), "flows").await?;
+            println!("{:<32} {:<10} {:<10} {:<12} {:<12}", "NAME", "STATUS", "TRIGGER", "SOURCE", "DESTINATION");
+            for f in &flows {
+                println!(
+                    "{:<32} {:<10} {:<10} {:<12} {:<12}",
+                    text(f, "flowName"),
+                    text(f, "flowStatus"),
+                    text(f, "triggerType"),
+                    text(f, "sourceConnectorType"),
+                    text(f, "destinationConnectorType")
+                );
+            }
+        }
+        FlowAction::Describe { name } => print_json(&api.call("/describe-flow", &json!({"flowName": name})).await?),
+        FlowAction::Delete { name, force } => {
+            api.call("/delete-flow", &json!({"flowName": name, "forceDelete": force})).await?;
+            println!("deleted flow {name}");
+        }
+        FlowAction::Start { name } => print_json(&api.call("/start-flow", &json!({"flowName": name})).await?),
+        FlowAction::Stop { name } => print_json(&api.call("/stop-flow", &json!({"flowName": name})).await?),
+        FlowAction::Runs { name } => {
+            let runs = collect_pages(&api, "/describe-flow-execution-records", json!({"flowName": name}), "flowExecutions").await?;
+            println!("{:<38} {:<14} {:<10} MESSAGE", "EXECUTION", "STATUS", "RECORDS");
+            for run in &runs {
+                let result = run.get("executionResult").cloned().unwrap_or(Value::Null);
+                let records = result.get("recordsProcessed").map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+                let message = result.pointer("/errorInfo/executionMessage").and_then(Value::as_str).unwrap_or("");
+                println!("{:<38} {:<14} {:<10} {message}", text(run, "executionId"), text(run, "executionStatus"), records);
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,672 @@
+//! One handler per AppFlow operation.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::Json;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sluice_model::appflow::catalog::{connector_spec, SUPPORTED_CONNECTORS};
+use sluice_model::appflow::checks::{check_connector_profile, check_flow, FlowParts};
+use sluice_model::appflow::*;
+use sluice_model::arn::{appflow_arn, parse_appflow_arn, AppflowResourceKind};
+use sluice_model::wire::EpochSeconds;
+use sluice_store::{ExecutionRow, FlowRecord, ProfileFilter, ProfileRecord};
+
+use super::input::{body_json, check, encode_token, page_request, parse};
+use super::stored::StoredFlow;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+fn now_ms() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
+fn reply<T: Serialize>(value: &T) -> ApiResult {
+    serde_json::to_value(value)
+        .map(Json)
+        .map_err(|e| ApiError::Internal(format!("response did not serialize: {e}")))
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(what, error = %e, "stored document does not parse");
+    ApiError::Internal(format!("stored {what} is unreadable; see the server log"))
+}
+
+fn credentials_arn(state: &AppState, profile_name: &str) -> String {
+    format!("arn:aws:sluice-vault:{}:{}:connectorprofile/{profile_name}", state.region, state.account_id)
+}
+
+fn flow_not_found(name: &str) -> ApiError {
+    ApiError::ResourceNotFound(format!("flow '{name}' does not exist"))
+}
+
+fn profile_not_found(name: &str) -> ApiError {
+    ApiError::ResourceNotFound(format!("connector profile '{name}' does not exist"))
+}
+
+// ---------------------------------------------------------------- profiles
+
+fn seal_credentials(state: &AppState, arn: &str, credentials: &ConnectorProfileCredentials) -> Result<String, ApiError> {
+    let plaintext = zeroize::Zeroizing::new(
+        serde_json::to_vec(credentials).map_err(|e| ApiError::Internal(format!("credentials did not serialize: {e}")))?,
+    );
+    Ok(state.vault.seal(&plaintext, arn).to_text())
+}
+
+fn profile_view(state: &AppState, record: &ProfileRecord) -> Result<ConnectorProfile, ApiError> {
+    Ok(ConnectorProfile {
+        connector_profile_arn: Some(record.arn.clone()),
+        connector_profile_name: Some(record.name.clone()),
+        connector_type: ConnectorType::from_wire(&record.connector_type),
+        connector_label: record.connector_label.clone(),
+        connection_mode: ConnectionMode::from_wire(&record.connection_mode),
+        credentials_arn: record.sealed_credentials.as_ref().map(|_| credentials_arn(state, &record.name)),
+        connector_profile_properties: Some(
+            serde_json::from_value(record.properties.clone()).map_err(|e| corrupt("connector profile properties", e))?,
+        ),
+        created_at: Some(EpochSeconds::from_millis(record.created_at_ms)),
+        last_updated_at: Some(EpochSeconds::from_millis(record.updated_at_ms)),
+        private_connection_provisioning_state: None,
+    })
+}
+
+/// CreateConnectorProfile.
+pub async fn create_connector_profile(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let mut checked = check::<CreateConnectorProfileRequest>("CreateConnectorProfile", body_json(&body)?);
+    if let Some(r) = &checked.request {
+        checked.problems.extend(check_connector_profile(r.connector_type, r.connection_mode, &r.connector_profile_config, true));
+    }
+    let request = checked.finish()?;
+    let name = request.connector_profile_name;
+    let arn = appflow_arn(AppflowResourceKind::ConnectorProfile, &state.region, &state.account_id, &name);
+    let credentials = request.connector_profile_config.connector_profile_credentials.as_ref();
+    let sealed = credentials.map(|c| seal_credentials(&state, &arn, c)).transpose()?;
+    let now = now_ms();
+    let record = ProfileRecord {
+        name: name.clone(),
+        arn: arn.clone(),
+        connector_type: request.connector_type.as_str().to_string(),
+        connector_label: request.connector_label,
+        connection_mode: request.connection_mode.as_str().to_string(),
+        properties: serde_json::to_value(&request.connector_profile_config.connector_profile_properties)
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        sealed_credentials: sealed,
+        created_at_ms: now,
+        updated_at_ms: now,
+    };
+    state.store.create_profile(&record).await?;
+    tracing::info!(profile = %name, connector_type = %record.connector_type, "connector profile created");
+    reply(&CreateConnectorProfileResponse { connector_profile_arn: Some(arn) })
+}
+
+/// DescribeConnectorProfiles.
+pub async fn describe_connector_profiles(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: DescribeConnectorProfilesRequest = parse("DescribeConnectorProfiles", body_json(&body)?)?;
+    let page = page_request("DescribeConnectorProfiles", request.max_results, request.next_token.as_deref())?;
+    let filter = ProfileFilter {
+        names: request.connector_profile_names.unwrap_or_default(),
+        connector_type: request.connector_type.map(|t| t.as_str().to_string()),
+        connector_label: request.connector_label,
+    };
+    let result = state.store.list_profiles(&filter, &page).await?;
+    let details = result.items.iter().map(|r| profile_view(&state, r)).collect::<Result<Vec<_>, _>>()?;
+    reply(&DescribeConnectorProfilesResponse {
+        connector_profile_details: Some(details),
+        next_token: result.next_cursor.map(|c| encode_token("DescribeConnectorProfiles", &c)),
+    })
+}
+
+/// UpdateConnectorProfile. Omitted credentials keep the stored ones.
+pub async fn update_connector_profile(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let mut checked = check::<UpdateConnectorProfileRequest>("UpdateConnectorProfile", body_json(&body)?);
+    let existing = match &checked.request {
+        Some(r) => state.store.get_profile(&r.connector_profile_name).await?,
+        None => None,
+    };
+    if let (Some(r), Some(existing)) = (&checked.request, &existing) {
+        match ConnectorType::from_wire(&existing.connector_type) {
+            Some(t) => checked.problems.extend(check_connector_profile(t, r.connection_mode, &r.connector_profile_config, false)),
+            None => return Err(corrupt("connector type", &existing.connector_type)),
+        }
+    }
+    if let (Some(r), None) = (&checked.request, &existing) {
+        if checked.problems.is_empty() {
+            return Err(profile_not_found(&r.connector_profile_name));
+        }
+    }
+    let request = checked.finish()?;
+    let mut record = existing.ok_or_else(|| profile_not_found(&request.connector_profile_name))?;
+    if let Some(credentials) = &request.connector_profile_config.connector_profile_credentials {
+        record.sealed_credentials = Some(seal_credentials(&state, &record.arn, credentials)?);
+    }
+    record.connection_mode = request.connection_mode.as_str().to_string();
+    record.properties = serde_json::to_value(&request.connector_profile_config.connector_profile_properties)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    record.updated_at_ms = now_ms().max(record.updated_at_ms + 1);
+    state.store.update_profile(&record).await?;
+    tracing::info!(profile = %record.name, "connector profile updated");
+    reply(&UpdateConnectorProfileResponse { connector_profile_arn: Some(record.arn) })
+}
+
+/// DeleteConnectorProfile. Refused while flows use the profile unless
+/// `forceDelete`.
+pub async fn delete_connector_profile(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: DeleteConnectorProfileRequest = parse("DeleteConnectorProfile", body_json(&body)?)?;
+    state
+        .store
+        .delete_profile(&request.connector_profile_name, request.force_delete.unwrap_or(false))
+        .await?;
+    tracing::info!(profile = %request.connector_profile_name, "connector profile deleted");
+    reply(&json!({}))
+}
+
+// ------------------------------------------------------------------- flows
+
+fn load_stored(record: &FlowRecord) -> Result<StoredFlow, ApiError> {
+    serde_json::from_value(record.definition.clone()).map_err(|e| corrupt("flow definition", e))
+}
+
+fn flow_status(record: &FlowRecord) -> Option<FlowStatus> {
+    FlowStatus::from_wire(&record.status)
+}
+
+async fn last_run_details(state: &AppState, flow_name: &str) -> Result<Option<ExecutionDetails>, ApiError> {
+    let latest = state.store.list_executions(flow_name, &sluice_store::PageRequest::first(1)).await?;
+    let Some(row) = latest.items.first() else { return Ok(None) };
+    let record: ExecutionRecord = serde_json::from_value(row.record.clone()).map_err(|e| corrupt("execution record", e))?;
+    Ok(Some(ExecutionDetails {
+        most_recent_execution_message: record
+            .execution_result
+            .as_ref()
+            .and_then(|r| r.error_info.as_ref())
+            .and_then(|e| e.execution_message.clone()),
+        most_recent_execution_time: Some(EpochSeconds::from_millis(row.updated_at_ms)),
+        most_recent_execution_status: record.execution_status,
+    }))
+}
+
+async fn get_flow_record(state: &AppState, name: &str) -> Result<FlowRecord, ApiError> {
+    state.store.get_flow(name).await?.ok_or_else(|| flow_not_found(name))
+}
+
+/// Checks the semantic rules for a flow's parts.
+fn flow_problems(
+    trigger: &TriggerConfig,
+    source: &SourceFlowConfig,
+    destinations: &[DestinationFlowConfig],
+    tasks: &[Task],
+) -> sluice_model::ValidationProblems {
+    check_flow(&FlowParts { trigger_config: trigger, source, destinations, tasks })
+}
+
+/// Profiles named by the flow must exist and be of the connector type the
+/// flow uses them for.
+async fn check_profile_types(state: &AppState, stored: &StoredFlow) -> Result<(), ApiError> {
+    let mut uses: Vec<(&str, ConnectorType)> = Vec::new();
+    if let Some(name) = &stored.source_flow_config.connector_profile_name {
+        uses.push((name, stored.source_flow_config.connector_type));
+    }
+    for destination in &stored.destination_flow_config_list {
+        if let Some(name) = &destination.connector_profile_name {
+            uses.push((name, destination.connector_type));
+        }
+    }
+    let mut problems = sluice_model::ValidationProblems::new();
+    for (name, wanted) in uses {
+        let profile = state.store.get_profile(name).await?.ok_or_else(|| profile_not_found(name))?;
+        if profile.connector_type != wanted.as_str() {
+            problems.push(format!(
+                "connector profile '{name}' is a {} profile but is used for a {wanted} connector",
+                profile.connector_type
+            ));
+        }
+    }
+    problems.into_result().map_err(ApiError::Validation)
+}
+
+/// CreateFlow.
+pub async fn create_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let mut checked = check::<CreateFlowRequest>("CreateFlow", body_json(&body)?);
+    if let Some(r) = &checked.request {
+        checked
+            .problems
+            .extend(flow_problems(&r.trigger_config, &r.source_flow_config, &r.destination_flow_config_list, &r.tasks));
+    }
+    let request = checked.finish()?;
+    let caller = state.caller_arn();
+    let stored = StoredFlow {
+        version: 1,
+        description: request.description,
+        kms_arn: request.kms_arn,
+        trigger_config: request.trigger_config,
+        source_flow_config: request.source_flow_config,
+        destination_flow_config_list: request.destination_flow_config_list,
+        tasks: request.tasks,
+        metadata_catalog_config: request.metadata_catalog_config,
+        created_by: caller.clone(),
+        last_updated_by: caller,
+        flow_status_message: None,
+    };
+    check_profile_types(&state, &stored).await?;
+    let status = match stored.trigger_config.trigger_type {
+        TriggerType::OnDemand => FlowStatus::Active,
+        TriggerType::Scheduled | TriggerType::Event => FlowStatus::Draft,
+    };
+    let arn = appflow_arn(AppflowResourceKind::Flow, &state.region, &state.account_id, &request.flow_name);
+    let now = now_ms();
+    let record = FlowRecord {
+        name: request.flow_name.clone(),
+        arn: arn.clone(),
+        status: status.as_str().to_string(),
+        profile_names: stored.profile_names(),
+        definition: serde_json::to_value(&stored).map_err(|e| ApiError::Internal(e.to_string()))?,
+        created_at_ms: now,
+        updated_at_ms: now,
+    };
+    state.store.create_flow(&record).await?;
+    if let Some(tags) = request.tags.filter(|t| !t.is_empty()) {
+        state.store.put_tags(&arn, &tags).await?;
+    }
+    tracing::info!(flow = %record.name, status = %record.status, "flow created");
+    reply(&CreateFlowResponse { flow_arn: Some(arn), flow_status: Some(status) })
+}
+
+/// DescribeFlow.
+pub async fn describe_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: DescribeFlowRequest = parse("DescribeFlow", body_json(&body)?)?;
+    let record = get_flow_record(&state, &request.flow_name).await?;
+    let stored = load_stored(&record)?;
+    let tags = state.store.get_tags(&record.arn).await?;
+    reply(&DescribeFlowResponse {
+        flow_arn: Some(record.arn.clone()),
+        description: stored.description,
+        flow_name: Some(record.name.clone()),
+        kms_arn: stored.kms_arn,
+        flow_status: flow_status(&record),
+        flow_status_message: stored.flow_status_message,
+        source_flow_config: Some(stored.source_flow_config),
+        destination_flow_config_list: Some(stored.destination_flow_config_list),
+        last_run_execution_details: last_run_details(&state, &record.name).await?,
+        trigger_config: Some(stored.trigger_config),
+        tasks: Some(stored.tasks),
+        created_at: Some(EpochSeconds::from_millis(record.created_at_ms)),
+        last_updated_at: Some(EpochSeconds::from_millis(record.updated_at_ms)),
+        created_by: Some(stored.created_by),
+        last_updated_by: Some(stored.last_updated_by),
+        tags: Some(tags),
+        metadata_catalog_config: stored.metadata_catalog_config,
+        last_run_metadata_catalog_details: None,
+        schema_version: Some(1),
+    })
+}
+
+/// ListFlows.
+pub async fn list_flows(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: ListFlowsRequest = parse("ListFlows", body_json(&body)?)?;
+    let page = page_request("ListFlows", request.max_results, request.next_token.as_deref())?;
+    let result = state.store.list_flows(&page).await?;
+    let mut flows = Vec::with_capacity(result.items.len());
+    for record in &result.items {
+        let stored = load_stored(record)?;
+        let destination = stored.destination_flow_config_list.first();
+        flows.push(FlowDefinition {
+            flow_arn: Some(record.arn.clone()),
+            description: stored.description.clone(),
+            flow_name: Some(record.name.clone()),
+            flow_status: flow_status(record),
+            source_connector_type: Some(stored.source_flow_config.connector_type),
+            source_connector_label: None,
+            destination_connector_type: destination.map(|d| d.connector_type),
+            destination_connector_label: None,
+            trigger_type: Some(stored.trigger_config.trigger_type),
+            created_at: Some(EpochSeconds::from_millis(record.created_at_ms)),
+            last_updated_at: Some(EpochSeconds::from_millis(record.updated_at_ms)),
+            created_by: Some(stored.created_by.clone()),
+            last_updated_by: Some(stored.last_updated_by.clone()),
+            tags: Some(state.store.get_tags(&record.arn).await?),
+            last_run_execution_details: last_run_details(&state, &record.name).await?,
+        });
+    }
+    reply(&ListFlowsResponse {
+        flows: Some(flows),
+        next_token: result.next_cursor.map(|c| encode_token("ListFlows", &c)),
+    })
+}
+
+/// UpdateFlow. A scheduled or event flow that was active goes back to
+/// `Active` with the new definition; the trigger type may change.
+pub async fn update_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let mut checked = check::<UpdateFlowRequest>("UpdateFlow", body_json(&body)?);
+    if let Some(r) = &checked.request {
+        checked
+            .problems
+            .extend(flow_problems(&r.trigger_config, &r.source_flow_config, &r.destination_flow_config_list, &r.tasks));
+    }
+    let request = checked.finish()?;
+    let mut record = get_flow_record(&state, &request.flow_name).await?;
+    let previous = load_stored(&record)?;
+    let stored = StoredFlow {
+        version: 1,
+        description: request.description,
+        kms_arn: previous.kms_arn,
+        trigger_config: request.trigger_config,
+        source_flow_config: request.source_flow_config,
+        destination_flow_config_list: request.destination_flow_config_list,
+        tasks: request.tasks,
+        metadata_catalog_config: request.metadata_catalog_config,
+        created_by: previous.created_by,
+        last_updated_by: state.caller_arn(),
+        flow_status_message: None,
+    };
+    check_profile_types(&state, &stored).await?;
+    let status = match (stored.trigger_config.trigger_type, flow_status(&record)) {
+        (TriggerType::OnDemand, _) => FlowStatus::Active,
+        (_, Some(FlowStatus::Active)) => FlowStatus::Active,
+        (_, Some(FlowStatus::Suspended)) => FlowStatus::Suspended,
+        _ => FlowStatus::Draft,
+    };
+    record.status = status.as_str().to_string();
+    record.profile_names = stored.profile_names();
+    record.definition = serde_json::to_value(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
+    record.updated_at_ms = now_ms().max(record.updated_at_ms + 1);
+    state.store.update_flow(&record).await?;
+    tracing::info!(flow = %record.name, status = %record.status, "flow updated");
+    reply(&UpdateFlowResponse { flow_status: Some(status) })
+}
+
+/// DeleteFlow. Refused while a run is in progress unless `forceDelete`.
+pub async fn delete_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: DeleteFlowRequest = parse("DeleteFlow", body_json(&body)?)?;
+    let record = get_flow_record(&state, &request.flow_name).await?;
+    if !request.force_delete.unwrap_or(false) {
+        let running = state.store.list_executions(&record.name, &sluice_store::PageRequest::first(50)).await?;
+        if running.items.iter().any(|e| e.status == ExecutionStatus::InProgress.as_str()) {
+            return Err(ApiError::Conflict(format!(
+                "flow '{}' has a run in progress; wait for it, cancel it, or pass forceDelete",
+                record.name
+            )));
+        }
+    }
+    state.store.delete_flow(&record.name).await?;
+    tracing::info!(flow = %record.name, "flow deleted");
+    reply(&json!({}))
+}
+
+// -------------------------------------------------------------- executions
+
+/// StartFlow. Activates a scheduled or event flow; starts a run of an
+/// on-demand flow.
+pub async fn start_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: StartFlowRequest = parse("StartFlow", body_json(&body)?)?;
+    let mut record = get_flow_record(&state, &request.flow_name).await?;
+    let stored = load_stored(&record)?;
+    if stored.trigger_config.trigger_type != TriggerType::OnDemand {
+        if flow_status(&record) == Some(FlowStatus::Active) {
+            return Err(ApiError::Conflict(format!("flow '{}' is already active", record.name)));
+        }
+        record.status = FlowStatus::Active.as_str().to_string();
+        record.updated_at_ms = now_ms().max(record.updated_at_ms + 1);
+        state.store.update_flow(&record).await?;
+        tracing::info!(flow = %record.name, "flow activated");
+        return reply(&StartFlowResponse { flow_arn: Some(record.arn), flow_status: Some(FlowStatus::Active), execution_id: None });
+    }
+    let execution_id = uuid::Uuid::new_v4().to_string();
+    let now = now_ms();
+    // The flow engine (which moves the data) is not part of this release:
+    // the run is recorded, and fails at once with a message that says so.
+    let message = "flow execution is not available yet: this Sluice release stores and validates flows, and the engine that runs them is a later release";
+    let execution = ExecutionRecord {
+        execution_id: Some(execution_id.clone()),
+        execution_status: Some(ExecutionStatus::Error),
+        execution_result: Some(ExecutionResult {
+            error_info: Some(ErrorInfo { put_failures_count: Some(0), execution_message: Some(message.to_string()) }),
+            bytes_processed: Some(0),
+            bytes_written: Some(0),
+            records_processed: Some(0),
+            num_parallel_processes: None,
+            max_page_size: None,
+        }),
+        started_at: Some(EpochSeconds::from_millis(now)),
+        last_updated_at: Some(EpochSeconds::from_millis(now)),
+        data_pull_start_time: None,
+        data_pull_end_time: None,
+        metadata_catalog_details: None,
+    };
+    state
+        .store
+        .insert_execution(&ExecutionRow {
+            execution_id: execution_id.clone(),
+            flow_name: record.name.clone(),
+            status: ExecutionStatus::Error.as_str().to_string(),
+            record: serde_json::to_value(&execution).map_err(|e| ApiError::Internal(e.to_string()))?,
+            started_at_ms: now,
+            updated_at_ms: now,
+        })
+        .await?;
+    tracing::warn!(flow = %record.name, %execution_id, "flow run recorded as failed: no flow engine in this release");
+    let status = flow_status(&record);
+    reply(&StartFlowResponse { flow_arn: Some(record.arn), flow_status: status, execution_id: Some(execution_id) })
+}
+
+/// StopFlow. Deactivates a scheduled or event flow.
+pub async fn stop_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: StopFlowRequest = parse("StopFlow", body_json(&body)?)?;
+    let mut record = get_flow_record(&state, &request.flow_name).await?;
+    let stored = load_stored(&record)?;
+    if stored.trigger_config.trigger_type == TriggerType::OnDemand {
+        return Err(ApiError::UnsupportedOperation(format!(
+            "flow '{}' runs on demand; only scheduled and event-triggered flows can be stopped",
+            record.name
+        )));
+    }
+    if flow_status(&record) != Some(FlowStatus::Active) {
+        return Err(ApiError::Conflict(format!("flow '{}' is not active (status {})", record.name, record.status)));
+    }
+    record.status = FlowStatus::Suspended.as_str().to_string();
+    record.updated_at_ms = now_ms().max(record.updated_at_ms + 1);
+    state.store.update_flow(&record).await?;
+    tracing::info!(flow = %record.name, "flow suspended");
+    reply(&StopFlowResponse { flow_arn: Some(record.arn), flow_status: Some(FlowStatus::Suspended) })
+}
+
+/// DescribeFlowExecutionRecords, most recent first.
+pub async fn describe_flow_execution_records(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: DescribeFlowExecutionRecordsRequest = parse("DescribeFlowExecutionRecords", body_json(&body)?)?;
+    let record = get_flow_record(&state, &request.flow_name).await?;
+    let page = page_request("DescribeFlowExecutionRecords", request.max_results, request.next_token.as_deref())?;
+    let result = state.store.list_executions(&record.name, &page).await?;
+    let executions = result
+        .items
+        .iter()
+        .map(|row| serde_json::from_value::<ExecutionRecord>(row.record.clone()).map_err(|e| corrupt("execution record", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    reply(&DescribeFlowExecutionRecordsResponse {
+        flow_executions: Some(executions),
+        next_token: result.next_cursor.map(|c| encode_token("DescribeFlowExecutionRecords", &c)),
+    })
+}
+
+/// CancelFlowExecutions. Ids that are unknown or not running come back in
+/// `invalidExecutions`; without ids, every running execution is cancelled.
+pub async fn cancel_flow_executions(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: CancelFlowExecutionsRequest = parse("CancelFlowExecutions", body_json(&body)?)?;
+    let record = get_flow_record(&state, &request.flow_name).await?;
+    let targets: Vec<ExecutionRow> = match &request.execution_ids {
+        Some(ids) => {
+            let mut rows = Vec::new();
+            for id in ids {
+                if let Some(row) = state.store.get_execution(&record.name, id).await? {
+                    rows.push(row);
+                }
+            }
+            rows
+        }
+        None => {
+            let mut rows = Vec::new();
+            let mut page = sluice_store::PageRequest::first(100);
+            loop {
+                let result = state.store.list_executions(&record.name, &page).await?;
+                rows.extend(result.items);
+                match result.next_cursor {
+                    Some(c) => page.cursor = Some(c),
+                    None => break,
+                }
+            }
+            rows.retain(|r| r.status == ExecutionStatus::InProgress.as_str());
+            rows
+        }
+    };
+    let mut cancelled = Vec::new();
+    for mut row in targets {
+        if row.status != ExecutionStatus::InProgress.as_str() {
+            continue;
+        }
+        let mut execution: ExecutionRecord =
+            serde_json::from_value(row.record.clone()).map_err(|e| corrupt("execution record", e))?;
+        let now = now_ms();
+        execution.execution_status = Some(ExecutionStatus::CancelStarted);
+        execution.last_updated_at = Some(EpochSeconds::from_millis(now));
+        row.status = ExecutionStatus::CancelStarted.as_str().to_string();
+        row.record = serde_json::to_value(&execution).map_err(|e| ApiError::Internal(e.to_string()))?;
+        row.updated_at_ms = now;
+        state.store.update_execution(&row).await?;
+        cancelled.push(row.execution_id);
+    }
+    let invalid: Vec<String> = request
+        .execution_ids
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|id| !cancelled.contains(id))
+        .collect();
+    reply(&CancelFlowExecutionsResponse { invalid_executions: Some(invalid) })
+}
+
+// -------------------------------------------------------------- connectors
+
+/// DescribeConnectors.
+pub async fn describe_connectors(State(_state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: DescribeConnectorsRequest = parse("DescribeConnectors", body_json(&body)?)?;
+    if request.next_token.is_some() {
+        // Everything fits on one page; a token can only come from elsewhere.
+        return Err(ApiError::validation("Invalid nextToken for DescribeConnectors"));
+    }
+    let wanted = request.connector_types.unwrap_or_default();
+    let specs = SUPPORTED_CONNECTORS.iter().filter(|s| wanted.is_empty() || wanted.contains(&s.connector_type));
+    let configurations: BTreeMap<ConnectorType, ConnectorConfiguration> =
+        specs.clone().map(|s| (s.connector_type, s.configuration())).collect();
+    reply(&DescribeConnectorsResponse {
+        connector_configurations: Some(configurations),
+        connectors: Some(specs.map(|s| s.detail()).collect()),
+        next_token: None,
+    })
+}
+
+/// DescribeConnector.
+pub async fn describe_connector(State(_state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: DescribeConnectorRequest = parse("DescribeConnector", body_json(&body)?)?;
+    let spec = connector_spec(request.connector_type).ok_or_else(|| {
+        ApiError::ResourceNotFound(format!(
+            "connector type '{}' is not available in Sluice; available: {}",
+            request.connector_type,
+            sluice_model::appflow::catalog::supported_names()
+        ))
+    })?;
+    reply(&DescribeConnectorResponse { connector_configuration: Some(spec.configuration()) })
+}
+
+/// ListConnectors.
+pub async fn list_connectors(State(_state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: ListConnectorsRequest = parse("ListConnectors", body_json(&body)?)?;
+    if request.next_token.is_some() {
+        return Err(ApiError::validation("Invalid nextToken for ListConnectors"));
+    }
+    reply(&ListConnectorsResponse {
+        connectors: Some(SUPPORTED_CONNECTORS.iter().map(|s| s.detail()).collect()),
+        next_token: None,
+    })
+}
+
+/// Operations that arrive with the connector runtime.
+pub fn not_yet(operation: &'static str) -> impl Fn() -> std::future::Ready<ApiError> + Clone {
+    move || {
+        std::future::ready(ApiError::UnsupportedOperation(format!(
+            "{operation} is not available yet: it needs live connectors, which arrive with the flow engine"
+        )))
+    }
+}
+
+/// Operations Sluice does not offer (custom connector registration).
+pub fn not_supported(operation: &'static str) -> impl Fn() -> std::future::Ready<ApiError> + Clone {
+    move || {
+        std::future::ready(ApiError::UnsupportedOperation(format!(
+            "{operation} is not supported: Sluice's connectors are built in"
+        )))
+    }
+}
+
+// -------------------------------------------------------------------- tags
+
+/// Resolves a tagged resource's ARN, checking that the resource exists.
+async fn tagged_resource(state: &AppState, raw_arn: &str) -> Result<String, ApiError> {
+    let arn = percent_encoding::percent_decode_str(raw_arn).decode_utf8_lossy().into_owned();
+    let parsed = parse_appflow_arn(&arn)
+        .ok_or_else(|| ApiError::validation(format!("'{arn}' is not an AppFlow flow or connector profile ARN")))?;
+    let missing = || ApiError::ResourceNotFound(format!("resource '{arn}' does not exist"));
+    if parsed.region != state.region || parsed.account_id != state.account_id {
+        return Err(missing());
+    }
+    let exists = match parsed.kind {
+        AppflowResourceKind::Flow => state.store.get_flow(&parsed.name).await?.is_some_and(|f| f.arn == arn),
+        AppflowResourceKind::ConnectorProfile => state.store.get_profile(&parsed.name).await?.is_some_and(|p| p.arn == arn),
+    };
+    if !exists {
+        return Err(missing());
+    }
+    Ok(arn)
+}
+
+/// ListTagsForResource (`GET /tags/{resourceArn}`).
+pub async fn list_tags_for_resource(State(state): State<AppState>, Path(raw_arn): Path<String>) -> ApiResult {
+    let input = json!({ "resourceArn": percent_encoding::percent_decode_str(&raw_arn).decode_utf8_lossy() });
+    let _: ListTagsForResourceRequest = parse("ListTagsForResource", input)?;
+    let arn = tagged_resource(&state, &raw_arn).await?;
+    reply(&ListTagsForResourceResponse { tags: Some(state.store.get_tags(&arn).await?) })
+}
+
+/// TagResource (`POST /tags/{resourceArn}`).
+pub async fn tag_resource(State(state): State<AppState>, Path(raw_arn): Path<String>, body: Bytes) -> ApiResult {
+    let mut input = body_json(&body)?;
+    input["resourceArn"] = Value::String(percent_encoding::percent_decode_str(&raw_arn).decode_utf8_lossy().into_owned());
+    let request: TagResourceRequest = parse("TagResource", input)?;
+    let arn = tagged_resource(&state, &raw_arn).await?;
+    let mut merged = state.store.get_tags(&arn).await?;
+    merged.extend(request.tags.clone());
+    if merged.len() > 50 {
+        return Err(ApiError::validation(format!("a resource can have at most 50 tags; this request would leave {}", merged.len())));
+    }
+    state.store.put_tags(&arn, &request.tags).await?;
+    reply(&json!({}))
+}
+
+/// UntagResource (`DELETE /tags/{resourceArn}?tagKeys=...`).
+pub async fn untag_resource(State(state): State<AppState>, Path(raw_arn): Path<String>, RawQuery(query): RawQuery) -> ApiResult {
+    let keys: Vec<String> = query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| *k == "tagKeys")
+        .map(|(_, v)| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
+        .collect();
+    let input = json!({
+        "resourceArn": percent_encoding::percent_decode_str(&raw_arn).decode_utf8_lossy(),
+        "tagKeys": keys,
+    });
+    let request: UntagResourceRequest = parse("UntagResource", input)?;
+    let arn = tagged_resource(&state, &raw_arn).await?;
+    state.store.remove_tags(&arn, &request.tag_keys).await?;
+    reply(&json!({}))
+}
