@@ -86,8 +86,15 @@ async fn check(state: &AppState, request: Request) -> Result<(Request, String), 
         headers: &headers,
         payload_hash: &payload_hash,
     };
-    sigv4::verify(&auth, &request_parts, key.secret_access_key.expose(), &state.region, service, OffsetDateTime::now_utc())
-        .map_err(problem_to_error)?;
+    sigv4::verify(
+        &auth,
+        &request_parts,
+        key.secret_access_key.expose(),
+        &state.region,
+        service,
+        OffsetDateTime::now_utc(),
+    )
+    .map_err(problem_to_error)?;
     Ok((Request::from_parts(parts, Body::from(Bytes::from(body))), key.access_key_id))
 }
 

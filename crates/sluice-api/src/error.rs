@@ -121,6 +121,9 @@ mod tests {
         let e: ApiError = StoreError::NotFound { kind: "flow", name: "f".into() }.into();
         assert_eq!((e.error_code(), e.status().as_u16()), ("ResourceNotFoundException", 404));
         let e: ApiError = StoreError::ProfileInUse { profile: "p".into(), flows: vec!["a".into()] }.into();
-        assert_eq!(e.to_string(), "connector profile 'p' is used by flows: a; delete those flows first or pass forceDelete");
+        assert_eq!(
+            e.to_string(),
+            "connector profile 'p' is used by flows: a; delete those flows first or pass forceDelete"
+        );
     }
 }

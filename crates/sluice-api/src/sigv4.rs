@@ -197,9 +197,9 @@ pub enum SignatureProblem {
 
 /// Parses `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
 pub fn parse_authorization(value: &str) -> Result<AuthorizationHeader, SignatureProblem> {
-    let rest = value
-        .strip_prefix(ALGORITHM)
-        .ok_or_else(|| SignatureProblem::Malformed(format!("unsupported authorization algorithm; expected {ALGORITHM}")))?;
+    let rest = value.strip_prefix(ALGORITHM).ok_or_else(|| {
+        SignatureProblem::Malformed(format!("unsupported authorization algorithm; expected {ALGORITHM}"))
+    })?;
     let mut credential = None;
     let mut signed_headers = None;
     let mut signature = None;
@@ -244,10 +244,14 @@ pub fn verify(
     now: OffsetDateTime,
 ) -> Result<(), SignatureProblem> {
     let header = |name: &str| parts.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
-    let amz_date = header("x-amz-date")
-        .ok_or_else(|| SignatureProblem::Malformed("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header".into()))?;
-    let request_time = parse_amz_date(amz_date)
-        .ok_or_else(|| SignatureProblem::Malformed(format!("X-Amz-Date '{amz_date}' is not in the form YYYYMMDDTHHMMSSZ")))?;
+    let amz_date = header("x-amz-date").ok_or_else(|| {
+        SignatureProblem::Malformed(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header".into(),
+        )
+    })?;
+    let request_time = parse_amz_date(amz_date).ok_or_else(|| {
+        SignatureProblem::Malformed(format!("X-Amz-Date '{amz_date}' is not in the form YYYYMMDDTHHMMSSZ"))
+    })?;
     let skew = (now - request_time).whole_seconds();
     if skew.abs() > MAX_CLOCK_SKEW_SECONDS {
         return Err(SignatureProblem::Invalid(format!(
@@ -257,7 +261,9 @@ pub fn verify(
         )));
     }
     if auth.date != amz_date[..8] {
-        return Err(SignatureProblem::Invalid("Credential should be scoped to a valid date matching X-Amz-Date".into()));
+        return Err(SignatureProblem::Invalid(
+            "Credential should be scoped to a valid date matching X-Amz-Date".into(),
+        ));
     }
     if auth.region != expected_region {
         return Err(SignatureProblem::Invalid(format!(
@@ -308,7 +314,13 @@ mod tests {
             ("Host".to_string(), "example.amazonaws.com".to_string()),
             ("X-Amz-Date".to_string(), "20150830T123600Z".to_string()),
         ];
-        let parts = RequestParts { method: "GET", raw_path: "/", raw_query: "", headers: &headers, payload_hash: &sha256_hex(b"") };
+        let parts = RequestParts {
+            method: "GET",
+            raw_path: "/",
+            raw_query: "",
+            headers: &headers,
+            payload_hash: &sha256_hex(b""),
+        };
         let canonical = canonical_request(&parts, "host;x-amz-date");
         assert_eq!(
             canonical,
@@ -322,7 +334,18 @@ mod tests {
 
     fn signed(now: OffsetDateTime) -> (Vec<(String, String)>, AuthorizationHeader) {
         let mut headers = vec![("host".to_string(), "127.0.0.1:8080".to_string())];
-        let added = sign("POST", "/tags/arn%3Aaws%3Aappflow", "tagKeys=a%20b&tagKeys=c", &headers, b"{}", "AKID", SECRET, "us-east-1", "appflow", now);
+        let added = sign(
+            "POST",
+            "/tags/arn%3Aaws%3Aappflow",
+            "tagKeys=a%20b&tagKeys=c",
+            &headers,
+            b"{}",
+            "AKID",
+            SECRET,
+            "us-east-1",
+            "appflow",
+            now,
+        );
         headers.extend(added);
         let auth = parse_authorization(&headers.iter().find(|(n, _)| n == "authorization").unwrap().1).unwrap();
         (headers, auth)
@@ -333,12 +356,25 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let (headers, auth) = signed(now);
         let hash = sha256_hex(b"{}");
-        let parts = RequestParts { method: "POST", raw_path: "/tags/arn%3Aaws%3Aappflow", raw_query: "tagKeys=c&tagKeys=a%20b", headers: &headers, payload_hash: &hash };
+        let parts = RequestParts {
+            method: "POST",
+            raw_path: "/tags/arn%3Aaws%3Aappflow",
+            raw_query: "tagKeys=c&tagKeys=a%20b",
+            headers: &headers,
+            payload_hash: &hash,
+        };
         assert_eq!(verify(&auth, &parts, SECRET, "us-east-1", "appflow", now), Ok(()));
-        assert!(matches!(verify(&auth, &parts, "wrong", "us-east-1", "appflow", now), Err(SignatureProblem::Invalid(_))));
-        assert!(matches!(verify(&auth, &parts, SECRET, "eu-west-1", "appflow", now), Err(SignatureProblem::Invalid(m)) if m.contains("region")));
+        assert!(matches!(
+            verify(&auth, &parts, "wrong", "us-east-1", "appflow", now),
+            Err(SignatureProblem::Invalid(_))
+        ));
+        assert!(
+            matches!(verify(&auth, &parts, SECRET, "eu-west-1", "appflow", now), Err(SignatureProblem::Invalid(m)) if m.contains("region"))
+        );
         let later = now + time::Duration::minutes(16);
-        assert!(matches!(verify(&auth, &parts, SECRET, "us-east-1", "appflow", later), Err(SignatureProblem::Invalid(m)) if m.starts_with("Signature expired")));
+        assert!(
+            matches!(verify(&auth, &parts, SECRET, "us-east-1", "appflow", later), Err(SignatureProblem::Invalid(m)) if m.starts_with("Signature expired"))
+        );
         let tampered_hash = sha256_hex(b"{\"x\":1}");
         let tampered = RequestParts { payload_hash: &tampered_hash, ..parts };
         assert!(verify(&auth, &tampered, SECRET, "us-east-1", "appflow", now).is_err());
@@ -347,7 +383,9 @@ mod tests {
     #[test]
     fn malformed_headers_are_named() {
         assert!(matches!(parse_authorization("Basic abc"), Err(SignatureProblem::Malformed(_))));
-        let err = parse_authorization("AWS4-HMAC-SHA256 Credential=A/20200101/us-east-1/appflow/aws4_request, Signature=ab").unwrap_err();
+        let err =
+            parse_authorization("AWS4-HMAC-SHA256 Credential=A/20200101/us-east-1/appflow/aws4_request, Signature=ab")
+                .unwrap_err();
         assert_eq!(err, SignatureProblem::Malformed("Authorization header requires 'SignedHeaders' parameter".into()));
     }
 }

@@ -32,7 +32,13 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state from its parts.
-    pub fn new(store: Arc<dyn MetadataStore>, vault: Arc<Vault>, region: String, account_id: String, keys: Vec<AccessKey>) -> Self {
+    pub fn new(
+        store: Arc<dyn MetadataStore>,
+        vault: Arc<Vault>,
+        region: String,
+        account_id: String,
+        keys: Vec<AccessKey>,
+    ) -> Self {
         let access_keys = keys.into_iter().map(|k| (k.access_key_id.clone(), k)).collect();
         Self { store, vault, region, account_id, access_keys: Arc::new(access_keys) }
     }

@@ -94,7 +94,14 @@ impl ServiceModel {
 
     /// Validates `value` against the named shape, appending to `problems`.
     /// `path` is the member path of `value` ("" for a request root).
-    pub fn validate_shape(&self, shape: &str, value: &Value, path: &str, unknown: UnknownMembers, problems: &mut ValidationProblems) {
+    pub fn validate_shape(
+        &self,
+        shape: &str,
+        value: &Value,
+        path: &str,
+        unknown: UnknownMembers,
+        problems: &mut ValidationProblems,
+    ) {
         let mut walker = Walker { model: self, unknown, problems };
         walker.walk(shape, value, path, false);
     }
@@ -174,7 +181,8 @@ impl Walker<'_> {
                     self.walk(target, member_value, &join(path, name), sensitive);
                 }
                 None if self.unknown == UnknownMembers::Reject => {
-                    self.problems.push(format!("Unknown member '{}': the model defines no such field", join(path, name)));
+                    self.problems
+                        .push(format!("Unknown member '{}': the model defines no such field", join(path, name)));
                 }
                 None => {}
             }
@@ -191,7 +199,8 @@ impl Walker<'_> {
         for (i, item) in items.iter().enumerate() {
             let item_path = format!("{}.{}.member", path, i + 1);
             if item.is_null() {
-                self.problems.push(format!("Value null at '{item_path}' failed to satisfy constraint: Member must not be null"));
+                self.problems
+                    .push(format!("Value null at '{item_path}' failed to satisfy constraint: Member must not be null"));
                 continue;
             }
             self.walk(member, item, &item_path, sensitive);
@@ -210,7 +219,9 @@ impl Walker<'_> {
             self.walk(key_shape, &Value::String(key.clone()), &format!("{path}.key"), sensitive);
             let entry_path = format!("{path}.{key}");
             if entry.is_null() {
-                self.problems.push(format!("Value null at '{entry_path}' failed to satisfy constraint: Member must not be null"));
+                self.problems.push(format!(
+                    "Value null at '{entry_path}' failed to satisfy constraint: Member must not be null"
+                ));
                 continue;
             }
             self.walk(value_shape, entry, &entry_path, sensitive);
@@ -430,7 +441,10 @@ mod tests {
         let text = problems.to_string();
         assert!(text.contains("Value 'bad name' at 'flowName' failed to satisfy constraint: Member must satisfy regular expression pattern"), "{text}");
         assert!(text.contains("Value 'Sometimes' at 'triggerConfig.triggerType' failed to satisfy constraint: Member must satisfy enum value set: [Scheduled, Event, OnDemand]"), "{text}");
-        assert!(text.contains("Value null at 'sourceFlowConfig' failed to satisfy constraint: Member must not be null"), "{text}");
+        assert!(
+            text.contains("Value null at 'sourceFlowConfig' failed to satisfy constraint: Member must not be null"),
+            "{text}"
+        );
         assert!(text.contains("Value at 'tasks.1.member.sourceFields' must be a list, found a string"), "{text}");
         assert!(text.contains("Value null at 'tasks.1.member.taskType'"), "{text}");
         assert_eq!(problems.len(), 5, "{text}");
@@ -451,7 +465,10 @@ mod tests {
         });
         let problems = m.validate_input("CreateConnectorProfile", &request, UnknownMembers::Ignore);
         let text = problems.to_string();
-        assert!(text.contains("at 'connectorProfileConfig.connectorProfileCredentials.Salesforce.refreshToken'"), "{text}");
+        assert!(
+            text.contains("at 'connectorProfileConfig.connectorProfileCredentials.Salesforce.refreshToken'"),
+            "{text}"
+        );
         assert!(!text.contains("xxxx"), "{text}");
     }
 

@@ -243,17 +243,19 @@ impl MetadataStore for SqlStore {
             .await?
             .map(|row| row.try_get("arn"))
             .transpose()?;
-        let deleted = sqlx::query("DELETE FROM connector_profiles WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        let deleted =
+            sqlx::query("DELETE FROM connector_profiles WHERE name = $1").bind(name).execute(&mut *tx).await?;
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound { kind: "connector profile", name: name.to_string() });
         }
-        let users: Vec<String> = sqlx::query("SELECT flow_name FROM flow_profiles WHERE profile_name = $1 ORDER BY flow_name")
-            .bind(name)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|row| row.try_get("flow_name"))
-            .collect::<Result<_, _>>()?;
+        let users: Vec<String> =
+            sqlx::query("SELECT flow_name FROM flow_profiles WHERE profile_name = $1 ORDER BY flow_name")
+                .bind(name)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get("flow_name"))
+                .collect::<Result<_, _>>()?;
         if !users.is_empty() && !force {
             tx.rollback().await?;
             return Err(StoreError::ProfileInUse { profile: name.to_string(), flows: users });
@@ -268,10 +270,11 @@ impl MetadataStore for SqlStore {
     async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         for profile in &flow.profile_names {
-            let exists = sqlx::query(&format!("SELECT name FROM connector_profiles WHERE name = $1{}", self.share_lock()))
-                .bind(profile)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists =
+                sqlx::query(&format!("SELECT name FROM connector_profiles WHERE name = $1{}", self.share_lock()))
+                    .bind(profile)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if exists.is_none() {
                 return Err(StoreError::NotFound { kind: "connector profile", name: profile.clone() });
             }
@@ -335,10 +338,11 @@ impl MetadataStore for SqlStore {
     async fn update_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         for profile in &flow.profile_names {
-            let exists = sqlx::query(&format!("SELECT name FROM connector_profiles WHERE name = $1{}", self.share_lock()))
-                .bind(profile)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists =
+                sqlx::query(&format!("SELECT name FROM connector_profiles WHERE name = $1{}", self.share_lock()))
+                    .bind(profile)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if exists.is_none() {
                 return Err(StoreError::NotFound { kind: "connector profile", name: profile.clone() });
             }

@@ -26,7 +26,8 @@ impl Drop for Fixture {
             runtime.block_on(async move {
                 use sqlx::Connection;
                 if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut admin).await;
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut admin).await;
                 }
             });
         })
@@ -136,7 +137,11 @@ async fn profiles_page_and_filter(store: Arc<dyn MetadataStore>) {
     let filter = ProfileFilter { names: vec!["sf3".into(), "sf1".into(), "ghost".into()], ..Default::default() };
     let named = store.list_profiles(&filter, &PageRequest::first(10)).await.unwrap();
     assert_eq!(named.items.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["sf1", "sf3"]);
-    let both = ProfileFilter { names: vec!["sf1".into(), "mk".into()], connector_type: Some("Salesforce".into()), ..Default::default() };
+    let both = ProfileFilter {
+        names: vec!["sf1".into(), "mk".into()],
+        connector_type: Some("Salesforce".into()),
+        ..Default::default()
+    };
     let page = PageRequest { cursor: Some("sf0".into()), limit: 10 };
     let result = store.list_profiles(&both, &page).await.unwrap();
     assert_eq!(result.items.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["sf1"]);
@@ -230,7 +235,10 @@ async fn tags_put_overwrite_remove(store: Arc<dyn MetadataStore>) {
     let arn = "arn:aws:appflow:us-east-1:123456789012:flow/t";
     store.put_tags(arn, &BTreeMap::from([("a".into(), "1".into()), ("b".into(), "2".into())])).await.unwrap();
     store.put_tags(arn, &BTreeMap::from([("b".into(), "3".into())])).await.unwrap();
-    assert_eq!(store.get_tags(arn).await.unwrap(), BTreeMap::from([("a".into(), "1".into()), ("b".into(), "3".into())]));
+    assert_eq!(
+        store.get_tags(arn).await.unwrap(),
+        BTreeMap::from([("a".into(), "1".into()), ("b".into(), "3".into())])
+    );
     store.remove_tags(arn, &["a".into(), "zz".into()]).await.unwrap();
     assert_eq!(store.get_tags(arn).await.unwrap(), BTreeMap::from([("b".into(), "3".into())]));
     assert!(store.get_tags("arn:other").await.unwrap().is_empty());

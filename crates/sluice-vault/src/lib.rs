@@ -187,7 +187,8 @@ impl Vault {
         if sealed.kid != self.key_id {
             return Err(VaultError::WrongMasterKey { sealed_with: sealed.kid.clone(), current: self.key_id.clone() });
         }
-        let decode = |field: &str, text: &str| B64.decode(text).map_err(|e| VaultError::Malformed(format!("{field}: {e}")));
+        let decode =
+            |field: &str, text: &str| B64.decode(text).map_err(|e| VaultError::Malformed(format!("{field}: {e}")));
         let key_nonce = decode("key_nonce", &sealed.key_nonce)?;
         let nonce = decode("nonce", &sealed.nonce)?;
         if key_nonce.len() != 12 || nonce.len() != 12 {

@@ -71,7 +71,8 @@ impl ApiClient {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(':').next().unwrap_or(v).to_string());
         let text = response.text().await.context("cannot read the response")?;
-        let value: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value: Value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         if let Some(code) = code.filter(|_| status >= 400) {
             let message = value.get("message").and_then(Value::as_str).unwrap_or("").to_string();
             return Err(anyhow!(ServiceError { status, code, message }));

@@ -79,7 +79,10 @@ impl DataDir {
             if id.is_empty() || secret.is_empty() {
                 bail!("{ACCESS_KEY_ENV} and {SECRET_KEY_ENV} must not be empty");
             }
-            return Ok((AccessKey { access_key_id: id, secret_access_key: SecretString::new(secret) }, CredentialSource::Environment));
+            return Ok((
+                AccessKey { access_key_id: id, secret_access_key: SecretString::new(secret) },
+                CredentialSource::Environment,
+            ));
         }
         let path = self.root.join(CREDENTIALS_FILE);
         if path.exists() {
@@ -92,7 +95,8 @@ impl DataDir {
             key.access_key_id,
             key.secret_access_key.expose()
         );
-        sluice_vault::write_private_file(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        sluice_vault::write_private_file(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok((key, CredentialSource::Generated))
     }
 }

@@ -270,7 +270,12 @@ async fn profile(target: ClientArgs, action: ProfileAction) -> Result<()> {
             let profiles = collect_pages(&api, "/describe-connector-profiles", body, "connectorProfileDetails").await?;
             println!("{:<32} {:<12} {:<8}", "NAME", "TYPE", "MODE");
             for p in &profiles {
-                println!("{:<32} {:<12} {:<8}", text(p, "connectorProfileName"), text(p, "connectorType"), text(p, "connectionMode"));
+                println!(
+                    "{:<32} {:<12} {:<8}",
+                    text(p, "connectorProfileName"),
+                    text(p, "connectorType"),
+                    text(p, "connectionMode")
+                );
             }
         }
         ProfileAction::Describe { name } => {
@@ -317,13 +322,20 @@ async fn flow(target: ClientArgs, action: FlowAction) -> Result<()> {
         FlowAction::Start { name } => print_json(&api.call("/start-flow", &json!({"flowName": name})).await?),
         FlowAction::Stop { name } => print_json(&api.call("/stop-flow", &json!({"flowName": name})).await?),
         FlowAction::Runs { name } => {
-            let runs = collect_pages(&api, "/describe-flow-execution-records", json!({"flowName": name}), "flowExecutions").await?;
+            let runs =
+                collect_pages(&api, "/describe-flow-execution-records", json!({"flowName": name}), "flowExecutions")
+                    .await?;
             println!("{:<38} {:<14} {:<10} MESSAGE", "EXECUTION", "STATUS", "RECORDS");
             for run in &runs {
                 let result = run.get("executionResult").cloned().unwrap_or(Value::Null);
                 let records = result.get("recordsProcessed").map(|v| v.to_string()).unwrap_or_else(|| "-".into());
                 let message = result.pointer("/errorInfo/executionMessage").and_then(Value::as_str).unwrap_or("");
-                println!("{:<38} {:<14} {:<10} {message}", text(run, "executionId"), text(run, "executionStatus"), records);
+                println!(
+                    "{:<38} {:<14} {:<10} {message}",
+                    text(run, "executionId"),
+                    text(run, "executionStatus"),
+                    records
+                );
             }
         }
     }

@@ -89,7 +89,11 @@ pub fn decode_token(operation: &str, token: &str) -> Result<String, ApiError> {
 }
 
 /// The store page request for `maxResults`/`nextToken`.
-pub fn page_request(operation: &str, max_results: Option<i32>, next_token: Option<&str>) -> Result<sluice_store::PageRequest, ApiError> {
+pub fn page_request(
+    operation: &str,
+    max_results: Option<i32>,
+    next_token: Option<&str>,
+) -> Result<sluice_store::PageRequest, ApiError> {
     let cursor = next_token.map(|t| decode_token(operation, t)).transpose()?;
     let limit = max_results.map(|m| m.max(1) as usize).unwrap_or(DEFAULT_PAGE_SIZE);
     Ok(sluice_store::PageRequest { cursor, limit })

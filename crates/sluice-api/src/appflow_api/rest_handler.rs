@@ -26,9 +26,7 @@ fn now_ms() -> i64 {
 }
 
 fn reply<T: Serialize>(value: &T) -> ApiResult {
-    serde_json::to_value(value)
-        .map(Json)
-        .map_err(|e| ApiError::Internal(format!("response did not serialize: {e}")))
+    serde_json::to_value(value).map(Json).map_err(|e| ApiError::Internal(format!("response did not serialize: {e}")))
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> ApiError {
@@ -50,9 +48,14 @@ fn profile_not_found(name: &str) -> ApiError {
 
 // ---------------------------------------------------------------- profiles
 
-fn seal_credentials(state: &AppState, arn: &str, credentials: &ConnectorProfileCredentials) -> Result<String, ApiError> {
+fn seal_credentials(
+    state: &AppState,
+    arn: &str,
+    credentials: &ConnectorProfileCredentials,
+) -> Result<String, ApiError> {
     let plaintext = zeroize::Zeroizing::new(
-        serde_json::to_vec(credentials).map_err(|e| ApiError::Internal(format!("credentials did not serialize: {e}")))?,
+        serde_json::to_vec(credentials)
+            .map_err(|e| ApiError::Internal(format!("credentials did not serialize: {e}")))?,
     );
     Ok(state.vault.seal(&plaintext, arn).to_text())
 }
@@ -66,7 +69,8 @@ fn profile_view(state: &AppState, record: &ProfileRecord) -> Result<ConnectorPro
         connection_mode: ConnectionMode::from_wire(&record.connection_mode),
         credentials_arn: record.sealed_credentials.as_ref().map(|_| credentials_arn(state, &record.name)),
         connector_profile_properties: Some(
-            serde_json::from_value(record.properties.clone()).map_err(|e| corrupt("connector profile properties", e))?,
+            serde_json::from_value(record.properties.clone())
+                .map_err(|e| corrupt("connector profile properties", e))?,
         ),
         created_at: Some(EpochSeconds::from_millis(record.created_at_ms)),
         last_updated_at: Some(EpochSeconds::from_millis(record.updated_at_ms)),
@@ -78,7 +82,12 @@ fn profile_view(state: &AppState, record: &ProfileRecord) -> Result<ConnectorPro
 pub async fn create_connector_profile(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let mut checked = check::<CreateConnectorProfileRequest>("CreateConnectorProfile", body_json(&body)?);
     if let Some(r) = &checked.request {
-        checked.problems.extend(check_connector_profile(r.connector_type, r.connection_mode, &r.connector_profile_config, true));
+        checked.problems.extend(check_connector_profile(
+            r.connector_type,
+            r.connection_mode,
+            &r.connector_profile_config,
+            true,
+        ));
     }
     let request = checked.finish()?;
     let name = request.connector_profile_name;
@@ -129,7 +138,12 @@ pub async fn update_connector_profile(State(state): State<AppState>, body: Bytes
     };
     if let (Some(r), Some(existing)) = (&checked.request, &existing) {
         match ConnectorType::from_wire(&existing.connector_type) {
-            Some(t) => checked.problems.extend(check_connector_profile(t, r.connection_mode, &r.connector_profile_config, false)),
+            Some(t) => checked.problems.extend(check_connector_profile(
+                t,
+                r.connection_mode,
+                &r.connector_profile_config,
+                false,
+            )),
             None => return Err(corrupt("connector type", &existing.connector_type)),
         }
     }
@@ -156,10 +170,7 @@ pub async fn update_connector_profile(State(state): State<AppState>, body: Bytes
 /// `forceDelete`.
 pub async fn delete_connector_profile(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let request: DeleteConnectorProfileRequest = parse("DeleteConnectorProfile", body_json(&body)?)?;
-    state
-        .store
-        .delete_profile(&request.connector_profile_name, request.force_delete.unwrap_or(false))
-        .await?;
+    state.store.delete_profile(&request.connector_profile_name, request.force_delete.unwrap_or(false)).await?;
     tracing::info!(profile = %request.connector_profile_name, "connector profile deleted");
     reply(&json!({}))
 }
@@ -177,7 +188,8 @@ fn flow_status(record: &FlowRecord) -> Option<FlowStatus> {
 async fn last_run_details(state: &AppState, flow_name: &str) -> Result<Option<ExecutionDetails>, ApiError> {
     let latest = state.store.list_executions(flow_name, &sluice_store::PageRequest::first(1)).await?;
     let Some(row) = latest.items.first() else { return Ok(None) };
-    let record: ExecutionRecord = serde_json::from_value(row.record.clone()).map_err(|e| corrupt("execution record", e))?;
+    let record: ExecutionRecord =
+        serde_json::from_value(row.record.clone()).map_err(|e| corrupt("execution record", e))?;
     Ok(Some(ExecutionDetails {
         most_recent_execution_message: record
             .execution_result
@@ -191,16 +203,6 @@ async fn last_run_details(state: &AppState, flow_name: &str) -> Result<Option<Ex
 
 async fn get_flow_record(state: &AppState, name: &str) -> Result<FlowRecord, ApiError> {
     state.store.get_flow(name).await?.ok_or_else(|| flow_not_found(name))
-}
-
-/// Checks the semantic rules for a flow's parts.
-fn flow_problems(
-    trigger: &TriggerConfig,
-    source: &SourceFlowConfig,
-    destinations: &[DestinationFlowConfig],
-    tasks: &[Task],
-) -> sluice_model::ValidationProblems {
-    check_flow(&FlowParts { trigger_config: trigger, source, destinations, tasks })
 }
 
 /// Profiles named by the flow must exist and be of the connector type the
@@ -230,12 +232,10 @@ async fn check_profile_types(state: &AppState, stored: &StoredFlow) -> Result<()
 
 /// CreateFlow.
 pub async fn create_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
-    let mut checked = check::<CreateFlowRequest>("CreateFlow", body_json(&body)?);
-    if let Some(r) = &checked.request {
-        checked
-            .problems
-            .extend(flow_problems(&r.trigger_config, &r.source_flow_config, &r.destination_flow_config_list, &r.tasks));
-    }
+    let body = body_json(&body)?;
+    let semantic = check_flow(&FlowParts::from_request(&body));
+    let mut checked = check::<CreateFlowRequest>("CreateFlow", body);
+    checked.problems.extend(semantic);
     let request = checked.finish()?;
     let caller = state.caller_arn();
     let stored = StoredFlow {
@@ -340,12 +340,10 @@ pub async fn list_flows(State(state): State<AppState>, body: Bytes) -> ApiResult
 /// UpdateFlow. A scheduled or event flow that was active goes back to
 /// `Active` with the new definition; the trigger type may change.
 pub async fn update_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
-    let mut checked = check::<UpdateFlowRequest>("UpdateFlow", body_json(&body)?);
-    if let Some(r) = &checked.request {
-        checked
-            .problems
-            .extend(flow_problems(&r.trigger_config, &r.source_flow_config, &r.destination_flow_config_list, &r.tasks));
-    }
+    let body = body_json(&body)?;
+    let semantic = check_flow(&FlowParts::from_request(&body));
+    let mut checked = check::<UpdateFlowRequest>("UpdateFlow", body);
+    checked.problems.extend(semantic);
     let request = checked.finish()?;
     let mut record = get_flow_record(&state, &request.flow_name).await?;
     let previous = load_stored(&record)?;
@@ -412,7 +410,11 @@ pub async fn start_flow(State(state): State<AppState>, body: Bytes) -> ApiResult
         record.updated_at_ms = now_ms().max(record.updated_at_ms + 1);
         state.store.update_flow(&record).await?;
         tracing::info!(flow = %record.name, "flow activated");
-        return reply(&StartFlowResponse { flow_arn: Some(record.arn), flow_status: Some(FlowStatus::Active), execution_id: None });
+        return reply(&StartFlowResponse {
+            flow_arn: Some(record.arn),
+            flow_status: Some(FlowStatus::Active),
+            execution_id: None,
+        });
     }
     let execution_id = uuid::Uuid::new_v4().to_string();
     let now = now_ms();
@@ -482,7 +484,9 @@ pub async fn describe_flow_execution_records(State(state): State<AppState>, body
     let executions = result
         .items
         .iter()
-        .map(|row| serde_json::from_value::<ExecutionRecord>(row.record.clone()).map_err(|e| corrupt("execution record", e)))
+        .map(|row| {
+            serde_json::from_value::<ExecutionRecord>(row.record.clone()).map_err(|e| corrupt("execution record", e))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     reply(&DescribeFlowExecutionRecordsResponse {
         flow_executions: Some(executions),
@@ -536,12 +540,8 @@ pub async fn cancel_flow_executions(State(state): State<AppState>, body: Bytes) 
         state.store.update_execution(&row).await?;
         cancelled.push(row.execution_id);
     }
-    let invalid: Vec<String> = request
-        .execution_ids
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|id| !cancelled.contains(id))
-        .collect();
+    let invalid: Vec<String> =
+        request.execution_ids.unwrap_or_default().into_iter().filter(|id| !cancelled.contains(id)).collect();
     reply(&CancelFlowExecutionsResponse { invalid_executions: Some(invalid) })
 }
 
@@ -621,7 +621,9 @@ async fn tagged_resource(state: &AppState, raw_arn: &str) -> Result<String, ApiE
     }
     let exists = match parsed.kind {
         AppflowResourceKind::Flow => state.store.get_flow(&parsed.name).await?.is_some_and(|f| f.arn == arn),
-        AppflowResourceKind::ConnectorProfile => state.store.get_profile(&parsed.name).await?.is_some_and(|p| p.arn == arn),
+        AppflowResourceKind::ConnectorProfile => {
+            state.store.get_profile(&parsed.name).await?.is_some_and(|p| p.arn == arn)
+        }
     };
     if !exists {
         return Err(missing());
@@ -640,20 +642,28 @@ pub async fn list_tags_for_resource(State(state): State<AppState>, Path(raw_arn)
 /// TagResource (`POST /tags/{resourceArn}`).
 pub async fn tag_resource(State(state): State<AppState>, Path(raw_arn): Path<String>, body: Bytes) -> ApiResult {
     let mut input = body_json(&body)?;
-    input["resourceArn"] = Value::String(percent_encoding::percent_decode_str(&raw_arn).decode_utf8_lossy().into_owned());
+    input["resourceArn"] =
+        Value::String(percent_encoding::percent_decode_str(&raw_arn).decode_utf8_lossy().into_owned());
     let request: TagResourceRequest = parse("TagResource", input)?;
     let arn = tagged_resource(&state, &raw_arn).await?;
     let mut merged = state.store.get_tags(&arn).await?;
     merged.extend(request.tags.clone());
     if merged.len() > 50 {
-        return Err(ApiError::validation(format!("a resource can have at most 50 tags; this request would leave {}", merged.len())));
+        return Err(ApiError::validation(format!(
+            "a resource can have at most 50 tags; this request would leave {}",
+            merged.len()
+        )));
     }
     state.store.put_tags(&arn, &request.tags).await?;
     reply(&json!({}))
 }
 
 /// UntagResource (`DELETE /tags/{resourceArn}?tagKeys=...`).
-pub async fn untag_resource(State(state): State<AppState>, Path(raw_arn): Path<String>, RawQuery(query): RawQuery) -> ApiResult {
+pub async fn untag_resource(
+    State(state): State<AppState>,
+    Path(raw_arn): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
     let keys: Vec<String> = query
         .unwrap_or_default()
         .split('&')

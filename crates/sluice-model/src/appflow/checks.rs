@@ -22,10 +22,8 @@ pub fn check_connector_profile(
         problems.push("connectionMode 'Private' is not supported: Sluice has no private network links; use 'Public'");
     }
     let Some(spec) = connector_spec(connector_type) else {
-        problems.push(format!(
-            "connectorType '{connector_type}' is not supported; supported types: {}",
-            supported_names()
-        ));
+        problems
+            .push(format!("connectorType '{connector_type}' is not supported; supported types: {}", supported_names()));
         return problems;
     };
     if !spec.requires_profile {
@@ -55,11 +53,13 @@ pub fn check_connector_profile(
         ConnectorType::Salesforce => {
             if let Some(props) = &properties.salesforce {
                 if props.instance_url.as_deref().is_none_or(str::is_empty) {
-                    problems.push("connectorProfileConfig.connectorProfileProperties.Salesforce.instanceUrl is required");
+                    problems
+                        .push("connectorProfileConfig.connectorProfileProperties.Salesforce.instanceUrl is required");
                 }
             }
             if let Some(creds) = credentials.and_then(|c| c.salesforce.as_ref()) {
-                let has_token = creds.access_token.is_some() || creds.refresh_token.is_some() || creds.jwt_token.is_some();
+                let has_token =
+                    creds.access_token.is_some() || creds.refresh_token.is_some() || creds.jwt_token.is_some();
                 let grant = creds.o_auth2_grant_type;
                 if grant == Some(OAuth2GrantType::JwtBearer) && creds.jwt_token.is_none() {
                     problems.push("connectorProfileCredentials.Salesforce.jwtToken is required when oAuth2GrantType is JWT_BEARER");
@@ -88,34 +88,60 @@ pub fn check_connector_profile(
     problems
 }
 
-/// The parts of a flow that CreateFlow and UpdateFlow both carry.
-pub struct FlowParts<'a> {
+/// The parts of a flow that CreateFlow and UpdateFlow both carry, each
+/// parsed on its own so that one malformed part (say, an unknown enum value
+/// in a task) does not hide the problems of the others. `None` marks a part
+/// that is missing or did not parse; the model validator reports those.
+#[derive(Debug, Clone, Default)]
+pub struct FlowParts {
     /// Trigger settings.
-    pub trigger_config: &'a TriggerConfig,
+    pub trigger_config: Option<TriggerConfig>,
     /// Where records come from.
-    pub source: &'a SourceFlowConfig,
-    /// Where records go.
-    pub destinations: &'a [DestinationFlowConfig],
+    pub source: Option<SourceFlowConfig>,
+    /// Where records go (`None`: the list itself is missing).
+    pub destinations: Option<Vec<Option<DestinationFlowConfig>>>,
     /// Per-field tasks.
-    pub tasks: &'a [Task],
+    pub tasks: Vec<Option<Task>>,
+}
+
+impl FlowParts {
+    /// Parses the parts of a CreateFlow/UpdateFlow request body leniently.
+    pub fn from_request(request: &serde_json::Value) -> Self {
+        fn part<T: serde::de::DeserializeOwned>(value: Option<&serde_json::Value>) -> Option<T> {
+            value.and_then(|v| serde_json::from_value(v.clone()).ok())
+        }
+        let list = |key: &str| request.get(key).and_then(serde_json::Value::as_array);
+        Self {
+            trigger_config: part(request.get("triggerConfig")),
+            source: part(request.get("sourceFlowConfig")),
+            destinations: list("destinationFlowConfigList").map(|items| items.iter().map(|v| part(Some(v))).collect()),
+            tasks: list("tasks").map(|items| items.iter().map(|v| part(Some(v))).collect()).unwrap_or_default(),
+        }
+    }
 }
 
 /// Checks a flow definition. Problems are phrased with member paths as
 /// in the request.
-pub fn check_flow(flow: &FlowParts<'_>) -> ValidationProblems {
+pub fn check_flow(flow: &FlowParts) -> ValidationProblems {
     let mut problems = ValidationProblems::new();
-    let source_spec = check_source(flow.source, &mut problems);
-    if flow.destinations.len() != 1 {
-        problems.push(format!(
-            "destinationFlowConfigList must hold exactly one destination, found {}",
-            flow.destinations.len()
-        ));
+    let source_spec = flow.source.as_ref().and_then(|source| check_source(source, &mut problems));
+    if let Some(destinations) = &flow.destinations {
+        if destinations.len() != 1 {
+            problems.push(format!(
+                "destinationFlowConfigList must hold exactly one destination, found {}",
+                destinations.len()
+            ));
+        }
+        for (i, destination) in destinations.iter().enumerate() {
+            if let Some(destination) = destination {
+                check_destination(destination, &format!("destinationFlowConfigList.{}.member", i + 1), &mut problems);
+            }
+        }
     }
-    for (i, destination) in flow.destinations.iter().enumerate() {
-        check_destination(destination, &format!("destinationFlowConfigList.{}.member", i + 1), &mut problems);
+    if let Some(trigger) = &flow.trigger_config {
+        check_trigger(trigger, source_spec, &mut problems);
     }
-    check_trigger(flow.trigger_config, source_spec, &mut problems);
-    check_tasks(flow.tasks, source_spec, &mut problems);
+    check_tasks(&flow.tasks, source_spec, &mut problems);
     problems
 }
 
@@ -162,12 +188,19 @@ fn check_destination(destination: &DestinationFlowConfig, path: &str, problems: 
         }
     };
     let props = &destination.destination_connector_properties;
-    expect_only_member(&set_members(props), spec.union_member, &format!("{path}.destinationConnectorProperties"), problems);
+    expect_only_member(
+        &set_members(props),
+        spec.union_member,
+        &format!("{path}.destinationConnectorProperties"),
+        problems,
+    );
     check_profile_reference(spec, destination.connector_profile_name.as_deref(), path, problems);
     if let Some(salesforce) = &props.salesforce {
         let operation = salesforce.write_operation_type.unwrap_or(WriteOperationType::Insert);
         let has_ids = salesforce.id_field_names.as_ref().is_some_and(|ids| !ids.is_empty());
-        if matches!(operation, WriteOperationType::Upsert | WriteOperationType::Update | WriteOperationType::Delete) && !has_ids {
+        if matches!(operation, WriteOperationType::Upsert | WriteOperationType::Update | WriteOperationType::Delete)
+            && !has_ids
+        {
             problems.push(format!(
                 "{path}.destinationConnectorProperties.Salesforce.idFieldNames is required for writeOperationType {operation}"
             ));
@@ -175,7 +208,9 @@ fn check_destination(destination: &DestinationFlowConfig, path: &str, problems: 
     }
     if let Some(operation) = destination_write_operation(props) {
         if !spec.write_operations.contains(&operation) {
-            problems.push(format!("{path}: writeOperationType {operation} is not supported by the {connector_type} connector"));
+            problems.push(format!(
+                "{path}: writeOperationType {operation} is not supported by the {connector_type} connector"
+            ));
         }
     }
 }
@@ -186,10 +221,7 @@ fn destination_write_operation(props: &DestinationConnectorProperties) -> Option
 
 fn check_profile_reference(spec: &ConnectorSpec, profile: Option<&str>, path: &str, problems: &mut ValidationProblems) {
     if spec.requires_profile && profile.is_none() {
-        problems.push(format!(
-            "{path}.connectorProfileName is required for connectorType '{}'",
-            spec.connector_type
-        ));
+        problems.push(format!("{path}.connectorProfileName is required for connectorType '{}'", spec.connector_type));
     }
 }
 
@@ -213,7 +245,9 @@ fn check_trigger(trigger: &TriggerConfig, source: Option<&ConnectorSpec>, proble
             }
             if let (Some(start), Some(end)) = (props.schedule_start_time, props.schedule_end_time) {
                 if end.0 <= start.0 {
-                    problems.push("triggerConfig.triggerProperties.Scheduled.scheduleEndTime must be after scheduleStartTime");
+                    problems.push(
+                        "triggerConfig.triggerProperties.Scheduled.scheduleEndTime must be after scheduleStartTime",
+                    );
                 }
             }
         }
@@ -224,8 +258,9 @@ fn check_trigger(trigger: &TriggerConfig, source: Option<&ConnectorSpec>, proble
     }
 }
 
-fn check_tasks(tasks: &[Task], source: Option<&ConnectorSpec>, problems: &mut ValidationProblems) {
+fn check_tasks(tasks: &[Option<Task>], source: Option<&ConnectorSpec>, problems: &mut ValidationProblems) {
     for (i, task) in tasks.iter().enumerate() {
+        let Some(task) = task else { continue };
         let path = format!("tasks.{}.member", i + 1);
         if let (Some(operator), Some(source)) = (&task.connector_operator, source) {
             let members = set_members(operator);
@@ -283,7 +318,8 @@ pub fn parse_schedule_expression(expression: &str) -> Result<Schedule, String> {
         let body = body.trim();
         let digits_end = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
         let (number, unit) = body.split_at(digits_end);
-        let count: u64 = number.parse().map_err(|_| format!("'{expression}' must start with a whole number of units"))?;
+        let count: u64 =
+            number.parse().map_err(|_| format!("'{expression}' must start with a whole number of units"))?;
         if count == 0 {
             return Err(format!("'{expression}' must be at least 1"));
         }
@@ -298,7 +334,9 @@ pub fn parse_schedule_expression(expression: &str) -> Result<Schedule, String> {
     if let Some(body) = expression.strip_prefix("cron(").and_then(|b| b.strip_suffix(')')) {
         let fields: Vec<String> = body.split_whitespace().map(str::to_string).collect();
         if fields.len() != 6 {
-            return Err(format!("'{expression}' must have six fields: minutes hours day-of-month month day-of-week year"));
+            return Err(format!(
+                "'{expression}' must have six fields: minutes hours day-of-month month day-of-week year"
+            ));
         }
         return Ok(Schedule::Cron { fields });
     }
@@ -322,19 +360,8 @@ mod tests {
 
     use super::*;
 
-    fn flow(value: serde_json::Value) -> CreateFlowRequest {
-        serde_json::from_value(value).unwrap()
-    }
-
-    fn problems_of(request: &CreateFlowRequest) -> Vec<String> {
-        check_flow(&FlowParts {
-            trigger_config: &request.trigger_config,
-            source: &request.source_flow_config,
-            destinations: &request.destination_flow_config_list,
-            tasks: &request.tasks,
-        })
-        .problems()
-        .to_vec()
+    fn problems_of(request: &serde_json::Value) -> Vec<String> {
+        check_flow(&FlowParts::from_request(request)).problems().to_vec()
     }
 
     fn salesforce_to_s3() -> serde_json::Value {
@@ -359,7 +386,7 @@ mod tests {
 
     #[test]
     fn a_good_flow_has_no_problems() {
-        assert_eq!(problems_of(&flow(salesforce_to_s3())), Vec::<String>::new());
+        assert_eq!(problems_of(&salesforce_to_s3()), Vec::<String>::new());
     }
 
     #[test]
@@ -371,13 +398,21 @@ mod tests {
         request["destinationFlowConfigList"][0]["connectorType"] = json!("Zendesk");
         request["tasks"][1]["connectorOperator"] = json!({"S3": "NO_OP"});
         request["tasks"][1]["destinationField"] = json!(null);
-        let problems = problems_of(&flow(request));
+        let problems = problems_of(&request);
         let joined = problems.join("\n");
-        assert!(joined.contains("sourceFlowConfig.sourceConnectorProperties must set only the 'Salesforce' member, found [S3]"), "{joined}");
+        assert!(
+            joined.contains(
+                "sourceFlowConfig.sourceConnectorProperties must set only the 'Salesforce' member, found [S3]"
+            ),
+            "{joined}"
+        );
         assert!(joined.contains("sourceFlowConfig.connectorProfileName is required"), "{joined}");
         assert!(joined.contains("'Zendesk' is not supported"), "{joined}");
         assert!(joined.contains("scheduleExpression: 'rate(0minutes)' must be at least 1"), "{joined}");
-        assert!(joined.contains("tasks.2.member.connectorOperator must set exactly the 'Salesforce' member"), "{joined}");
+        assert!(
+            joined.contains("tasks.2.member.connectorOperator must set exactly the 'Salesforce' member"),
+            "{joined}"
+        );
         assert!(joined.contains("tasks.2.member: a Map task needs a destinationField"), "{joined}");
         assert_eq!(problems.len(), 6, "{joined}");
     }
@@ -395,11 +430,24 @@ mod tests {
             "destinationConnectorProperties": {"Salesforce": {"object": "Account", "writeOperationType": "UPSERT"}}
         }]);
         request["tasks"] = json!([{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"S3": "NO_OP"}}]);
-        let problems = problems_of(&flow(request));
+        let problems = problems_of(&request);
         assert_eq!(
             problems,
             ["destinationFlowConfigList.1.member.destinationConnectorProperties.Salesforce.idFieldNames is required for writeOperationType UPSERT"]
         );
+    }
+
+    #[test]
+    fn a_malformed_part_does_not_hide_the_others() {
+        let mut request = salesforce_to_s3();
+        request["triggerConfig"]["triggerType"] = json!("Sometimes");
+        request["tasks"][0]["taskType"] = json!("Explode");
+        request["destinationFlowConfigList"][0]["connectorType"] = json!("Zendesk");
+        request["tasks"][1]["destinationField"] = json!(null);
+        let problems = problems_of(&request);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("'Zendesk' is not supported"));
+        assert!(problems[1].contains("a Map task needs a destinationField"));
     }
 
     #[test]
@@ -423,7 +471,10 @@ mod tests {
         let joined = problems.problems().join("\n");
         assert!(joined.contains("connectionMode 'Private' is not supported"), "{joined}");
         assert!(joined.contains("Salesforce.instanceUrl is required"), "{joined}");
-        assert!(joined.contains("connectorProfileCredentials must set only the 'Salesforce' member, found [Marketo]"), "{joined}");
+        assert!(
+            joined.contains("connectorProfileCredentials must set only the 'Salesforce' member, found [Marketo]"),
+            "{joined}"
+        );
         let s3 = check_connector_profile(ConnectorType::S3, ConnectionMode::Public, &config, true);
         assert_eq!(s3.len(), 1);
         let zendesk = check_connector_profile(ConnectorType::Zendesk, ConnectionMode::Public, &config, true);

@@ -1,0 +1,205 @@
+//! In-process tests of the AppFlow API: signed requests through the real
+//! router and a real SQLite store in a temporary directory.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{json, Value};
+use sluice_api::{sigv4, AccessKey, AppState};
+use sluice_model::wire::SecretString;
+use tower::ServiceExt;
+
+const KEY_ID: &str = "SLUITESTKEY";
+const SECRET: &str = "test-secret-key";
+
+struct Harness {
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = sluice_store::open_store(&url).await.unwrap();
+    let vault = Arc::new(sluice_vault::Vault::from_key([3u8; 32]));
+    let key = AccessKey { access_key_id: KEY_ID.into(), secret_access_key: SecretString::new(SECRET) };
+    let state = AppState::new(store, vault, "us-east-1".into(), "123456789012".into(), vec![key]);
+    Harness { state, _dir: dir }
+}
+
+struct Reply {
+    status: StatusCode,
+    code: Option<String>,
+    body: Value,
+}
+
+impl Harness {
+    async fn send(&self, method: &str, path: &str, body: &Value, secret: Option<&str>) -> Reply {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let (raw_path, raw_query) = path.split_once('?').unwrap_or((path, ""));
+        let mut builder = Request::builder().method(method).uri(path).header("host", "localhost");
+        if let Some(secret) = secret {
+            let headers = vec![("host".to_string(), "localhost".to_string())];
+            let now = time::OffsetDateTime::now_utc();
+            for (name, value) in
+                sigv4::sign(method, raw_path, raw_query, &headers, &bytes, KEY_ID, secret, "us-east-1", "appflow", now)
+            {
+                builder = builder.header(name, value);
+            }
+        }
+        let response =
+            sluice_api::router(self.state.clone()).oneshot(builder.body(Body::from(bytes)).unwrap()).await.unwrap();
+        let status = response.status();
+        let code = response.headers().get("x-amzn-ErrorType").map(|v| v.to_str().unwrap().to_string());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        Reply { status, code, body }
+    }
+
+    async fn call(&self, path: &str, body: Value) -> Reply {
+        self.send("POST", path, &body, Some(SECRET)).await
+    }
+}
+
+fn salesforce_profile(name: &str, secret: &str) -> Value {
+    json!({
+        "connectorProfileName": name,
+        "connectorType": "Salesforce",
+        "connectionMode": "Public",
+        "connectorProfileConfig": {
+            "connectorProfileProperties": {"Salesforce": {"instanceUrl": "https://example.my.salesforce.com"}},
+            "connectorProfileCredentials": {"Salesforce": {"accessToken": secret, "refreshToken": secret}}
+        }
+    })
+}
+
+fn account_flow(name: &str, profile: &str) -> Value {
+    json!({
+        "flowName": name,
+        "triggerConfig": {"triggerType": "OnDemand"},
+        "sourceFlowConfig": {
+            "connectorType": "Salesforce",
+            "connectorProfileName": profile,
+            "sourceConnectorProperties": {"Salesforce": {"object": "Account"}}
+        },
+        "destinationFlowConfigList": [{
+            "connectorType": "S3",
+            "destinationConnectorProperties": {"S3": {"bucketName": "out"}}
+        }],
+        "tasks": [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Salesforce": "NO_OP"}}],
+        "tags": {"team": "data"}
+    })
+}
+
+#[tokio::test]
+async fn unsigned_and_badly_signed_requests_change_nothing() {
+    let h = harness().await;
+    let unsigned = h.send("POST", "/create-flow", &account_flow("f1", "sf"), None).await;
+    assert_eq!(unsigned.status, StatusCode::FORBIDDEN);
+    assert_eq!(unsigned.code.as_deref(), Some("UnrecognizedClientException"));
+    let wrong = h.send("POST", "/create-connector-profile", &salesforce_profile("sf", "x"), Some("wrong-secret")).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert_eq!(wrong.code.as_deref(), Some("InvalidSignatureException"));
+    let listed = h.call("/describe-connector-profiles", json!({})).await;
+    assert_eq!(listed.body["connectorProfileDetails"], json!([]));
+}
+
+#[tokio::test]
+async fn credentials_are_sealed_and_never_returned() {
+    let h = harness().await;
+    let secret = "PLANTED-SECRET-4f1c";
+    let created = h.call("/create-connector-profile", salesforce_profile("sf", secret)).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let described = h.call("/describe-connector-profiles", json!({"connectorProfileNames": ["sf"]})).await;
+    let text = described.body.to_string();
+    assert!(!text.contains(secret), "{text}");
+    let profile = &described.body["connectorProfileDetails"][0];
+    assert_eq!(profile["connectorProfileProperties"]["Salesforce"]["instanceUrl"], "https://example.my.salesforce.com");
+    assert!(profile["credentialsArn"].as_str().unwrap().starts_with("arn:aws:"));
+    let stored = h.state.store.get_profile("sf").await.unwrap().unwrap();
+    let sealed = stored.sealed_credentials.unwrap();
+    assert!(!sealed.contains(secret));
+    let opened = h
+        .state
+        .vault
+        .open(&sluice_vault::SealedSecret::from_text(&sealed).unwrap(), &stored.arn)
+        .expect("sealed with the profile ARN as context");
+    let credentials: Value = serde_json::from_slice(&opened).unwrap();
+    assert_eq!(credentials["Salesforce"]["accessToken"], secret);
+}
+
+#[tokio::test]
+async fn validation_lists_every_problem_in_one_error() {
+    let h = harness().await;
+    let mut flow = account_flow("bad name", "sf");
+    flow["triggerConfig"]["triggerType"] = json!("Sometimes");
+    flow["destinationFlowConfigList"][0]["connectorType"] = json!("Zendesk");
+    flow["sourceFlowConfig"].as_object_mut().unwrap().remove("connectorProfileName");
+    let reply = h.call("/create-flow", flow).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.code.as_deref(), Some("ValidationException"));
+    let message = reply.body["message"].as_str().unwrap();
+    assert!(message.starts_with("4 validation errors detected: "), "{message}");
+    assert!(message.contains("at 'flowName'"), "{message}");
+    assert!(message.contains("at 'triggerConfig.triggerType'"), "{message}");
+    assert!(message.contains("'Zendesk' is not supported"), "{message}");
+    assert!(message.contains("sourceFlowConfig.connectorProfileName is required"), "{message}");
+}
+
+#[tokio::test]
+async fn flow_lifecycle_with_conflicts_and_missing_resources() {
+    let h = harness().await;
+    let missing_profile = h.call("/create-flow", account_flow("f1", "sf")).await;
+    assert_eq!(missing_profile.code.as_deref(), Some("ResourceNotFoundException"), "{}", missing_profile.body);
+    assert_eq!(h.call("/create-connector-profile", salesforce_profile("sf", "s")).await.status, StatusCode::OK);
+    let created = h.call("/create-flow", account_flow("f1", "sf")).await;
+    assert_eq!(created.body["flowStatus"], "Active");
+    assert_eq!(created.body["flowArn"], "arn:aws:appflow:us-east-1:123456789012:flow/f1");
+    let again = h.call("/create-flow", account_flow("f1", "sf")).await;
+    assert_eq!((again.status, again.code.as_deref()), (StatusCode::CONFLICT, Some("ConflictException")));
+    let in_use = h.call("/delete-connector-profile", json!({"connectorProfileName": "sf"})).await;
+    assert_eq!(in_use.code.as_deref(), Some("ConflictException"));
+    let described = h.call("/describe-flow", json!({"flowName": "f1"})).await;
+    assert_eq!(described.body["tags"], json!({"team": "data"}));
+    assert_eq!(described.body["sourceFlowConfig"]["sourceConnectorProperties"]["Salesforce"]["object"], "Account");
+    let arn = "arn%3Aaws%3Aappflow%3Aus-east-1%3A123456789012%3Aflow%2Ff1";
+    let tagged = h.send("POST", &format!("/tags/{arn}"), &json!({"tags": {"env": "prod"}}), Some(SECRET)).await;
+    assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.body);
+    let untagged = h.send("DELETE", &format!("/tags/{arn}?tagKeys=team"), &json!({}), Some(SECRET)).await;
+    assert_eq!(untagged.status, StatusCode::OK, "{}", untagged.body);
+    let tags = h.send("GET", &format!("/tags/{arn}"), &json!({}), Some(SECRET)).await;
+    assert_eq!(tags.body["tags"], json!({"env": "prod"}));
+    let stop = h.call("/stop-flow", json!({"flowName": "f1"})).await;
+    assert_eq!(stop.code.as_deref(), Some("UnsupportedOperationException"));
+    assert_eq!(h.call("/delete-flow", json!({"flowName": "f1"})).await.status, StatusCode::OK);
+    let gone = h.call("/describe-flow", json!({"flowName": "f1"})).await;
+    assert_eq!((gone.status, gone.code.as_deref()), (StatusCode::NOT_FOUND, Some("ResourceNotFoundException")));
+    assert_eq!(h.call("/delete-connector-profile", json!({"connectorProfileName": "sf"})).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn scheduled_flows_activate_and_suspend() {
+    let h = harness().await;
+    h.call("/create-connector-profile", salesforce_profile("sf", "s")).await;
+    let mut flow = account_flow("sched", "sf");
+    flow["triggerConfig"] = json!({"triggerType": "Scheduled", "triggerProperties": {"Scheduled": {"scheduleExpression": "rate(1hours)", "dataPullMode": "Incremental"}}});
+    assert_eq!(h.call("/create-flow", flow).await.body["flowStatus"], "Draft");
+    let started = h.call("/start-flow", json!({"flowName": "sched"})).await;
+    assert_eq!(started.body["flowStatus"], "Active");
+    assert!(started.body.get("executionId").is_none());
+    assert_eq!(h.call("/stop-flow", json!({"flowName": "sched"})).await.body["flowStatus"], "Suspended");
+    let stopped_again = h.call("/stop-flow", json!({"flowName": "sched"})).await;
+    assert_eq!(stopped_again.code.as_deref(), Some("ConflictException"));
+}
+
+#[tokio::test]
+async fn unknown_paths_and_bad_json_get_aws_errors() {
+    let h = harness().await;
+    let unknown = h.call("/no-such-operation", json!({})).await;
+    assert_eq!((unknown.status, unknown.code.as_deref()), (StatusCode::NOT_FOUND, Some("UnknownOperationException")));
+    let not_object = h.send("POST", "/list-flows", &json!([1, 2]), Some(SECRET)).await;
+    assert_eq!(not_object.code.as_deref(), Some("SerializationException"));
+    let bad_token = h.call("/list-flows", json!({"nextToken": "garbage"})).await;
+    assert_eq!(bad_token.code.as_deref(), Some("ValidationException"));
+}
