@@ -1,0 +1,112 @@
+"""The `sluice` CLI and the aws CLI against a running server."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(sluice_bin, server, *args, stdin=None, check=True):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    result = subprocess.run(
+        [sluice_bin, *args, "--endpoint", server.endpoint, "--data-dir", str(server.data_dir)],
+        input=stdin, capture_output=True, text=True, env=env, timeout=60,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"sluice {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+PROFILE = {
+    "connectorProfileName": "cli-sf",
+    "connectorType": "Salesforce",
+    "connectionMode": "Public",
+    "connectorProfileConfig": {
+        "connectorProfileProperties": {"Salesforce": {"instanceUrl": "https://example.my.salesforce.com"}},
+        "connectorProfileCredentials": {"Salesforce": {"accessToken": "CLI-SECRET-TOKEN"}},
+    },
+}
+
+FLOW = {
+    "flowName": "cli-accounts",
+    "triggerConfig": {"triggerType": "OnDemand"},
+    "sourceFlowConfig": {
+        "connectorType": "Salesforce",
+        "connectorProfileName": "cli-sf",
+        "sourceConnectorProperties": {"Salesforce": {"object": "Account"}},
+    },
+    "destinationFlowConfigList": [
+        {"connectorType": "S3", "destinationConnectorProperties": {"S3": {"bucketName": "out"}}}
+    ],
+    "tasks": [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Salesforce": "NO_OP"}}],
+}
+
+
+def test_cli_manages_profiles_and_flows(sluice_bin, fresh_server, tmp_path):
+    profile_file = tmp_path / "profile.json"
+    profile_file.write_text(json.dumps(PROFILE))
+    created = json.loads(run_cli(sluice_bin, fresh_server, "profile", "create", "-f", str(profile_file)).stdout)
+    assert created["connectorProfileArn"].endswith(":connectorprofile/cli-sf")
+
+    listed = run_cli(sluice_bin, fresh_server, "profile", "list").stdout
+    assert "cli-sf" in listed and "Salesforce" in listed
+    described = run_cli(sluice_bin, fresh_server, "profile", "describe", "cli-sf").stdout
+    assert "example.my.salesforce.com" in described
+    assert "CLI-SECRET-TOKEN" not in described
+
+    created = json.loads(run_cli(sluice_bin, fresh_server, "flow", "create", "-f", "-", stdin=json.dumps(FLOW)).stdout)
+    assert created["flowStatus"] == "Active"
+    assert "cli-accounts" in run_cli(sluice_bin, fresh_server, "flow", "list").stdout
+    assert json.loads(run_cli(sluice_bin, fresh_server, "flow", "describe", "cli-accounts").stdout)["flowName"] == "cli-accounts"
+
+    started = json.loads(run_cli(sluice_bin, fresh_server, "flow", "start", "cli-accounts").stdout)
+    runs = run_cli(sluice_bin, fresh_server, "flow", "runs", "cli-accounts").stdout
+    assert started["executionId"] in runs and "Error" in runs
+
+    refused = run_cli(sluice_bin, fresh_server, "profile", "delete", "cli-sf", check=False)
+    assert refused.returncode == 1
+    assert "ConflictException" in refused.stderr and "cli-accounts" in refused.stderr
+
+    run_cli(sluice_bin, fresh_server, "flow", "delete", "cli-accounts")
+    run_cli(sluice_bin, fresh_server, "profile", "delete", "cli-sf")
+    assert "cli-sf" not in run_cli(sluice_bin, fresh_server, "profile", "list").stdout
+
+
+def test_cli_rejects_misspelt_fields_before_sending(sluice_bin, fresh_server, tmp_path):
+    bad = dict(FLOW, flowNmae="typo")
+    bad["triggerConfig"] = {"triggerType": "Sometimes"}
+    path = tmp_path / "flow.json"
+    path.write_text(json.dumps(bad))
+    result = run_cli(sluice_bin, fresh_server, "flow", "create", "-f", str(path), check=False)
+    assert result.returncode == 1
+    assert "Unknown member 'flowNmae'" in result.stderr
+    assert "triggerConfig.triggerType" in result.stderr
+    assert fresh_server.client().list_flows()["flows"] == []
+
+
+def test_cli_without_credentials_says_how_to_get_them(sluice_bin, fresh_server, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    result = subprocess.run(
+        [sluice_bin, "flow", "list", "--endpoint", fresh_server.endpoint, "--data-dir", str(tmp_path / "nowhere")],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert result.returncode == 1
+    assert "SLUICE_ACCESS_KEY_ID" in result.stderr
+
+
+def test_aws_cli_lists_flows_with_the_generated_credentials_file(fresh_server):
+    fresh_server.client().create_connector_profile(**PROFILE)
+    fresh_server.client().create_flow(**FLOW)
+    env = dict(os.environ, AWS_SHARED_CREDENTIALS_FILE=str(fresh_server.credentials_path), AWS_CONFIG_FILE="/dev/null")
+    env.pop("AWS_ACCESS_KEY_ID", None)
+    env.pop("AWS_SECRET_ACCESS_KEY", None)
+    aws = pathlib.Path(sys.executable).parent / "aws"
+    result = subprocess.run(
+        [str(aws), "appflow", "list-flows", "--endpoint-url", fresh_server.endpoint, "--region", "us-east-1", "--output", "json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    flows = json.loads(result.stdout)["flows"]
+    assert [f["flowName"] for f in flows] == ["cli-accounts"]
