@@ -2,6 +2,8 @@
 
 mod client;
 mod datadir;
+#[cfg(feature = "sim")]
+mod sim;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,6 +42,12 @@ enum Command {
         target: ClientArgs,
         #[command(subcommand)]
         action: FlowAction,
+    },
+    /// Run a local simulator of a SaaS app (for development, demos and tests).
+    #[cfg(feature = "sim")]
+    Sim {
+        #[command(subcommand)]
+        app: sim::SimApp,
     },
 }
 
@@ -140,6 +148,11 @@ async fn main() {
         Command::Serve(args) => serve(args).await,
         Command::Profile { target, action } => profile(target, action).await,
         Command::Flow { target, action } => flow(target, action).await,
+        #[cfg(feature = "sim")]
+        Command::Sim { app } => {
+            init_logging(LogFormat::Text);
+            sim::run(app, shutdown_signal()).await
+        }
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

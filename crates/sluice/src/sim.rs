@@ -1,0 +1,123 @@
+//! `sluice sim ...`: run a simulator in the foreground.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Subcommand, ValueEnum};
+use sluice_sim::salesforce::state::{self, SimConfig};
+use sluice_sim::salesforce::{org::Org, seed, SalesforceSim};
+use sluice_sim::server::TlsFiles;
+
+/// Which app to simulate.
+#[derive(Subcommand)]
+pub enum SimApp {
+    /// A Salesforce org: OAuth, SOAP login, REST sObjects, SOQL query, collections, limits.
+    Salesforce(SalesforceArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Seed {
+    /// Standard objects only, plus the admin user.
+    Empty,
+    /// A realistic org: accounts, contacts, leads, opportunities, cases, holidays.
+    Demo,
+}
+
+#[derive(clap::Args)]
+pub struct SalesforceArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// PEM certificate for HTTPS (with --tls-key). Without both, plain HTTP.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Data to start with when no state file exists yet.
+    #[arg(long, value_enum, default_value = "demo")]
+    seed: Seed,
+    /// Keep the org in this file: loaded at start, saved every few seconds and at exit.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// URL clients should use (instance_url); default: derived from --listen.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Add this many generated Lead records at start (benchmarks).
+    #[arg(long, default_value_t = 0)]
+    generate_leads: usize,
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = 7200)]
+    token_lifetime: u64,
+    /// Issue a new refresh token on every refresh and revoke the old one.
+    #[arg(long)]
+    rotate_refresh_tokens: bool,
+}
+
+/// Runs the chosen simulator until `shutdown`.
+pub async fn run(app: SimApp, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+    match app {
+        SimApp::Salesforce(args) => salesforce(args, shutdown).await,
+    }
+}
+
+async fn salesforce(
+    args: SalesforceArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let config = SimConfig {
+        token_lifetime_secs: args.token_lifetime,
+        rotate_refresh_tokens: args.rotate_refresh_tokens,
+        ..SimConfig::default()
+    };
+    let seed = args.seed;
+    let sim = SalesforceSim::load_or(
+        args.state.clone(),
+        move || match seed {
+            Seed::Empty => Org::new(),
+            Seed::Demo => seed::demo_org(),
+        },
+        config,
+    )
+    .context("cannot load the simulator state")?;
+    if args.generate_leads > 0 {
+        let mut state = sim.lock();
+        seed::generate_leads(&mut state.org, args.generate_leads);
+        state.dirty = true;
+    }
+    let listener =
+        std::net::TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = args.public_url.unwrap_or_else(|| format!("{scheme}://{address}"));
+    sim.set_base_url(base.clone());
+    println!("salesforce simulator listening on {base}");
+    println!(
+        "  login: {} / {} (security token {}); connected app: {} / {}",
+        state::DEMO_USERNAME,
+        state::DEMO_PASSWORD,
+        state::DEMO_SECURITY_TOKEN,
+        state::DEMO_CLIENT_ID,
+        state::DEMO_CLIENT_SECRET
+    );
+    let saver = sim.clone();
+    let autosave = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            if let Err(e) = saver.save_if_dirty() {
+                tracing::error!(error = %e, "cannot save the simulator state");
+            }
+        }
+    });
+    sluice_sim::server::serve(listener, sim.router(), tls, shutdown).await?;
+    autosave.abort();
+    sim.save_if_dirty().context("cannot save the simulator state")?;
+    Ok(())
+}
