@@ -310,3 +310,86 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call" and report.failed:
         for srv in list(_LIVE_SERVERS):
             report.sections.append((f"sluice server log tail ({srv.log_path})", srv.log_tail(60)))
+
+
+# ------------------------------------------------------------------ simulators
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1/localhost: (cert path, key path)."""
+    base = tmp_path_factory.mktemp("tls")
+    cert, key = base / "cert.pem", base / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+class SimProcess:
+    """`sluice sim APP --listen 127.0.0.1:PORT --tls-cert --tls-key ...` as a child process."""
+
+    def __init__(self, binary: str, app: str, root: pathlib.Path, cert: pathlib.Path, key: pathlib.Path, args=()):
+        self.binary, self.app, self.root, self.cert, self.key = binary, app, root, cert, key
+        self.args = list(args)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.log_path = root / f"{app}-sim.log"
+        self.process: Optional[subprocess.Popen] = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def start(self) -> "SimProcess":
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [self.binary, "sim", self.app, "--listen", f"127.0.0.1:{self.port}",
+             "--tls-cert", str(self.cert), "--tls-key", str(self.key), *self.args],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"{self.app} simulator exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail(f"{self.app} simulator did not listen within {START_TIMEOUT_S}s:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def restart(self) -> "SimProcess":
+        self.stop()
+        return self.start()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def sim_factory(sluice_bin, tls_cert, tmp_path):
+    """make(app, *args) -> a started simulator (stopped after the test)."""
+    made: list[SimProcess] = []
+
+    def make(app: str, *args, name: str = "") -> SimProcess:
+        sim = SimProcess(sluice_bin, app, tmp_path / (name or f"{app}-{len(made)}"), *tls_cert, args=args)
+        made.append(sim)
+        return sim.start()
+
+    yield make
+    for sim in made:
+        sim.stop()

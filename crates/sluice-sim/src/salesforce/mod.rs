@@ -131,7 +131,7 @@ impl SalesforceSim {
             )
             .route("/services/data/{version}", get(rest::resources))
             .layer(axum::middleware::from_fn_with_state(self.clone(), api_guard));
-        Router::new()
+        let app = Router::new()
             .route("/services/data", get(rest::versions))
             .route("/services/oauth2/token", post(auth::token))
             .route("/services/oauth2/authorize", get(auth::authorize))
@@ -140,8 +140,36 @@ impl SalesforceSim {
             .merge(data)
             .nest("/__sim", admin::routes())
             .fallback(|| async { SfError::not_found() })
-            .with_state(self.clone())
+            .with_state(self.clone());
+        // Salesforce accepts a trailing slash on every resource (simple-salesforce sends one).
+        Router::new().fallback(move |request: Request| {
+            let app = app.clone();
+            async move {
+                use tower::ServiceExt;
+                let request = trim_trailing_slash(request);
+                match app.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        })
     }
+}
+
+fn trim_trailing_slash(mut request: Request) -> Request {
+    let uri = request.uri();
+    let path = uri.path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let rebuilt = match uri.query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(new_uri) = rebuilt.parse() {
+            *request.uri_mut() = new_uri;
+        }
+    }
+    request
 }
 
 /// Runs before every REST data call: API version check, bearer session,
