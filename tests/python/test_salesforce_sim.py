@@ -462,3 +462,75 @@ def test_state_file_survives_restart(sim_factory, tmp_path):
     sim.restart()
     record = client(sim).Account.get(created["id"])
     assert record["Name"] == "Persistent Inc"
+
+
+# ------------------------------------------------------------ Bulk API 2.0
+
+
+def csv_rows(text):
+    import csv
+    import io
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_bulk2_insert_reports_successes_and_failures(sf):
+    records = [{"LastName": f"Bulk{i}", "Company": "Bulk Co", "Email": f"b{i}@example.com"} for i in range(250)]
+    records.append({"LastName": "", "Company": "No Last Name"})
+    [result] = sf.bulk2.Lead.insert(records=records, wait=0.1)
+    assert (result["numberRecordsProcessed"], result["numberRecordsFailed"]) == (251, 1)
+    failed = csv_rows(sf.bulk2.Lead.get_failed_records(result["job_id"]))
+    assert len(failed) == 1
+    assert failed[0]["sf__Error"].startswith("REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]")
+    assert failed[0]["Company"] == "No Last Name"
+    succeeded = csv_rows(sf.bulk2.Lead.get_successful_records(result["job_id"]))
+    assert len(succeeded) == 250 and all(r["sf__Created"] == "true" for r in succeeded)
+    assert sf.query("SELECT COUNT() FROM Lead WHERE Company = 'Bulk Co'")["totalSize"] == 250
+
+
+def test_bulk2_upsert_twice_leaves_no_duplicates(sf):
+    records = [{"External_Id__c": f"BLK-{i}", "Name": f"Bulk holiday {i}", "Region__c": "APAC"} for i in range(50)]
+    [first] = sf.bulk2.Holiday__c.upsert(records=records, external_id_field="External_Id__c", wait=0.1)
+    [second] = sf.bulk2.Holiday__c.upsert(records=records, external_id_field="External_Id__c", wait=0.1)
+    assert first["numberRecordsFailed"] == second["numberRecordsFailed"] == 0
+    created = [r["sf__Created"] for r in csv_rows(sf.bulk2.Holiday__c.get_successful_records(second["job_id"]))]
+    assert created == ["false"] * 50
+    assert sf.query("SELECT COUNT() FROM Holiday__c WHERE External_Id__c LIKE 'BLK-%'")["totalSize"] == 50
+
+
+def test_bulk2_query_pages_with_locator(sf):
+    pages = list(sf.bulk2.Lead.query("SELECT Id, LastName, Company FROM Lead ORDER BY LastName", max_records=700, wait=0.1))
+    rows = [row for page in pages for row in csv_rows(page)]
+    assert len(pages) == 3 and len(rows) == 2000
+    assert list(rows[0].keys()) == ["Id", "LastName", "Company"]
+    assert len({r["Id"] for r in rows}) == 2000
+    assert [r["LastName"] for r in rows] == sorted((r["LastName"] for r in rows), key=str.lower)
+
+
+def test_bulk2_query_all_sees_deleted(sf):
+    created = sf.Opportunity.create({"Name": "Gone", "StageName": "Prospecting", "CloseDate": "2026-12-01"})
+    sf.Opportunity.delete(created["id"])
+    live = [r for page in sf.bulk2.Opportunity.query(f"SELECT Id FROM Opportunity WHERE Id = '{created['id']}'", wait=0.1) for r in csv_rows(page)]
+    everything = [r for page in sf.bulk2.Opportunity.query_all(f"SELECT Id, IsDeleted FROM Opportunity WHERE Id = '{created['id']}'", wait=0.1) for r in csv_rows(page)]
+    assert live == []
+    assert everything == [{"Id": created["id"], "IsDeleted": "true"}]
+
+
+def test_bulk2_job_state_machine(sim, sf):
+    base = f"{sim.base_url}/services/data/v{VERSION}/jobs/ingest"
+    headers = {**sf.headers}
+    job = requests.post(base, json={"object": "Contact", "operation": "insert"}, headers=headers, verify=str(sim.cert)).json()
+    assert job["state"] == "Open" and job["id"].startswith("750")
+    wrong_type = requests.put(f"{base}/{job['id']}/batches", data="LastName\nX\n", headers={**headers, "Content-Type": "application/json"}, verify=str(sim.cert))
+    assert wrong_type.status_code == 400
+    upload = requests.put(f"{base}/{job['id']}/batches", data="LastName\nX\n", headers={**headers, "Content-Type": "text/csv"}, verify=str(sim.cert))
+    assert upload.status_code == 201
+    aborted = requests.patch(f"{base}/{job['id']}", json={"state": "Aborted"}, headers=headers, verify=str(sim.cert)).json()
+    assert aborted["state"] == "Aborted"
+    reopened = requests.patch(f"{base}/{job['id']}", json={"state": "UploadComplete"}, headers=headers, verify=str(sim.cert))
+    assert reopened.status_code == 400 and reopened.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+    unprocessed = requests.get(f"{base}/{job['id']}/unprocessedrecords", headers=headers, verify=str(sim.cert))
+    assert unprocessed.text == "LastName\nX\n"
+    assert requests.delete(f"{base}/{job['id']}", headers=headers, verify=str(sim.cert)).status_code == 204
+    assert requests.get(f"{base}/{job['id']}", headers=headers, verify=str(sim.cert)).status_code == 404
+    bad = requests.post(base, json={"object": "Contact", "operation": "merge"}, headers=headers, verify=str(sim.cert))
+    assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALIDJOB"

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bulk;
 pub mod error;
 pub mod ids;
 pub mod org;
@@ -129,6 +130,21 @@ impl SalesforceSim {
                 "/services/data/{version}/composite/sobjects/{object}/{field}",
                 axum::routing::patch(rest::collection_upsert),
             )
+            .route("/services/data/{version}/jobs/ingest", post(bulk::create_ingest_job).get(bulk::list_ingest_jobs))
+            .route(
+                "/services/data/{version}/jobs/ingest/{id}",
+                get(bulk::get_ingest_job).patch(bulk::patch_ingest_job).delete(bulk::delete_job),
+            )
+            .route("/services/data/{version}/jobs/ingest/{id}/batches", axum::routing::put(bulk::upload_batch))
+            .route("/services/data/{version}/jobs/ingest/{id}/successfulResults", get(bulk::successful_results))
+            .route("/services/data/{version}/jobs/ingest/{id}/failedResults", get(bulk::failed_results))
+            .route("/services/data/{version}/jobs/ingest/{id}/unprocessedrecords", get(bulk::unprocessed_records))
+            .route("/services/data/{version}/jobs/query", post(bulk::create_query_job).get(bulk::list_query_jobs))
+            .route(
+                "/services/data/{version}/jobs/query/{id}",
+                get(bulk::get_query_job).patch(bulk::patch_query_job).delete(bulk::delete_job),
+            )
+            .route("/services/data/{version}/jobs/query/{id}/results", get(bulk::query_results))
             .route("/services/data/{version}", get(rest::resources))
             .layer(axum::middleware::from_fn_with_state(self.clone(), api_guard));
         let app = Router::new()

@@ -312,7 +312,38 @@ fn run_query(
     let parsed = soql::parse(text).map_err(|e| SfError::bad_request(e.code, e.message))?;
     let mut state = sim.lock();
     state.expire_cursors();
-    let store = state.org.object(&parsed.object).map_err(|_| {
+    let selection = select_rows(&state.org, &parsed, text, query_all)?;
+    if selection.count_only {
+        return Ok(Json(json!({"totalSize": selection.rows.len(), "done": true, "records": []})).into_response());
+    }
+    let version = version_number(version);
+    let cursor = QueryCursor {
+        object: selection.object,
+        columns: selection.columns,
+        rows: selection.rows,
+        batch_size: batch_size(headers),
+        version: version.clone(),
+        query_all,
+        touched: Instant::now(),
+    };
+    Ok(Json(page(&mut state, cursor, 0)).into_response())
+}
+
+/// The rows a SOQL query selects, in result order.
+pub struct Selection {
+    /// Object queried (canonical name).
+    pub object: String,
+    /// Selected columns, in SELECT order.
+    pub columns: Vec<usize>,
+    /// Matching row indexes after ORDER BY, OFFSET and LIMIT.
+    pub rows: Vec<usize>,
+    /// `SELECT COUNT()`.
+    pub count_only: bool,
+}
+
+/// Validates a parsed query against the org and evaluates it.
+pub fn select_rows(org: &Org, parsed: &soql::Query, text: &str, query_all: bool) -> Result<Selection, SfError> {
+    let store = org.object(&parsed.object).map_err(|_| {
         SfError::bad_request(
             "INVALID_TYPE",
             format!(
@@ -328,7 +359,7 @@ fn run_query(
         ));
     }
     let resolver = ObjectFields(&store.def);
-    soql::validate(&parsed, &resolver).map_err(|e| SfError::bad_request(e.code, e.message))?;
+    soql::validate(parsed, &resolver).map_err(|e| SfError::bad_request(e.code, e.message))?;
     let mut columns = Vec::new();
     let mut count_only = false;
     for item in &parsed.select {
@@ -351,7 +382,7 @@ fn run_query(
     }
     let now = time::OffsetDateTime::now_utc();
     let deleted_col = store.column("IsDeleted");
-    let referenced = referenced_columns(&parsed, &store.def);
+    let referenced = referenced_columns(parsed, &store.def);
     let mut rows: Vec<usize> = Vec::new();
     for (index, row) in store.rows.iter().enumerate() {
         if !query_all && deleted_col.is_some_and(|c| row[c].as_bool() == Some(true)) {
@@ -376,20 +407,7 @@ fn run_query(
     }
     let rows: Vec<usize> =
         rows.into_iter().skip(offset).take(parsed.limit.map(|l| l as usize).unwrap_or(usize::MAX)).collect();
-    if count_only {
-        return Ok(Json(json!({"totalSize": rows.len(), "done": true, "records": []})).into_response());
-    }
-    let version = version_number(version);
-    let cursor = QueryCursor {
-        object: store.def.name.clone(),
-        columns,
-        rows,
-        batch_size: batch_size(headers),
-        version: version.clone(),
-        query_all,
-        touched: Instant::now(),
-    };
-    Ok(Json(page(&mut state, cursor, 0)).into_response())
+    Ok(Selection { object: store.def.name.clone(), columns, rows, count_only })
 }
 
 /// Columns a query's filter and ordering read.

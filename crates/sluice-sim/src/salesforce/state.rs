@@ -139,6 +139,8 @@ pub struct SimState {
     pub api_calls: u64,
     /// Fault injection rules.
     pub faults: Vec<FaultRule>,
+    /// Bulk API 2.0 jobs by id.
+    pub bulk_jobs: HashMap<String, super::bulk::BulkJob>,
     /// Whether the org changed since the last save.
     pub dirty: bool,
 }
@@ -175,6 +177,7 @@ impl SimState {
             cursors: HashMap::new(),
             api_calls: 0,
             faults: Vec::new(),
+            bulk_jobs: HashMap::new(),
             dirty: false,
         }
     }
