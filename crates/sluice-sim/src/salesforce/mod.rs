@@ -12,6 +12,7 @@ pub mod schema;
 pub mod seed;
 pub mod soql;
 pub mod state;
+pub mod streaming;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -153,6 +154,7 @@ impl SalesforceSim {
             .route("/services/oauth2/authorize", get(auth::authorize))
             .route("/services/oauth2/userinfo", get(auth::userinfo))
             .route("/services/Soap/u/{version}", post(auth::soap_login))
+            .route("/cometd/{version}", post(streaming::cometd))
             .merge(data)
             .nest("/__sim", admin::routes())
             .fallback(|| async { SfError::not_found() })

@@ -139,6 +139,8 @@ pub struct SimState {
     pub api_calls: u64,
     /// Fault injection rules.
     pub faults: Vec<FaultRule>,
+    /// CometD clients by client id.
+    pub cometd_clients: HashMap<String, super::streaming::CometdClient>,
     /// Bulk API 2.0 jobs by id.
     pub bulk_jobs: HashMap<String, super::bulk::BulkJob>,
     /// Whether the org changed since the last save.
@@ -178,6 +180,7 @@ impl SimState {
             api_calls: 0,
             faults: Vec::new(),
             bulk_jobs: HashMap::new(),
+            cometd_clients: HashMap::new(),
             dirty: false,
         }
     }
