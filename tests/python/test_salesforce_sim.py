@@ -1,5 +1,6 @@
 """The Salesforce simulator driven by simple-salesforce (and plain requests
 where the library has no call), over HTTPS with a self-signed certificate."""
+import subprocess
 import urllib.parse
 
 import pytest
@@ -534,3 +535,20 @@ def test_bulk2_job_state_machine(sim, sf):
     assert requests.get(f"{base}/{job['id']}", headers=headers, verify=str(sim.cert)).status_code == 404
     bad = requests.post(base, json={"object": "Contact", "operation": "merge"}, headers=headers, verify=str(sim.cert))
     assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALIDJOB"
+
+
+def test_jwt_bearer_login_with_simple_salesforce(sim, tmp_path):
+    key = tmp_path / "app.key"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout"], check=True, capture_output=True, text=True).stdout
+    admin(sim, "POST", "/apps", json={"client_id": "jwt-app", "client_secret": "unused", "jwt_public_key_pem": public})
+    sf = Salesforce(username=USERNAME, consumer_key="jwt-app", privatekey_file=str(key), session=session_for(sim), version=VERSION)
+    assert sf.query("SELECT Id FROM User WHERE Username = 'admin@sluice.dev'")["totalSize"] == 1
+    other = tmp_path / "other.key"
+    subprocess.run(["openssl", "genrsa", "-out", str(other), "2048"], check=True, capture_output=True)
+    with pytest.raises(SalesforceAuthenticationFailed) as forged:
+        Salesforce(username=USERNAME, consumer_key="jwt-app", privatekey_file=str(other), session=session_for(sim))
+    assert forged.value.code == "invalid_grant"
+    with pytest.raises(SalesforceAuthenticationFailed) as no_cert:
+        Salesforce(username=USERNAME, consumer_key=CLIENT_ID, privatekey_file=str(key), session=session_for(sim))
+    assert no_cert.value.code == "invalid_client"

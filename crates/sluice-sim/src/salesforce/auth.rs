@@ -125,9 +125,75 @@ fn issue_token(sim: &SalesforceSim, form: &HashMap<String, String>) -> Result<Va
             let refresh = state.new_refresh_token(&grant.username, &client_id);
             Ok(token_response(sim, &mut state, &user, Some(refresh)))
         }
+        "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+            let assertion = form.get("assertion").cloned().unwrap_or_default();
+            let username = verify_jwt_assertion(&state, &sim.base_url(), &assertion)?;
+            let user = state
+                .users
+                .get(&username.to_ascii_lowercase())
+                .cloned()
+                .ok_or_else(|| OAuthError::new("invalid_grant", "user hasn't approved this consumer"))?;
+            Ok(token_response(sim, &mut state, &user, None))
+        }
         "" => Err(OAuthError::new("unsupported_grant_type", "grant type not supported")),
         _ => Err(OAuthError::new("unsupported_grant_type", "grant type not supported")),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct JwtClaims {
+    iss: String,
+    sub: String,
+    /// Seconds since the epoch; clients send it as a number or a string.
+    exp: Value,
+}
+
+/// Checks a JWT bearer assertion (RS256, signed by the connected app's key,
+/// `iss` = consumer key, `sub` = username, `aud` = a login URL, unexpired)
+/// and returns the username.
+fn verify_jwt_assertion(state: &SimState, base_url: &str, assertion: &str) -> Result<String, OAuthError> {
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+    let invalid = |why: &str| OAuthError::new("invalid_grant", why.to_string());
+    let header = decode_header(assertion).map_err(|_| invalid("invalid assertion"))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(invalid("invalid assertion: the algorithm must be RS256"));
+    }
+    let unverified = assertion.split('.').nth(1).ok_or_else(|| invalid("invalid assertion"))?;
+    let claims: JwtClaims = {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(unverified.trim_end_matches('='))
+            .map_err(|_| invalid("invalid assertion"))?;
+        serde_json::from_slice(&bytes).map_err(|_| invalid("invalid assertion: iss and sub are required"))?
+    };
+    let app =
+        state.apps.get(&claims.iss).ok_or_else(|| OAuthError::new("invalid_client_id", "client identifier invalid"))?;
+    let pem = app.jwt_public_key_pem.as_deref().ok_or_else(|| {
+        OAuthError::new("invalid_client", "no certificate is registered for JWT bearer on this connected app")
+    })?;
+    let key = DecodingKey::from_rsa_pem(pem.as_bytes())
+        .map_err(|_| invalid("the connected app's certificate is unusable"))?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&["https://login.salesforce.com", "https://test.salesforce.com", base_url]);
+    // `exp` is checked below: simple-salesforce sends it as a string, which
+    // the library's own check would refuse.
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["aud", "iss", "sub"]);
+    decode::<JwtClaims>(assertion, &key, &validation).map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::InvalidAudience => invalid("audience is invalid"),
+        _ => invalid("invalid assertion"),
+    })?;
+    let expires = match &claims.exp {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse::<f64>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| invalid("invalid assertion: exp is required"))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+    if expires < now {
+        return Err(invalid("expired authorization code"));
+    }
+    Ok(claims.sub)
 }
 
 /// `GET /services/oauth2/authorize`: approves at once for the demo user

@@ -45,6 +45,10 @@ pub struct ConnectedApp {
     pub client_id: String,
     /// Consumer secret.
     pub client_secret: String,
+    /// RSA public key (PEM, `-----BEGIN PUBLIC KEY-----`) that verifies
+    /// JWT bearer assertions; the JWT flow is refused without one.
+    #[serde(default)]
+    pub jwt_public_key_pem: Option<String>,
 }
 
 /// An access token's session.
@@ -167,7 +171,11 @@ impl SimState {
             security_token: DEMO_SECURITY_TOKEN.into(),
             user_id: org.admin_user_id.clone(),
         };
-        let app = ConnectedApp { client_id: DEMO_CLIENT_ID.into(), client_secret: DEMO_CLIENT_SECRET.into() };
+        let app = ConnectedApp {
+            client_id: DEMO_CLIENT_ID.into(),
+            client_secret: DEMO_CLIENT_SECRET.into(),
+            jwt_public_key_pem: None,
+        };
         Self {
             org,
             config,
