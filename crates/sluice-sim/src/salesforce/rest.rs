@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::bearer_session;
 use super::error::SfError;
-use super::org::{ObjectStore, Org, UpsertOutcome};
+use super::org::{Org, UpsertOutcome};
 use super::schema::{FieldType, ObjectDef, ObjectKind};
 use super::soql::{self, FieldKind, FieldResolver, SelectItem};
 use super::state::{random_token, QueryCursor, SimState};
@@ -326,7 +326,7 @@ fn run_query(
         query_all,
         touched: Instant::now(),
     };
-    Ok(Json(page(&mut state, cursor, 0)).into_response())
+    Ok(page(&mut state, cursor, 0))
 }
 
 /// The rows a SOQL query selects, in result order.
@@ -439,35 +439,62 @@ fn row_view(def: &ObjectDef, row: &[Value], columns: &[usize]) -> Map<String, Va
     columns.iter().map(|&c| (def.fields[c].name.clone(), row[c].clone())).collect()
 }
 
-/// Renders the page of `cursor` starting at `offset`, keeping the cursor
-/// when more rows follow.
-fn page(state: &mut SimState, cursor: QueryCursor, offset: usize) -> Value {
-    let org: &Org = &state.org;
-    let records: Vec<Value> = match org.object(&cursor.object) {
-        Ok(store) => render_rows(org, store, &cursor, offset),
-        Err(_) => Vec::new(),
-    };
-    let end = offset + records.len();
+/// Renders the page of `cursor` starting at `offset` straight to JSON
+/// bytes (query pages are the hot path), keeping the cursor when more rows
+/// follow. Keys come in Salesforce's order: totalSize, done,
+/// nextRecordsUrl, records.
+fn page(state: &mut SimState, cursor: QueryCursor, offset: usize) -> Response {
     let total = cursor.rows.len();
-    let mut body = json!({"totalSize": total, "done": end >= total, "records": records});
+    let end = (offset + cursor.batch_size).min(total);
+    let mut out = Vec::with_capacity(256 + (end.saturating_sub(offset)) * 64 * (cursor.columns.len() + 2));
+    out.extend_from_slice(format!("{{\"totalSize\":{total},\"done\":{}", end >= total).as_bytes());
     if end < total {
         let locator = format!("01g{}", random_token(15).replace(['.', '_'], "x"));
         let resource = if cursor.query_all { "queryAll" } else { "query" };
-        body["nextRecordsUrl"] = json!(format!("/services/data/v{}/{resource}/{locator}-{end}", cursor.version));
+        out.extend_from_slice(
+            format!(",\"nextRecordsUrl\":\"/services/data/v{}/{resource}/{locator}-{end}\"", cursor.version).as_bytes(),
+        );
+        render_records(&state.org, &cursor, offset, end, &mut out);
         state.cursors.insert(locator, QueryCursor { touched: Instant::now(), ..cursor });
+    } else {
+        render_records(&state.org, &cursor, offset, end, &mut out);
     }
-    body
+    out.push(b'}');
+    ([(axum::http::header::CONTENT_TYPE, "application/json;charset=UTF-8")], out).into_response()
 }
 
-fn render_rows(org: &Org, store: &ObjectStore, cursor: &QueryCursor, offset: usize) -> Vec<Value> {
-    cursor
-        .rows
-        .iter()
-        .skip(offset)
-        .take(cursor.batch_size)
-        .filter_map(|&i| store.rows.get(i))
-        .map(|row| org.record_json(store, row, Some(&cursor.columns), &cursor.version))
-        .collect()
+/// Appends `,"records":[...]` for rows `offset..end` of the cursor.
+fn render_records(org: &Org, cursor: &QueryCursor, offset: usize, end: usize, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"records\":[");
+    if let Ok(store) = org.object(&cursor.object) {
+        let id_column = store.column("Id");
+        let names: Vec<Vec<u8>> =
+            cursor.columns.iter().map(|&c| serde_json::to_vec(&store.def.fields[c].name).unwrap_or_default()).collect();
+        let prefix = format!(
+            "{{\"attributes\":{{\"type\":{},\"url\":\"/services/data/v{}/sobjects/{}/",
+            serde_json::to_string(&store.def.name).unwrap_or_default(),
+            cursor.version,
+            store.def.name
+        );
+        for (n, row) in cursor.rows[offset.min(end)..end].iter().filter_map(|&i| store.rows.get(i)).enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(prefix.as_bytes());
+            if let Some(id) = id_column.and_then(|c| row[c].as_str()) {
+                out.extend_from_slice(id.as_bytes());
+            }
+            out.extend_from_slice(b"\"}");
+            for (name, &column) in names.iter().zip(&cursor.columns) {
+                out.push(b',');
+                out.extend_from_slice(name);
+                out.push(b':');
+                let _ = serde_json::to_writer(&mut *out, &row[column]);
+            }
+            out.push(b'}');
+        }
+    }
+    out.extend_from_slice(b"]");
 }
 
 /// `GET /query/{locator}-{offset}`: the next page.
@@ -484,7 +511,7 @@ pub async fn query_more(
     if offset > cursor.rows.len() {
         return Err(invalid());
     }
-    Ok(Json(page(&mut state, cursor, offset)).into_response())
+    Ok(page(&mut state, cursor, offset))
 }
 
 // ------------------------------------------------------------- collections
