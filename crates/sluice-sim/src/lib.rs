@@ -3,6 +3,9 @@
 //!
 //! - [`salesforce`]: OAuth, SOAP login, REST (sObjects, query, composite),
 //!   limits, change events.
+//! - [`marketo`]: identity, leads (describe, filter, sync, push, delete),
+//!   activities with paging tokens, bulk lead export, rate limits and quotas.
 
+pub mod marketo;
 pub mod salesforce;
 pub mod server;

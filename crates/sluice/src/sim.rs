@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
+use sluice_sim::marketo::{self, MarketoSim};
 use sluice_sim::salesforce::state::{self, SimConfig};
 use sluice_sim::salesforce::{org::Org, seed, SalesforceSim};
 use sluice_sim::server::TlsFiles;
@@ -15,6 +16,8 @@ use sluice_sim::server::TlsFiles;
 pub enum SimApp {
     /// A Salesforce org: OAuth, SOAP login, REST sObjects, SOQL query, collections, limits.
     Salesforce(SalesforceArgs),
+    /// A Marketo instance: identity, leads, activities, bulk lead export, rate limits.
+    Marketo(MarketoArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,10 +59,46 @@ pub struct SalesforceArgs {
     rotate_refresh_tokens: bool,
 }
 
+/// Options of `sluice sim marketo`.
+#[derive(clap::Args)]
+pub struct MarketoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8444")]
+    listen: SocketAddr,
+    /// PEM certificate for HTTPS (with --tls-key). Without both, plain HTTP.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Data to start with when no state file exists yet.
+    #[arg(long, value_enum, default_value = "demo")]
+    seed: MarketoSeed,
+    /// Keep the leads and activities in this file: loaded at start, saved every few seconds and at exit.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// URL clients should use (shown at start); default: derived from --listen.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    token_lifetime: u64,
+}
+
+/// Data a Marketo simulator starts with when no state file exists yet.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MarketoSeed {
+    /// No leads.
+    Empty,
+    /// 2,500 realistic leads created from January 2024 on, with their activity history.
+    Demo,
+}
+
 /// Runs the chosen simulator until `shutdown`.
 pub async fn run(app: SimApp, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
     match app {
         SimApp::Salesforce(args) => salesforce(args, shutdown).await,
+        SimApp::Marketo(args) => marketo(args, shutdown).await,
     }
 }
 
@@ -107,6 +146,52 @@ async fn salesforce(
         state::DEMO_CLIENT_ID,
         state::DEMO_CLIENT_SECRET
     );
+    let saver = sim.clone();
+    let autosave = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            if let Err(e) = saver.save_if_dirty() {
+                tracing::error!(error = %e, "cannot save the simulator state");
+            }
+        }
+    });
+    sluice_sim::server::serve(listener, sim.router(), tls, shutdown).await?;
+    autosave.abort();
+    sim.save_if_dirty().context("cannot save the simulator state")?;
+    Ok(())
+}
+
+async fn marketo(args: MarketoArgs, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+    let config = marketo::state::SimConfig { token_lifetime_secs: args.token_lifetime, ..Default::default() };
+    let seed = args.seed;
+    let sim = MarketoSim::load_or(
+        args.state.clone(),
+        move || match seed {
+            MarketoSeed::Empty => marketo::db::LeadDatabase::new(),
+            MarketoSeed::Demo => marketo::seed::demo_database(),
+        },
+        config,
+    )
+    .context("cannot load the simulator state")?;
+    let listener =
+        std::net::TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = args.public_url.unwrap_or_else(|| format!("{scheme}://{address}"));
+    let leads = sim.lock().db.leads.len();
+    println!("marketo simulator listening on {base} ({leads} leads)");
+    println!(
+        "  munchkin id: {}; client id: {}; client secret: {}",
+        marketo::state::DEMO_MUNCHKIN_ID,
+        marketo::state::DEMO_CLIENT_ID,
+        marketo::state::DEMO_CLIENT_SECRET
+    );
+    println!("  identity: {base}/identity  REST: {base}/rest  bulk: {base}/bulk");
     let saver = sim.clone();
     let autosave = tokio::spawn(async move {
         loop {
