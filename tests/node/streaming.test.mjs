@@ -108,6 +108,23 @@ test('platform events published through REST reach subscribers', async () => {
   assert.match(event.event.EventUuid, /^[0-9a-f-]{36}$/);
 });
 
+test('a cancelled subscription receives nothing more', async () => {
+  const conn = await login();
+  const client = conn.streaming.createClient([new StreamingExtension.Replay('/data/CaseChangeEvent', -1)]);
+  clients.push(client);
+  const received = [];
+  const subscription = client.subscribe('/data/CaseChangeEvent', (message) => received.push(message));
+  await subscription;
+  const first = await conn.sobject('Case').create({ Subject: 'before cancel' });
+  for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(received[0].payload.ChangeEventHeader.recordIds[0], first.id);
+  await subscription.cancel();
+  await new Promise((r) => setTimeout(r, 300));
+  await conn.sobject('Case').create({ Subject: 'after cancel' });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(received.length, 1);
+});
+
 test('an unknown replay id is refused', async () => {
   const conn = await login();
   const client = conn.streaming.createClient([new StreamingExtension.Replay('/data/LeadChangeEvent', 999999999)]);

@@ -17,5 +17,5 @@ def test_jsforce_streaming_and_rest(sim_factory):
                             capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert re.search(r"^# pass 5$", result.stdout, re.M), output
+    assert re.search(r"^# pass 6$", result.stdout, re.M), output
     assert re.search(r"^# fail 0$", result.stdout, re.M), output

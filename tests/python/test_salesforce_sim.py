@@ -14,6 +14,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
     SalesforceGeneralError,
     SalesforceRefusedRequest,
+    SalesforceMoreThanOneRecord,
 )
 
 USERNAME = "admin@sluice.dev"
@@ -266,6 +267,29 @@ def test_upsert_by_external_id_creates_then_updates(sf):
     assert (record["Name"], record["Region__c"], record["Status__c"]) == ("Founders Day", "EMEA", "Applied")
     rows = sf.query("SELECT Id FROM Holiday__c WHERE External_Id__c = 'HOL-9001'")
     assert rows["totalSize"] == 1, "upsert twice leaves one record"
+
+
+def test_several_matches_answer_300(sim, sf):
+    # An external id field that is not unique can match several records.
+    admin(sim, "POST", "/objects", json={"name": "Loose__c", "fields": [
+        {"name": "Code__c", "label": "Code", "type": "string", "length": 20, "external_id": True, "unique": False}]})
+    first = sf.Loose__c.create({"Name": "a", "Code__c": "X"})["id"]
+    second = sf.Loose__c.create({"Name": "b", "Code__c": "X"})["id"]
+    with pytest.raises(SalesforceMoreThanOneRecord) as several:
+        sf.Loose__c.upsert("Code__c/X", {"Name": "c"})
+    assert sorted(several.value.content) == sorted(
+        f"/services/data/v{VERSION}/sobjects/Loose__c/{record_id}" for record_id in (first, second))
+
+
+def test_injected_latency(sim, sf):
+    import time
+    admin(sim, "PUT", "/faults", json=[{"path_contains": "/sobjects/Case", "latency_ms": 400}])
+    started = time.monotonic()
+    sf.Case.describe()
+    assert time.monotonic() - started >= 0.4
+    started = time.monotonic()
+    sf.Account.describe()
+    assert time.monotonic() - started < 0.4
 
 
 def test_platform_event_publish(sim, sf):
@@ -552,3 +576,14 @@ def test_jwt_bearer_login_with_simple_salesforce(sim, tmp_path):
     with pytest.raises(SalesforceAuthenticationFailed) as no_cert:
         Salesforce(username=USERNAME, consumer_key=CLIENT_ID, privatekey_file=str(key), session=session_for(sim))
     assert no_cert.value.code == "invalid_client"
+
+
+def test_bulk2_update_and_delete(sf):
+    ids = [sf.Contact.create({"LastName": f"BulkUpd{i}"})["id"] for i in range(3)]
+    [updated] = sf.bulk2.Contact.update(records=[{"Id": i, "Title": "Updated"} for i in ids] + [{"Id": "003000000000000AAA", "Title": "x"}], wait=0.1)
+    assert (updated["numberRecordsProcessed"], updated["numberRecordsFailed"]) == (4, 1)
+    titles = sf.query(f"SELECT Title FROM Contact WHERE LastName LIKE 'BulkUpd%'")["records"]
+    assert [r["Title"] for r in titles] == ["Updated"] * 3
+    [deleted] = sf.bulk2.Contact.delete(records=[{"Id": i} for i in ids], wait=0.1)
+    assert (deleted["numberRecordsProcessed"], deleted["numberRecordsFailed"]) == (3, 0)
+    assert sf.query("SELECT COUNT() FROM Contact WHERE LastName LIKE 'BulkUpd%'")["totalSize"] == 0

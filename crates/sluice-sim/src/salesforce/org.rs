@@ -803,6 +803,19 @@ mod tests {
     }
 
     #[test]
+    fn events_older_than_72_hours_are_dropped() {
+        let mut org = Org::new();
+        org.events.clear();
+        let now = OffsetDateTime::now_utc();
+        org.publish("/event/A__e".into(), json!({"n": 1}), now - time::Duration::hours(73));
+        org.publish("/event/A__e".into(), json!({"n": 2}), now - time::Duration::hours(1));
+        assert_eq!(org.events.len(), 2, "pruning happens on the next publish");
+        org.publish("/event/A__e".into(), json!({"n": 3}), now);
+        let kept: Vec<&Value> = org.events.iter().map(|e| &e.payload["n"]).collect();
+        assert_eq!(kept, [&json!(2), &json!(3)]);
+    }
+
+    #[test]
     fn datetimes_in_every_input_form() {
         for text in
             ["2024-01-31T10:00:00Z", "2024-01-31T10:00:00.000+0000", "2024-01-31T12:00:00+02:00", "2024-01-31T10:00:00"]

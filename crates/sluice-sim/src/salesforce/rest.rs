@@ -216,7 +216,9 @@ pub async fn get_by_external_id(
 
 /// `PATCH /sobjects/{object}/{field}/{value}`: upsert by external id.
 /// 201 with `created: true` when a record was made, 200 with `created:
-/// false` when one was updated, 300 when several match.
+/// false` when one was updated (the behaviour of API v46.0 and later, which
+/// covers every version served; older versions answered 204), 300 when
+/// several match.
 pub async fn upsert_record(
     State(sim): State<SalesforceSim>,
     Path((version, object, field, value)): Path<(String, String, String, String)>,
