@@ -6,6 +6,8 @@
 //! - [`marketo`]: identity, leads (describe, filter, sync, push, delete),
 //!   activities with paging tokens, bulk lead export, rate limits and quotas.
 
+pub mod demo_names;
 pub mod marketo;
 pub mod salesforce;
 pub mod server;
+pub mod state_file;

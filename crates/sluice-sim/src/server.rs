@@ -48,3 +48,55 @@ pub async fn serve(
         }
     }
 }
+
+/// A simulator that can be served and keeps its state in a file.
+pub trait Simulator: Clone + Send + Sync + 'static {
+    /// The HTTP application.
+    fn router(&self) -> Router;
+    /// Saves the state file if the state changed; returns whether it wrote.
+    fn save_if_dirty(&self) -> std::io::Result<bool>;
+}
+
+impl Simulator for crate::salesforce::SalesforceSim {
+    fn router(&self) -> Router {
+        crate::salesforce::SalesforceSim::router(self)
+    }
+    fn save_if_dirty(&self) -> std::io::Result<bool> {
+        crate::salesforce::SalesforceSim::save_if_dirty(self)
+    }
+}
+
+impl Simulator for crate::marketo::MarketoSim {
+    fn router(&self) -> Router {
+        crate::marketo::MarketoSim::router(self)
+    }
+    fn save_if_dirty(&self) -> std::io::Result<bool> {
+        crate::marketo::MarketoSim::save_if_dirty(self)
+    }
+}
+
+/// How often a served simulator saves a changed state.
+pub const AUTOSAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves `sim` until `shutdown`, saving its state every
+/// [`AUTOSAVE_INTERVAL`] when it changed, and once more at exit.
+pub async fn serve_with_autosave<S: Simulator>(
+    sim: S,
+    listener: std::net::TcpListener,
+    tls: Option<TlsFiles>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let saver = sim.clone();
+    let autosave = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(AUTOSAVE_INTERVAL).await;
+            if let Err(e) = saver.save_if_dirty() {
+                tracing::error!(error = %e, "cannot save the simulator state");
+            }
+        }
+    });
+    let served = serve(listener, sim.router(), tls, shutdown).await;
+    autosave.abort();
+    sim.save_if_dirty()?;
+    served
+}

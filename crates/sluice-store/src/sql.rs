@@ -63,6 +63,27 @@ impl SqlStore {
         Ok(Self { pool, backend })
     }
 
+    /// Fails with `NotFound` unless every named profile exists; on
+    /// PostgreSQL the rows stay share-locked until the transaction ends, so
+    /// a concurrent delete waits for it.
+    async fn ensure_profiles_exist(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        names: &[String],
+    ) -> StoreResult<()> {
+        for profile in names {
+            let exists =
+                sqlx::query(&format!("SELECT name FROM connector_profiles WHERE name = $1{}", self.share_lock()))
+                    .bind(profile)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound { kind: "connector profile", name: profile.clone() });
+            }
+        }
+        Ok(())
+    }
+
     fn share_lock(&self) -> &'static str {
         match self.backend {
             Backend::Postgres => " FOR SHARE",
@@ -269,16 +290,7 @@ impl MetadataStore for SqlStore {
 
     async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        for profile in &flow.profile_names {
-            let exists =
-                sqlx::query(&format!("SELECT name FROM connector_profiles WHERE name = $1{}", self.share_lock()))
-                    .bind(profile)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound { kind: "connector profile", name: profile.clone() });
-            }
-        }
+        self.ensure_profiles_exist(&mut tx, &flow.profile_names).await?;
         let inserted = sqlx::query(&format!("INSERT INTO flows ({FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
             .bind(&flow.name)
             .bind(&flow.arn)
@@ -337,16 +349,7 @@ impl MetadataStore for SqlStore {
 
     async fn update_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        for profile in &flow.profile_names {
-            let exists =
-                sqlx::query(&format!("SELECT name FROM connector_profiles WHERE name = $1{}", self.share_lock()))
-                    .bind(profile)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound { kind: "connector profile", name: profile.clone() });
-            }
-        }
+        self.ensure_profiles_exist(&mut tx, &flow.profile_names).await?;
         let result = sqlx::query("UPDATE flows SET arn = $1, status = $2, definition = $3, created_at_ms = $4, updated_at_ms = $5 WHERE name = $6")
             .bind(&flow.arn)
             .bind(&flow.status)

@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
@@ -126,16 +125,7 @@ async fn salesforce(
         seed::generate_leads(&mut state.org, args.generate_leads);
         state.dirty = true;
     }
-    let listener =
-        std::net::TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
-    let address = listener.local_addr()?;
-    let tls = match (args.tls_cert, args.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
-        (None, None) => None,
-        _ => bail!("--tls-cert and --tls-key go together"),
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let base = args.public_url.unwrap_or_else(|| format!("{scheme}://{address}"));
+    let (listener, tls, base) = bind(args.listen, args.tls_cert, args.tls_key, args.public_url)?;
     sim.set_base_url(base.clone());
     println!("salesforce simulator listening on {base}");
     println!(
@@ -146,19 +136,9 @@ async fn salesforce(
         state::DEMO_CLIENT_ID,
         state::DEMO_CLIENT_SECRET
     );
-    let saver = sim.clone();
-    let autosave = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            if let Err(e) = saver.save_if_dirty() {
-                tracing::error!(error = %e, "cannot save the simulator state");
-            }
-        }
-    });
-    sluice_sim::server::serve(listener, sim.router(), tls, shutdown).await?;
-    autosave.abort();
-    sim.save_if_dirty().context("cannot save the simulator state")?;
-    Ok(())
+    sluice_sim::server::serve_with_autosave(sim, listener, tls, shutdown)
+        .await
+        .context("simulator stopped with an error")
 }
 
 async fn marketo(args: MarketoArgs, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
@@ -173,16 +153,7 @@ async fn marketo(args: MarketoArgs, shutdown: impl std::future::Future<Output = 
         config,
     )
     .context("cannot load the simulator state")?;
-    let listener =
-        std::net::TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
-    let address = listener.local_addr()?;
-    let tls = match (args.tls_cert, args.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
-        (None, None) => None,
-        _ => bail!("--tls-cert and --tls-key go together"),
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let base = args.public_url.unwrap_or_else(|| format!("{scheme}://{address}"));
+    let (listener, tls, base) = bind(args.listen, args.tls_cert, args.tls_key, args.public_url)?;
     let leads = sim.lock().db.leads.len();
     println!("marketo simulator listening on {base} ({leads} leads)");
     println!(
@@ -192,17 +163,26 @@ async fn marketo(args: MarketoArgs, shutdown: impl std::future::Future<Output = 
         marketo::state::DEMO_CLIENT_SECRET
     );
     println!("  identity: {base}/identity  REST: {base}/rest  bulk: {base}/bulk");
-    let saver = sim.clone();
-    let autosave = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            if let Err(e) = saver.save_if_dirty() {
-                tracing::error!(error = %e, "cannot save the simulator state");
-            }
-        }
-    });
-    sluice_sim::server::serve(listener, sim.router(), tls, shutdown).await?;
-    autosave.abort();
-    sim.save_if_dirty().context("cannot save the simulator state")?;
-    Ok(())
+    sluice_sim::server::serve_with_autosave(sim, listener, tls, shutdown)
+        .await
+        .context("simulator stopped with an error")
+}
+
+/// Binds the listen address and works out TLS and the URL clients use.
+fn bind(
+    listen: SocketAddr,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    public_url: Option<String>,
+) -> Result<(std::net::TcpListener, Option<TlsFiles>, String)> {
+    let listener = std::net::TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = public_url.unwrap_or_else(|| format!("{scheme}://{address}"));
+    Ok((listener, tls, base))
 }

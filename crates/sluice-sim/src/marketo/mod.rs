@@ -53,15 +53,8 @@ impl MarketoSim {
         fallback: impl FnOnce() -> LeadDatabase,
         config: SimConfig,
     ) -> std::io::Result<Self> {
-        let db = match &path {
-            Some(p) if p.exists() => {
-                let bytes = std::fs::read(p)?;
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", p.display()))
-                })?
-            }
-            _ => fallback(),
-        };
+        let loaded = path.as_deref().map(crate::state_file::load::<LeadDatabase>).transpose()?.flatten();
+        let db = loaded.unwrap_or_else(fallback);
         Ok(Self::new(db, config, path))
     }
 
@@ -71,21 +64,16 @@ impl MarketoSim {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Saves the database to the state file (write to a temporary file, then
-    /// rename) if it changed. Returns whether it wrote.
+    /// Saves the database to the state file (atomically) if it changed.
+    /// Returns whether it wrote.
     pub fn save_if_dirty(&self) -> std::io::Result<bool> {
         let Some(path) = &self.state_file else { return Ok(false) };
-        let bytes = {
-            let mut state = self.lock();
-            if !state.dirty {
-                return Ok(false);
-            }
-            state.dirty = false;
-            serde_json::to_vec(&state.db).map_err(std::io::Error::other)?
-        };
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, path.as_ref())?;
+        let mut state = self.lock();
+        if !state.dirty {
+            return Ok(false);
+        }
+        crate::state_file::save(path, &state.db)?;
+        state.dirty = false;
         Ok(true)
     }
 

@@ -5,6 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::demo_names::{COMPANY_KINDS, COMPANY_WORDS, FIRST_NAMES, LAST_NAMES};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
@@ -18,20 +19,6 @@ pub const DEMO_LEADS: usize = 2500;
 /// Demo leads are created after this time: 2024-01-01T00:00:00Z.
 pub const DEMO_START: i64 = 1_704_067_200;
 
-const FIRST_NAMES: &[&str] = &[
-    "Ava", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kara", "Liam", "Maya", "Noah",
-    "Olga", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wei", "Ximena", "Yusuf", "Zoe",
-];
-const LAST_NAMES: &[&str] = &[
-    "Adams", "Berg", "Chen", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski", "Lopez",
-    "Meyer", "Nakamura", "Okafor", "Patel", "Quist", "Rossi", "Silva", "Tanaka", "Ueda", "Varga", "Weber", "Xu",
-    "Yilmaz", "Zhang",
-];
-const COMPANY_WORDS: &[&str] = &[
-    "Acme", "Blue", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper", "Kestrel", "Lumen",
-    "Maple", "Nimbus", "Orbit", "Pioneer", "Quartz", "River", "Summit", "Tidal",
-];
-const COMPANY_KINDS: &[&str] = &["Labs", "Systems", "Holdings", "Logistics", "Health", "Energy", "Foods", "Media"];
 /// (city, state, country, region)
 const PLACES: &[(&str, &str, &str, &str)] = &[
     ("Berlin", "BE", "Germany", "EMEA"),

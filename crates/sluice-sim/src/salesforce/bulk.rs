@@ -412,6 +412,13 @@ pub async fn get_ingest_job(
     Ok(Json(Value::Object(ingest_job(&state, &id)?.info.clone())).into_response())
 }
 
+/// A results CSV: `sf__Id`, the given second column, then the uploaded columns.
+fn result_csv(job: &BulkJob, second_column: &str, rows: &[Vec<String>]) -> Response {
+    let mut header = vec!["sf__Id".to_string(), second_column.to_string()];
+    header.extend(job.upload_header.iter().cloned());
+    csv_response(write_csv(&job.info, &header, rows))
+}
+
 /// `GET /jobs/ingest/{id}/successfulResults`.
 pub async fn successful_results(
     State(sim): State<SalesforceSim>,
@@ -419,9 +426,7 @@ pub async fn successful_results(
 ) -> SfResult {
     let state = sim.lock();
     let job = ingest_job(&state, &id)?;
-    let mut header = vec!["sf__Id".to_string(), "sf__Created".to_string()];
-    header.extend(job.upload_header.iter().cloned());
-    Ok(csv_response(write_csv(&job.info, &header, &job.successful)))
+    Ok(result_csv(job, "sf__Created", &job.successful))
 }
 
 /// `GET /jobs/ingest/{id}/failedResults`.
@@ -431,9 +436,7 @@ pub async fn failed_results(
 ) -> SfResult {
     let state = sim.lock();
     let job = ingest_job(&state, &id)?;
-    let mut header = vec!["sf__Id".to_string(), "sf__Error".to_string()];
-    header.extend(job.upload_header.iter().cloned());
-    Ok(csv_response(write_csv(&job.info, &header, &job.failed)))
+    Ok(result_csv(job, "sf__Error", &job.failed))
 }
 
 /// `GET /jobs/ingest/{id}/unprocessedrecords`: rows of an aborted job.

@@ -51,16 +51,13 @@ impl SalesforceSim {
 
     /// Loads the org from `path` when it exists, otherwise starts from `fallback`.
     pub fn load_or(path: Option<PathBuf>, fallback: impl FnOnce() -> Org, config: SimConfig) -> std::io::Result<Self> {
-        let org = match &path {
-            Some(p) if p.exists() => {
-                let text = std::fs::read(p)?;
-                let mut org: Org = serde_json::from_slice(&text).map_err(|e| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", p.display()))
-                })?;
+        let loaded = path.as_deref().map(crate::state_file::load::<Org>).transpose()?.flatten();
+        let org = match loaded {
+            Some(mut org) => {
                 org.reindex();
                 org
             }
-            _ => fallback(),
+            None => fallback(),
         };
         Ok(Self::new(org, config, path))
     }
@@ -86,17 +83,12 @@ impl SalesforceSim {
     /// Saves the org to the state file (atomically) if it changed.
     pub fn save_if_dirty(&self) -> std::io::Result<bool> {
         let Some(path) = &self.state_file else { return Ok(false) };
-        let bytes = {
-            let mut state = self.lock();
-            if !state.dirty {
-                return Ok(false);
-            }
-            state.dirty = false;
-            serde_json::to_vec(&state.org).map_err(std::io::Error::other)?
-        };
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, path.as_ref())?;
+        let mut state = self.lock();
+        if !state.dirty {
+            return Ok(false);
+        }
+        crate::state_file::save(path, &state.org)?;
+        state.dirty = false;
         Ok(true)
     }
 

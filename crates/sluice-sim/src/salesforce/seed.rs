@@ -1,6 +1,7 @@
 //! Demo data: a realistic org (`--seed demo`) and a fast Lead generator for
 //! benchmarks. Both are deterministic.
 
+use crate::demo_names::{COMPANY_KINDS, COMPANY_WORDS, FIRST_NAMES, LAST_NAMES};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
@@ -10,20 +11,6 @@ use super::ids::make_id;
 use super::org::{format_datetime, Org};
 use super::schema::{CustomObjectSpec, FieldDef, FieldType};
 
-const FIRST_NAMES: &[&str] = &[
-    "Ava", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kara", "Liam", "Maya", "Noah",
-    "Olga", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wei", "Ximena", "Yusuf", "Zoe",
-];
-const LAST_NAMES: &[&str] = &[
-    "Adams", "Berg", "Chen", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski", "Lopez",
-    "Meyer", "Nakamura", "Okafor", "Patel", "Quist", "Rossi", "Silva", "Tanaka", "Ueda", "Varga", "Weber", "Xu",
-    "Yilmaz", "Zhang",
-];
-const COMPANY_WORDS: &[&str] = &[
-    "Acme", "Blue", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper", "Kestrel", "Lumen",
-    "Maple", "Nimbus", "Orbit", "Pioneer", "Quartz", "River", "Summit", "Tidal",
-];
-const COMPANY_KINDS: &[&str] = &["Labs", "Systems", "Holdings", "Logistics", "Health", "Energy", "Foods", "Media"];
 const CITIES: &[(&str, &str)] = &[
     ("Berlin", "Germany"),
     ("Lisbon", "Portugal"),
