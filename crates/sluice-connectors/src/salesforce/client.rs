@@ -1,0 +1,361 @@
+//! A Salesforce REST client: bearer calls that refresh the access token
+//! once on `INVALID_SESSION_ID`, a query pager over `nextRecordsUrl`, and
+//! sObject collection writes.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Map, Value};
+use sluice_model::wire::SecretString;
+use tokio::sync::Mutex;
+
+use crate::ConnectorError;
+
+const SYSTEM: &str = "Salesforce";
+
+/// API version the client speaks.
+pub const API_VERSION: &str = "62.0";
+/// Most records in one sObject collection call.
+pub const COLLECTION_LIMIT: usize = 200;
+
+/// The connected app used to refresh tokens.
+#[derive(Debug, Clone)]
+pub struct ClientApp {
+    /// Consumer key.
+    pub client_id: String,
+    /// Consumer secret (not needed by every org for refresh).
+    pub client_secret: Option<SecretString>,
+}
+
+/// Tokens of a session.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    /// Current access token.
+    pub access_token: Option<SecretString>,
+    /// Refresh token.
+    pub refresh_token: Option<SecretString>,
+}
+
+/// Called with the new tokens after every refresh, so the owner can store
+/// them (a rotated refresh token must be saved before the old one is lost).
+pub type TokensRefreshed = Arc<dyn Fn(&Tokens) + Send + Sync>;
+
+/// A Salesforce org reached with OAuth tokens.
+pub struct SalesforceClient {
+    http: reqwest::Client,
+    instance_url: String,
+    app: Option<ClientApp>,
+    tokens: Mutex<Tokens>,
+    on_refresh: Option<TokensRefreshed>,
+}
+
+/// Outcome of one record in a collection write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordResult {
+    /// Record id when it succeeded.
+    pub id: Option<String>,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// For upserts: whether a record was created.
+    pub created: Option<bool>,
+    /// `statusCode: message` of each error.
+    pub errors: Vec<String>,
+}
+
+/// How records are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOperation {
+    /// Create new records.
+    Insert,
+    /// Update records by `Id`.
+    Update,
+    /// Create or update by an external id field.
+    Upsert {
+        /// The external id field.
+        external_id_field: String,
+    },
+    /// Delete records by `Id`.
+    Delete,
+}
+
+impl SalesforceClient {
+    /// A client for the org at `instance_url`.
+    pub fn new(http: reqwest::Client, instance_url: &str, app: Option<ClientApp>, tokens: Tokens) -> Self {
+        Self {
+            http,
+            instance_url: instance_url.trim_end_matches('/').to_string(),
+            app,
+            tokens: Mutex::new(tokens),
+            on_refresh: None,
+        }
+    }
+
+    /// Sets the callback that stores refreshed tokens.
+    pub fn on_tokens_refreshed(mut self, callback: TokensRefreshed) -> Self {
+        self.on_refresh = Some(callback);
+        self
+    }
+
+    /// The org's base URL.
+    pub fn instance_url(&self) -> &str {
+        &self.instance_url
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.instance_url)
+        }
+    }
+
+    /// Exchanges the refresh token for a new access token (and, when the
+    /// org rotates them, a new refresh token).
+    pub async fn refresh(&self) -> Result<(), ConnectorError> {
+        let mut tokens = self.tokens.lock().await;
+        let refresh_token = tokens.refresh_token.clone().ok_or_else(|| {
+            ConnectorError::ReauthRequired("the access token expired and there is no refresh token".into())
+        })?;
+        let app = self.app.as_ref().ok_or_else(|| {
+            ConnectorError::ReauthRequired(
+                "the access token expired and no connected app is known to refresh it".into(),
+            )
+        })?;
+        let mut form = vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", refresh_token.expose().to_string()),
+            ("client_id", app.client_id.clone()),
+        ];
+        if let Some(secret) = &app.client_secret {
+            form.push(("client_secret", secret.expose().to_string()));
+        }
+        let response = self
+            .http
+            .post(self.url("/services/oauth2/token"))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| ConnectorError::Protocol { system: SYSTEM, message: format!("token response: {e}") })?;
+        if !status.is_success() {
+            let error = body.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_string();
+            let description = body.get("error_description").and_then(Value::as_str).unwrap_or("").to_string();
+            tracing::warn!(error = %error, "salesforce token refresh refused");
+            return Err(if error == "invalid_grant" {
+                ConnectorError::ReauthRequired(format!("{error}: {description}"))
+            } else {
+                ConnectorError::Authentication(format!("{error}: {description}"))
+            });
+        }
+        let access = body.get("access_token").and_then(Value::as_str).ok_or_else(|| ConnectorError::Protocol {
+            system: SYSTEM,
+            message: "token response has no access_token".into(),
+        })?;
+        tokens.access_token = Some(SecretString::new(access));
+        if let Some(rotated) = body.get("refresh_token").and_then(Value::as_str) {
+            tokens.refresh_token = Some(SecretString::new(rotated));
+        }
+        tracing::info!(rotated = body.get("refresh_token").is_some(), "salesforce access token refreshed");
+        if let Some(callback) = &self.on_refresh {
+            callback(&tokens);
+        }
+        Ok(())
+    }
+
+    /// Sends one call; on `401` refreshes the token once and retries.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ConnectorError> {
+        for attempt in 0..2 {
+            let token = self.tokens.lock().await.access_token.clone();
+            let Some(token) = token else {
+                self.refresh().await?;
+                continue;
+            };
+            let mut request = self.http.request(method.clone(), self.url(path)).bearer_auth(token.expose());
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
+                tracing::info!("salesforce session expired; refreshing");
+                self.refresh().await?;
+                continue;
+            }
+            let text = response
+                .text()
+                .await
+                .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
+            let value: Value =
+                if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+            if status.is_success() || status == StatusCode::MULTIPLE_CHOICES {
+                return Ok((status, value));
+            }
+            return Err(remote_error(status, &value));
+        }
+        Err(ConnectorError::Authentication("the refreshed access token was refused too".into()))
+    }
+
+    /// GET returning JSON.
+    pub async fn get(&self, path: &str) -> Result<Value, ConnectorError> {
+        self.call(Method::GET, path, None).await.map(|(_, v)| v)
+    }
+
+    /// The org's limits (a cheap call that proves the session works).
+    pub async fn limits(&self) -> Result<Value, ConnectorError> {
+        self.get(&format!("/services/data/v{API_VERSION}/limits")).await
+    }
+
+    /// Global describe: every object.
+    pub async fn list_objects(&self) -> Result<Vec<Value>, ConnectorError> {
+        let body = self.get(&format!("/services/data/v{API_VERSION}/sobjects")).await?;
+        Ok(body.get("sobjects").and_then(Value::as_array).cloned().unwrap_or_default())
+    }
+
+    /// Describe of one object.
+    pub async fn describe(&self, object: &str) -> Result<Value, ConnectorError> {
+        self.get(&format!("/services/data/v{API_VERSION}/sobjects/{}/describe", encode(object))).await
+    }
+
+    /// Pages of a SOQL query; `include_deleted` uses `queryAll`.
+    pub fn query(&self, soql: &str, include_deleted: bool) -> QueryPager<'_> {
+        let resource = if include_deleted { "queryAll" } else { "query" };
+        QueryPager {
+            client: self,
+            next: Some(format!("/services/data/v{API_VERSION}/{resource}?q={}", encode(soql))),
+            total_size: None,
+        }
+    }
+
+    /// Writes up to [`COLLECTION_LIMIT`] records with one sObject collection
+    /// call (`allOrNone` false: each record succeeds or fails alone).
+    pub async fn write_collection(
+        &self,
+        object: &str,
+        operation: &WriteOperation,
+        records: &[Map<String, Value>],
+    ) -> Result<Vec<RecordResult>, ConnectorError> {
+        if records.len() > COLLECTION_LIMIT {
+            return Err(ConnectorError::Protocol {
+                system: SYSTEM,
+                message: format!("at most {COLLECTION_LIMIT} records per collection call, got {}", records.len()),
+            });
+        }
+        let typed: Vec<Value> = records
+            .iter()
+            .map(|r| {
+                let mut record = r.clone();
+                record.insert("attributes".into(), json!({"type": object}));
+                Value::Object(record)
+            })
+            .collect();
+        let base = format!("/services/data/v{API_VERSION}/composite/sobjects");
+        let (_, body) = match operation {
+            WriteOperation::Insert => {
+                self.call(Method::POST, &base, Some(&json!({"allOrNone": false, "records": typed}))).await?
+            }
+            WriteOperation::Update => {
+                self.call(Method::PATCH, &base, Some(&json!({"allOrNone": false, "records": typed}))).await?
+            }
+            WriteOperation::Upsert { external_id_field } => {
+                let path = format!("{base}/{}/{}", encode(object), encode(external_id_field));
+                self.call(Method::PATCH, &path, Some(&json!({"allOrNone": false, "records": typed}))).await?
+            }
+            WriteOperation::Delete => {
+                let ids: Vec<&str> = records.iter().filter_map(|r| r.get("Id").and_then(Value::as_str)).collect();
+                let path = format!("{base}?allOrNone=false&ids={}", ids.join(","));
+                self.call(Method::DELETE, &path, None).await?
+            }
+        };
+        let results = body.as_array().ok_or_else(|| ConnectorError::Protocol {
+            system: SYSTEM,
+            message: "collection response is not a list".into(),
+        })?;
+        Ok(results
+            .iter()
+            .map(|r| RecordResult {
+                id: r.get("id").and_then(Value::as_str).map(str::to_string),
+                success: r.get("success").and_then(Value::as_bool).unwrap_or(false),
+                created: r.get("created").and_then(Value::as_bool),
+                errors: r
+                    .get("errors")
+                    .and_then(Value::as_array)
+                    .map(|errors| {
+                        errors
+                            .iter()
+                            .map(|e| {
+                                format!(
+                                    "{}: {}",
+                                    e.get("statusCode").and_then(Value::as_str).unwrap_or("UNKNOWN"),
+                                    e.get("message").and_then(Value::as_str).unwrap_or("")
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+/// Pages of a query, following `nextRecordsUrl`.
+pub struct QueryPager<'a> {
+    client: &'a SalesforceClient,
+    next: Option<String>,
+    total_size: Option<u64>,
+}
+
+impl QueryPager<'_> {
+    /// The next page of records (without `attributes`), or `None` at the end.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Map<String, Value>>>, ConnectorError> {
+        let Some(path) = self.next.take() else { return Ok(None) };
+        let body = self.client.get(&path).await?;
+        self.total_size = body.get("totalSize").and_then(Value::as_u64);
+        self.next = body.get("nextRecordsUrl").and_then(Value::as_str).map(str::to_string);
+        let records = body.get("records").and_then(Value::as_array).ok_or_else(|| ConnectorError::Protocol {
+            system: SYSTEM,
+            message: "query response has no records".into(),
+        })?;
+        Ok(Some(
+            records
+                .iter()
+                .filter_map(Value::as_object)
+                .map(|r| {
+                    let mut record = r.clone();
+                    record.remove("attributes");
+                    record
+                })
+                .collect(),
+        ))
+    }
+
+    /// `totalSize` of the query, known after the first page.
+    pub fn total_size(&self) -> Option<u64> {
+        self.total_size
+    }
+}
+
+fn remote_error(status: StatusCode, body: &Value) -> ConnectorError {
+    let first = body.as_array().and_then(|a| a.first()).unwrap_or(body);
+    ConnectorError::Remote {
+        system: SYSTEM,
+        code: first.get("errorCode").and_then(Value::as_str).unwrap_or("UNKNOWN").to_string(),
+        message: first.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| body.to_string()),
+        status: status.as_u16(),
+    }
+}
+
+fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}

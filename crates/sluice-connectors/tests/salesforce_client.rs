@@ -1,0 +1,153 @@
+//! The Salesforce connector against the in-process Salesforce simulator.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Map, Value};
+use sluice_connectors::salesforce::client::{ClientApp, RecordResult, SalesforceClient, Tokens, WriteOperation};
+use sluice_connectors::{connector_for, ConnectorError, DynError};
+use sluice_model::appflow::{ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType};
+use sluice_model::wire::SecretString;
+use sluice_sim::salesforce::state::{SimConfig, DEMO_CLIENT_ID, DEMO_USERNAME};
+use sluice_sim::salesforce::{seed, SalesforceSim};
+
+async fn start(config: SimConfig) -> (SalesforceSim, String) {
+    let sim = SalesforceSim::new(seed::demo_org(), config, None);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    sim.set_base_url(base.clone());
+    tokio::spawn(sluice_sim::server::serve(listener, sim.router(), None, std::future::pending()));
+    (sim, base)
+}
+
+/// An access token and a refresh token for the demo user, as a login would give.
+fn login(sim: &SalesforceSim) -> Tokens {
+    let mut state = sim.lock();
+    let user = state.users[DEMO_USERNAME].clone();
+    let access = state.new_session(&user);
+    let refresh = state.new_refresh_token(DEMO_USERNAME, DEMO_CLIENT_ID);
+    Tokens { access_token: Some(SecretString::new(access)), refresh_token: Some(SecretString::new(refresh)) }
+}
+
+fn client(base: &str, tokens: Tokens) -> SalesforceClient {
+    let app = ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None };
+    SalesforceClient::new(reqwest::Client::new(), base, Some(app), tokens)
+}
+
+#[tokio::test]
+async fn the_registered_connector_checks_lists_and_describes() {
+    let (sim, base) = start(SimConfig::default()).await;
+    let tokens = login(&sim);
+    let properties: ConnectorProfileProperties =
+        serde_json::from_value(json!({"Salesforce": {"instanceUrl": base}})).unwrap();
+    let credentials: ConnectorProfileCredentials =
+        serde_json::from_value(json!({"Salesforce": {"accessToken": tokens.access_token.unwrap().expose()}})).unwrap();
+    let connector = connector_for(ConnectorType::Salesforce).unwrap();
+    connector.check_connection(&properties, Some(&credentials)).await.unwrap();
+    let entities = connector.list_entities(&properties, Some(&credentials)).await.unwrap();
+    let names: Vec<&str> = entities.iter().map(|e| e.name.as_str()).collect();
+    assert!(
+        names.contains(&"Account") && names.contains(&"Holiday__c") && names.contains(&"Holiday_Event__e"),
+        "{names:?}"
+    );
+    let fields = connector.describe_entity(&properties, Some(&credentials), "Lead").await.unwrap();
+    let last_name = fields.iter().find(|f| f.name == "LastName").unwrap();
+    assert_eq!((last_name.data_type.as_str(), last_name.nullable), ("string", false));
+    let bad: ConnectorProfileCredentials =
+        serde_json::from_value(json!({"Salesforce": {"accessToken": "nope"}})).unwrap();
+    match connector.check_connection(&properties, Some(&bad)).await.unwrap_err() {
+        DynError::Connector(ConnectorError::ReauthRequired(message)) => {
+            assert!(message.contains("no refresh token"), "{message}")
+        }
+        other => panic!("expected ReauthRequired, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn queries_page_through_every_record() {
+    let (sim, base) = start(SimConfig::default()).await;
+    seed::generate_leads(&mut sim.lock().org, 5000);
+    let client = client(&base, login(&sim));
+    let mut pager = client.query("SELECT Id, LastName FROM Lead", false);
+    let mut ids = std::collections::HashSet::new();
+    let mut pages = 0;
+    while let Some(page) = pager.next_page().await.unwrap() {
+        pages += 1;
+        assert!(page.len() <= 2000);
+        for record in page {
+            assert!(!record.contains_key("attributes"));
+            ids.insert(record["Id"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!((ids.len(), pages, pager.total_size()), (7000, 4, Some(7000)));
+    let error = client.query("SELECT Nope FROM Lead", false).next_page().await.unwrap_err();
+    assert!(
+        matches!(error, ConnectorError::Remote { ref code, status: 400, .. } if code == "INVALID_FIELD"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn expired_sessions_refresh_and_rotated_tokens_are_handed_over() {
+    let (sim, base) = start(SimConfig { rotate_refresh_tokens: true, ..SimConfig::default() }).await;
+    let tokens = login(&sim);
+    let first_refresh = tokens.refresh_token.clone().unwrap();
+    let saved: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = saved.clone();
+    let client = client(&base, tokens).on_tokens_refreshed(Arc::new(move |t: &Tokens| {
+        sink.lock().unwrap().push(t.refresh_token.as_ref().unwrap().expose().to_string());
+    }));
+    client.limits().await.unwrap();
+    sim.lock().sessions.clear();
+    client.limits().await.expect("refreshes and retries");
+    let rotated = saved.lock().unwrap().clone();
+    assert_eq!(rotated.len(), 1);
+    assert_ne!(rotated[0], first_refresh.expose(), "the rotated refresh token is handed over");
+    // The old refresh token is revoked: a client still holding it must re-authorize.
+    let stale = self::client(&base, Tokens { access_token: None, refresh_token: Some(first_refresh) });
+    assert!(
+        matches!(stale.limits().await.unwrap_err(), ConnectorError::ReauthRequired(m) if m.starts_with("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn collection_writes_report_each_record() {
+    let (sim, base) = start(SimConfig::default()).await;
+    let client = client(&base, login(&sim));
+    let record = |value: Value| -> Map<String, Value> { value.as_object().unwrap().clone() };
+    let upsert = WriteOperation::Upsert { external_id_field: "External_Id__c".into() };
+    let results = client
+        .write_collection(
+            "Holiday__c",
+            &upsert,
+            &[
+                record(json!({"External_Id__c": "HOL-0001", "Status__c": "Applied"})),
+                record(json!({"External_Id__c": "NEW-1", "Name": "New one"})),
+                record(json!({"External_Id__c": "NEW-2", "Name": "x".repeat(300)})),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        results.iter().map(|r| (r.success, r.created)).collect::<Vec<_>>(),
+        [(true, Some(false)), (true, Some(true)), (false, None)]
+    );
+    assert!(results[2].errors[0].starts_with("STRING_TOO_LONG: "), "{:?}", results[2]);
+    let inserted: Vec<RecordResult> = client
+        .write_collection(
+            "Contact",
+            &WriteOperation::Insert,
+            &[record(json!({"LastName": "A"})), record(json!({"FirstName": "B"}))],
+        )
+        .await
+        .unwrap();
+    assert!(inserted[0].success && !inserted[1].success);
+    let id = inserted[0].id.clone().unwrap();
+    let deleted =
+        client.write_collection("Contact", &WriteOperation::Delete, &[record(json!({"Id": id}))]).await.unwrap();
+    assert!(deleted[0].success);
+    let too_many: Vec<Map<String, Value>> = (0..201).map(|_| record(json!({"LastName": "x"}))).collect();
+    assert!(matches!(
+        client.write_collection("Contact", &WriteOperation::Insert, &too_many).await,
+        Err(ConnectorError::Protocol { .. })
+    ));
+}
