@@ -36,6 +36,12 @@ pub enum ApiError {
     /// No such operation on this endpoint.
     #[error("{0}")]
     UnknownOperation(String),
+    /// The connector's credentials were refused.
+    #[error("{0}")]
+    ConnectorAuthentication(String),
+    /// The connected application failed or refused the call.
+    #[error("{0}")]
+    ConnectorServer(String),
     /// Something failed inside Sluice; details are in the server log.
     #[error("{0}")]
     Internal(String),
@@ -61,6 +67,8 @@ impl ApiError {
             Self::InvalidSignature(_) => "InvalidSignatureException",
             Self::IncompleteSignature(_) => "IncompleteSignatureException",
             Self::UnknownOperation(_) => "UnknownOperationException",
+            Self::ConnectorAuthentication(_) => "ConnectorAuthenticationException",
+            Self::ConnectorServer(_) => "ConnectorServerException",
             Self::Internal(_) => "InternalServerException",
         }
     }
@@ -69,7 +77,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Validation(_) | Self::Serialization(_) | Self::UnsupportedOperation(_) => StatusCode::BAD_REQUEST,
-            Self::IncompleteSignature(_) => StatusCode::BAD_REQUEST,
+            Self::IncompleteSignature(_) | Self::ConnectorServer(_) => StatusCode::BAD_REQUEST,
+            Self::ConnectorAuthentication(_) => StatusCode::UNAUTHORIZED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::ResourceNotFound(_) | Self::UnknownOperation(_) => StatusCode::NOT_FOUND,
             Self::UnrecognizedClient(_) | Self::InvalidSignature(_) => StatusCode::FORBIDDEN,
@@ -91,6 +100,19 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %other, "metadata store failure");
                 Self::Internal("internal error in the metadata store; see the server log".into())
             }
+        }
+    }
+}
+
+impl From<sluice_connectors::DynError> for ApiError {
+    fn from(error: sluice_connectors::DynError) -> Self {
+        use sluice_connectors::{ConnectorError, DynError};
+        match error {
+            DynError::InvalidProfile(problems) => Self::Validation(problems),
+            DynError::Connector(e @ (ConnectorError::ReauthRequired(_) | ConnectorError::Authentication(_))) => {
+                Self::ConnectorAuthentication(e.to_string())
+            }
+            DynError::Connector(e) => Self::ConnectorServer(e.to_string()),
         }
     }
 }

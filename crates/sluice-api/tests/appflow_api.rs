@@ -203,3 +203,85 @@ async fn unknown_paths_and_bad_json_get_aws_errors() {
     let bad_token = h.call("/list-flows", json!({"nextToken": "garbage"})).await;
     assert_eq!(bad_token.code.as_deref(), Some("ValidationException"));
 }
+
+/// A Salesforce simulator on a random local port (plain HTTP) and an access
+/// token for its demo user.
+fn salesforce_sim() -> (String, String) {
+    use sluice_sim::salesforce::state::{SimConfig, DEMO_USERNAME};
+    let sim = sluice_sim::salesforce::SalesforceSim::new(
+        sluice_sim::salesforce::seed::demo_org(),
+        SimConfig::default(),
+        None,
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    sim.set_base_url(base.clone());
+    let token = {
+        let mut state = sim.lock();
+        let user = state.users[DEMO_USERNAME].clone();
+        state.new_session(&user)
+    };
+    tokio::spawn(sluice_sim::server::serve(listener, sim.router(), None, std::future::pending()));
+    (base, token)
+}
+
+fn live_profile(name: &str, base: &str, token: &str) -> Value {
+    json!({
+        "connectorProfileName": name,
+        "connectorType": "Salesforce",
+        "connectionMode": "Public",
+        "connectorProfileConfig": {
+            "connectorProfileProperties": {"Salesforce": {"instanceUrl": base}},
+            "connectorProfileCredentials": {"Salesforce": {"accessToken": token}}
+        }
+    })
+}
+
+#[tokio::test]
+async fn connector_entities_are_listed_and_described_live() {
+    let h = harness().await;
+    let (base, token) = salesforce_sim();
+    assert_eq!(h.call("/create-connector-profile", live_profile("live", &base, &token)).await.status, StatusCode::OK);
+    let listed = h.call("/list-connector-entities", json!({"connectorProfileName": "live"})).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let names: Vec<&str> = listed.body["connectorEntityMap"]["Objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"Account") && names.contains(&"Holiday__c"), "{names:?}");
+    let described = h
+        .call(
+            "/describe-connector-entity",
+            json!({"connectorProfileName": "live", "connectorEntityName": "Holiday__c"}),
+        )
+        .await;
+    assert_eq!(described.status, StatusCode::OK, "{}", described.body);
+    let fields = described.body["connectorEntityFields"].as_array().unwrap();
+    let external = fields.iter().find(|f| f["identifier"] == "External_Id__c").unwrap();
+    assert_eq!(external["supportedFieldTypeDetails"]["v1"]["fieldType"], "string");
+    assert_eq!(external["destinationProperties"]["isUpsertable"], true);
+    let stamp = fields.iter().find(|f| f["identifier"] == "SystemModstamp").unwrap();
+    assert_eq!(stamp["sourceProperties"]["isTimestampFieldForIncrementalQueries"], true);
+    let missing = h
+        .call("/describe-connector-entity", json!({"connectorProfileName": "live", "connectorEntityName": "Nope__c"}))
+        .await;
+    assert_eq!(missing.code.as_deref(), Some("ConnectorServerException"), "{}", missing.body);
+}
+
+#[tokio::test]
+async fn refused_credentials_are_a_connector_authentication_error() {
+    let h = harness().await;
+    let (base, _) = salesforce_sim();
+    h.call("/create-connector-profile", live_profile("stale", &base, "expired-token")).await;
+    let reply = h.call("/list-connector-entities", json!({"connectorProfileName": "stale"})).await;
+    assert_eq!(
+        (reply.status, reply.code.as_deref()),
+        (StatusCode::UNAUTHORIZED, Some("ConnectorAuthenticationException"))
+    );
+    assert!(reply.body["message"].as_str().unwrap().contains("re-authorized"), "{}", reply.body);
+    assert!(!reply.body.to_string().contains("expired-token"), "credentials never appear in errors");
+    let unknown = h.call("/list-connector-entities", json!({"connectorProfileName": "ghost"})).await;
+    assert_eq!(unknown.code.as_deref(), Some("ResourceNotFoundException"));
+}

@@ -590,13 +590,110 @@ pub async fn list_connectors(State(_state): State<AppState>, body: Bytes) -> Api
     })
 }
 
-/// Operations that arrive with the connector runtime.
-pub fn not_yet(operation: &'static str) -> impl Fn() -> std::future::Ready<ApiError> + Clone {
-    move || {
-        std::future::ready(ApiError::UnsupportedOperation(format!(
-            "{operation} is not available yet: it needs live connectors, which arrive with the flow engine"
-        )))
+/// The live connector, properties and opened credentials of a profile.
+async fn profile_connector(
+    state: &AppState,
+    profile_name: Option<&str>,
+    connector_type: Option<ConnectorType>,
+) -> Result<
+    (Box<dyn sluice_connectors::DynConnector>, ConnectorProfileProperties, Option<ConnectorProfileCredentials>),
+    ApiError,
+> {
+    let name =
+        profile_name.ok_or_else(|| ApiError::validation("connectorProfileName is required for this connector"))?;
+    let record = state.store.get_profile(name).await?.ok_or_else(|| profile_not_found(name))?;
+    let profile_type = ConnectorType::from_wire(&record.connector_type)
+        .ok_or_else(|| corrupt("connector type", &record.connector_type))?;
+    if let Some(wanted) = connector_type.filter(|t| *t != profile_type) {
+        return Err(ApiError::validation(format!(
+            "connector profile '{name}' is a {profile_type} profile, not {wanted}"
+        )));
     }
+    let connector = sluice_connectors::connector_for(profile_type).ok_or_else(|| {
+        ApiError::UnsupportedOperation(format!("the {profile_type} connector cannot browse entities in this build"))
+    })?;
+    let properties: ConnectorProfileProperties =
+        serde_json::from_value(record.properties.clone()).map_err(|e| corrupt("connector profile properties", e))?;
+    let credentials = match &record.sealed_credentials {
+        Some(text) => {
+            let sealed = sluice_vault::SealedSecret::from_text(text).map_err(|e| corrupt("sealed credentials", e))?;
+            let plain = state.vault.open(&sealed, &record.arn).map_err(|e| {
+                tracing::error!(profile = %name, error = %e, "cannot open connector credentials");
+                ApiError::Internal("the profile's credentials cannot be decrypted; see the server log".into())
+            })?;
+            Some(serde_json::from_slice(&plain).map_err(|e| corrupt("connector credentials", e))?)
+        }
+        None => None,
+    };
+    Ok((connector, properties, credentials))
+}
+
+/// ListConnectorEntities: the objects of the profile's app, live.
+pub async fn list_connector_entities(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: ListConnectorEntitiesRequest = parse("ListConnectorEntities", body_json(&body)?)?;
+    if request.next_token.is_some() {
+        return Err(ApiError::validation("Invalid nextToken for ListConnectorEntities"));
+    }
+    let (connector, properties, credentials) =
+        profile_connector(&state, request.connector_profile_name.as_deref(), request.connector_type).await?;
+    let entities = connector.list_entities(&properties, credentials.as_ref()).await?;
+    let entities: Vec<ConnectorEntity> = entities
+        .into_iter()
+        .map(|e| ConnectorEntity { name: e.name, label: Some(e.label), has_nested_entities: Some(e.has_children) })
+        .collect();
+    reply(&ListConnectorEntitiesResponse {
+        connector_entity_map: BTreeMap::from([("Objects".to_string(), entities)]),
+        next_token: None,
+    })
+}
+
+/// DescribeConnectorEntity: the fields of one object, live.
+pub async fn describe_connector_entity(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let request: DescribeConnectorEntityRequest = parse("DescribeConnectorEntity", body_json(&body)?)?;
+    let (connector, properties, credentials) =
+        profile_connector(&state, request.connector_profile_name.as_deref(), request.connector_type).await?;
+    let fields = connector.describe_entity(&properties, credentials.as_ref(), &request.connector_entity_name).await?;
+    let fields = fields
+        .into_iter()
+        .map(|f| ConnectorEntityField {
+            identifier: f.name.clone(),
+            label: Some(f.label),
+            is_primary_key: Some(f.data_type == "id"),
+            supported_field_type_details: Some(SupportedFieldTypeDetails {
+                v1: FieldTypeDetails {
+                    field_type: f.data_type,
+                    filter_operators: Vec::new(),
+                    supported_values: (!f.picklist_values.is_empty()).then_some(f.picklist_values),
+                    value_regex_pattern: None,
+                    supported_date_format: None,
+                    field_value_range: None,
+                    field_length_range: None,
+                },
+            }),
+            source_properties: Some(SourceFieldProperties {
+                is_retrievable: Some(true),
+                is_queryable: Some(true),
+                is_timestamp_field_for_incremental_queries: Some(matches!(
+                    f.name.as_str(),
+                    "SystemModstamp" | "LastModifiedDate" | "CreatedDate"
+                )),
+            }),
+            destination_properties: Some(DestinationFieldProperties {
+                is_creatable: Some(f.creatable),
+                is_nullable: Some(f.nullable),
+                is_upsertable: Some(f.external_id || f.creatable),
+                is_updatable: Some(f.updatable),
+                is_defaulted_on_create: None,
+                supported_write_operations: None,
+            }),
+            parent_identifier: None,
+            default_value: None,
+            is_deprecated: Some(false),
+            description: None,
+            custom_properties: None,
+        })
+        .collect();
+    reply(&DescribeConnectorEntityResponse { connector_entity_fields: fields })
 }
 
 /// Operations Sluice does not offer (custom connector registration).
