@@ -151,3 +151,26 @@ async fn collection_writes_report_each_record() {
         Err(ConnectorError::Protocol { .. })
     ));
 }
+
+#[tokio::test]
+async fn bulk_query_pages_csv_and_bulk_ingest_reports_failures() {
+    let (sim, base) = start(SimConfig::default()).await;
+    let client = client(&base, login(&sim));
+    let mut pages = client.bulk_query("SELECT Id, LastName FROM Lead ORDER BY LastName", false).await.unwrap();
+    assert_eq!(pages.record_count(), Some(2000));
+    let mut rows = 0;
+    let mut count = 0;
+    while let Some(csv) = pages.next_page(750).await.unwrap() {
+        assert!(csv.starts_with("\"Id\",\"LastName\"\n"), "{}", &csv[..40]);
+        rows += csv.lines().count() - 1;
+        count += 1;
+    }
+    assert_eq!((rows, count), (2000, 3));
+    let csv = "External_Id__c,Name\nBULK-1,First\nBULK-2,Second\nBULK-3,".to_string() + &"x".repeat(300) + "\n";
+    let upsert = WriteOperation::Upsert { external_id_field: "External_Id__c".into() };
+    let outcome = client.bulk_ingest("Holiday__c", &upsert, csv.into_bytes()).await.unwrap();
+    assert_eq!((outcome.records_processed, outcome.records_failed), (3, 1));
+    assert!(outcome.failed_csv.contains("STRING_TOO_LONG"), "{}", outcome.failed_csv);
+    let bad = client.bulk_ingest("Nope__c", &WriteOperation::Insert, b"Name\nx\n".to_vec()).await.unwrap_err();
+    assert!(matches!(bad, ConnectorError::Remote { ref code, .. } if code == "INVALIDJOB"), "{bad}");
+}

@@ -359,3 +359,180 @@ fn remote_error(status: StatusCode, body: &Value) -> ConnectorError {
 fn encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
+
+/// Bulk API 2.0 job states after which a job does not change.
+const FINAL_JOB_STATES: &[&str] = &["JobComplete", "Failed", "Aborted"];
+
+/// How a finished Bulk API 2.0 ingest job went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// The job id.
+    pub job_id: String,
+    /// Records processed (succeeded plus failed).
+    pub records_processed: u64,
+    /// Records that failed.
+    pub records_failed: u64,
+    /// `failedResults` CSV: `sf__Id,sf__Error,` then the uploaded columns.
+    pub failed_csv: String,
+}
+
+impl SalesforceClient {
+    async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        for attempt in 0..2 {
+            let token = self.tokens.lock().await.access_token.clone();
+            let Some(token) = token else {
+                self.refresh().await?;
+                continue;
+            };
+            let response = self
+                .http
+                .request(method.clone(), self.url(path))
+                .bearer_auth(token.expose())
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
+            if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                self.refresh().await?;
+                continue;
+            }
+            if !response.status().is_success() {
+                let status = response.status();
+                let value: Value = response.json().await.unwrap_or(Value::Null);
+                return Err(remote_error(status, &value));
+            }
+            return Ok(response);
+        }
+        Err(ConnectorError::Authentication("the refreshed access token was refused too".into()))
+    }
+
+    /// Polls a Bulk API 2.0 job until it reaches a final state, waiting
+    /// longer between polls as it runs (50 ms up to 2 s).
+    async fn wait_for_job(&self, kind: &str, job_id: &str) -> Result<Value, ConnectorError> {
+        let mut delay = std::time::Duration::from_millis(50);
+        loop {
+            let job = self.get(&format!("/services/data/v{API_VERSION}/jobs/{kind}/{job_id}")).await?;
+            let state = job.get("state").and_then(Value::as_str).unwrap_or("");
+            if FINAL_JOB_STATES.contains(&state) {
+                if state != "JobComplete" {
+                    let message = job.get("errorMessage").and_then(Value::as_str).unwrap_or(state).to_string();
+                    return Err(ConnectorError::Remote {
+                        system: SYSTEM,
+                        code: format!("BULK_JOB_{state}"),
+                        message,
+                        status: 200,
+                    });
+                }
+                return Ok(job);
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(2));
+        }
+    }
+
+    /// Runs a Bulk API 2.0 query job and returns a reader of its CSV pages.
+    pub async fn bulk_query(&self, soql: &str, include_deleted: bool) -> Result<BulkQueryPages<'_>, ConnectorError> {
+        let operation = if include_deleted { "queryAll" } else { "query" };
+        let body = json!({"operation": operation, "query": soql, "contentType": "CSV", "lineEnding": "LF"});
+        let (_, job) =
+            self.call(Method::POST, &format!("/services/data/v{API_VERSION}/jobs/query"), Some(&body)).await?;
+        let job_id = job
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ConnectorError::Protocol { system: SYSTEM, message: "query job has no id".into() })?
+            .to_string();
+        let finished = self.wait_for_job("query", &job_id).await?;
+        Ok(BulkQueryPages {
+            client: self,
+            job_id,
+            locator: Some(String::new()),
+            records: finished.get("numberRecordsProcessed").and_then(Value::as_u64),
+        })
+    }
+
+    /// Loads CSV with one Bulk API 2.0 ingest job and waits for it.
+    pub async fn bulk_ingest(
+        &self,
+        object: &str,
+        operation: &WriteOperation,
+        csv: Vec<u8>,
+    ) -> Result<IngestOutcome, ConnectorError> {
+        let mut body = json!({"object": object, "contentType": "CSV", "lineEnding": "LF"});
+        body["operation"] = json!(match operation {
+            WriteOperation::Insert => "insert",
+            WriteOperation::Update => "update",
+            WriteOperation::Upsert { .. } => "upsert",
+            WriteOperation::Delete => "delete",
+        });
+        if let WriteOperation::Upsert { external_id_field } = operation {
+            body["externalIdFieldName"] = json!(external_id_field);
+        }
+        let base = format!("/services/data/v{API_VERSION}/jobs/ingest");
+        let (_, job) = self.call(Method::POST, &base, Some(&body)).await?;
+        let job_id = job
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ConnectorError::Protocol { system: SYSTEM, message: "ingest job has no id".into() })?
+            .to_string();
+        let uploaded = self.send_raw(Method::PUT, &format!("{base}/{job_id}/batches"), "text/csv", csv).await;
+        if let Err(error) = uploaded {
+            let _ = self.call(Method::PATCH, &format!("{base}/{job_id}"), Some(&json!({"state": "Aborted"}))).await;
+            return Err(error);
+        }
+        self.call(Method::PATCH, &format!("{base}/{job_id}"), Some(&json!({"state": "UploadComplete"}))).await?;
+        let finished = self.wait_for_job("ingest", &job_id).await?;
+        let failed_csv = self
+            .send_raw(Method::GET, &format!("{base}/{job_id}/failedResults"), "text/csv", Vec::new())
+            .await?
+            .text()
+            .await
+            .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
+        let count = |key: &str| finished.get(key).and_then(Value::as_u64).unwrap_or(0);
+        Ok(IngestOutcome {
+            job_id,
+            records_processed: count("numberRecordsProcessed"),
+            records_failed: count("numberRecordsFailed"),
+            failed_csv,
+        })
+    }
+}
+
+/// CSV pages of a finished Bulk API 2.0 query job.
+pub struct BulkQueryPages<'a> {
+    client: &'a SalesforceClient,
+    job_id: String,
+    locator: Option<String>,
+    records: Option<u64>,
+}
+
+impl BulkQueryPages<'_> {
+    /// Records the job found.
+    pub fn record_count(&self) -> Option<u64> {
+        self.records
+    }
+
+    /// The next CSV page (each with its header row), or `None` at the end.
+    pub async fn next_page(&mut self, max_records: usize) -> Result<Option<String>, ConnectorError> {
+        let Some(locator) = self.locator.take() else { return Ok(None) };
+        let mut path =
+            format!("/services/data/v{API_VERSION}/jobs/query/{}/results?maxRecords={max_records}", self.job_id);
+        if !locator.is_empty() {
+            path.push_str(&format!("&locator={}", encode(&locator)));
+        }
+        let response = self.client.send_raw(Method::GET, &path, "text/csv", Vec::new()).await?;
+        let next = response.headers().get("Sforce-Locator").and_then(|v| v.to_str().ok()).unwrap_or("null").to_string();
+        self.locator = (next != "null" && !next.is_empty()).then_some(next);
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
+        Ok(Some(text))
+    }
+}
