@@ -8,6 +8,8 @@
 //! profile type so the API can hold every connector in one list, built
 //! explicitly by [`registry`].
 
+#[cfg(feature = "s3")]
+pub mod s3;
 #[cfg(feature = "salesforce")]
 pub mod salesforce;
 

@@ -1,0 +1,273 @@
+//! Object storage for the S3 connector, through `object_store`. The
+//! embedded default keeps each bucket as a folder under the data
+//! directory's `objects/`. Outputs follow AppFlow's key layout and are
+//! written as multipart uploads that become visible only when complete,
+//! so an interrupted run never leaves an object that looks finished.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use futures_util::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use sluice_model::appflow::{PathPrefix, PrefixConfig, PrefixFormat, PrefixType};
+use time::OffsetDateTime;
+
+use crate::ConnectorError;
+
+const SYSTEM: &str = "object storage";
+
+fn storage_error(e: object_store::Error) -> ConnectorError {
+    ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() }
+}
+
+/// Checks a bucket name against S3's rules (3 to 63 characters: lower-case
+/// letters, digits, dots and hyphens, starting and ending with a letter or
+/// digit).
+pub fn check_bucket_name(bucket: &str) -> Result<(), String> {
+    let valid_chars = bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    let valid_ends = bucket.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && bucket.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    if (3..=63).contains(&bucket.len()) && valid_chars && valid_ends && !bucket.contains("..") {
+        Ok(())
+    } else {
+        Err(format!(
+            "bucket name '{bucket}' is not valid: use 3 to 63 lower-case letters, digits, dots or hyphens, starting and ending with a letter or digit"
+        ))
+    }
+}
+
+/// Buckets kept as folders under one root (the embedded default).
+#[derive(Debug, Clone)]
+pub struct LocalBuckets {
+    root: PathBuf,
+}
+
+/// An object found under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Key within the bucket.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl LocalBuckets {
+    /// Buckets under `root` (normally `DATA_DIR/objects`).
+    pub fn new(root: impl AsRef<FsPath>) -> Self {
+        Self { root: root.as_ref().to_path_buf() }
+    }
+
+    /// The store of one bucket, creating its folder.
+    pub fn bucket(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, ConnectorError> {
+        check_bucket_name(bucket).map_err(|message| ConnectorError::Remote {
+            system: SYSTEM,
+            code: "InvalidBucketName".into(),
+            message,
+            status: 400,
+        })?;
+        let folder = self.root.join(bucket);
+        std::fs::create_dir_all(&folder).map_err(|e| ConnectorError::Unreachable {
+            system: SYSTEM,
+            message: format!("{}: {e}", folder.display()),
+        })?;
+        Ok(Arc::new(LocalFileSystem::new_with_prefix(&folder).map_err(storage_error)?))
+    }
+
+    /// Objects whose keys start with `prefix`, sorted by key.
+    pub async fn list(&self, bucket: &str, prefix: Option<&str>) -> Result<Vec<ObjectInfo>, ConnectorError> {
+        let store = self.bucket(bucket)?;
+        let prefix = prefix.filter(|p| !p.is_empty()).map(Path::from);
+        let mut objects: Vec<ObjectInfo> = store
+            .list(prefix.as_ref())
+            .map_ok(|meta| ObjectInfo { key: meta.location.to_string(), size: meta.size })
+            .try_collect()
+            .await
+            .map_err(storage_error)?;
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+}
+
+/// Where a flow run's output objects go, following AppFlow:
+/// `bucketPrefix/flowName/[time path/]executionId/[time-]part-00000.ext`.
+#[derive(Debug, Clone)]
+pub struct OutputLayout {
+    /// `bucketPrefix` of the destination.
+    pub bucket_prefix: Option<String>,
+    /// The flow.
+    pub flow_name: String,
+    /// The run.
+    pub execution_id: String,
+    /// `prefixConfig` of the destination.
+    pub prefix_config: Option<PrefixConfig>,
+    /// When the run started (the time in path and file prefixes).
+    pub started_at: OffsetDateTime,
+}
+
+impl OutputLayout {
+    fn time_parts(&self) -> Vec<String> {
+        let t = self.started_at;
+        let format = self.prefix_config.as_ref().and_then(|p| p.prefix_format).unwrap_or(PrefixFormat::Day);
+        let all = [
+            format!("{:04}", t.year()),
+            format!("{:02}", u8::from(t.month())),
+            format!("{:02}", t.day()),
+            format!("{:02}", t.hour()),
+            format!("{:02}", t.minute()),
+        ];
+        let keep = match format {
+            PrefixFormat::Year => 1,
+            PrefixFormat::Month => 2,
+            PrefixFormat::Day => 3,
+            PrefixFormat::Hour => 4,
+            PrefixFormat::Minute => 5,
+        };
+        all[..keep].to_vec()
+    }
+
+    /// The folder of this run's objects.
+    pub fn folder(&self) -> String {
+        let mut parts: Vec<String> =
+            self.bucket_prefix.iter().filter(|p| !p.is_empty()).map(|p| p.trim_matches('/').to_string()).collect();
+        parts.push(self.flow_name.clone());
+        let prefix_type = self.prefix_config.as_ref().and_then(|p| p.prefix_type);
+        if matches!(prefix_type, Some(PrefixType::Path) | Some(PrefixType::PathAndFilename)) {
+            parts.extend(self.time_parts());
+        }
+        let hierarchy = self.prefix_config.as_ref().and_then(|p| p.path_prefix_hierarchy.clone()).unwrap_or_default();
+        if hierarchy.is_empty() || hierarchy.contains(&PathPrefix::ExecutionId) {
+            parts.push(self.execution_id.clone());
+        }
+        parts.join("/")
+    }
+
+    /// The key of output file number `index` with extension `extension`.
+    pub fn object_key(&self, index: usize, extension: &str) -> String {
+        let prefix_type = self.prefix_config.as_ref().and_then(|p| p.prefix_type);
+        let stem = match prefix_type {
+            Some(PrefixType::Filename) | Some(PrefixType::PathAndFilename) => {
+                format!("{}-part-{index:05}", self.time_parts().join("-"))
+            }
+            _ => format!("part-{index:05}"),
+        };
+        format!("{}/{stem}.{extension}", self.folder())
+    }
+}
+
+/// An object being written; it appears in the bucket only after
+/// [`PendingObject::finish`]. Dropping it or calling
+/// [`PendingObject::abort`] leaves nothing behind.
+pub struct PendingObject {
+    key: String,
+    upload: WriteMultipart,
+    written: u64,
+}
+
+impl PendingObject {
+    /// Starts writing `key` in `store`.
+    pub async fn start(store: &Arc<dyn ObjectStore>, key: &str) -> Result<Self, ConnectorError> {
+        let upload = store.put_multipart(&Path::from(key)).await.map_err(storage_error)?;
+        Ok(Self { key: key.to_string(), upload: WriteMultipart::new(upload), written: 0 })
+    }
+
+    /// Appends bytes.
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.upload.write(bytes);
+        self.written += bytes.len() as u64;
+    }
+
+    /// Bytes written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Publishes the object; returns its key and size.
+    pub async fn finish(self) -> Result<(String, u64), ConnectorError> {
+        self.upload.finish().await.map_err(storage_error)?;
+        Ok((self.key, self.written))
+    }
+
+    /// Discards everything written.
+    pub async fn abort(self) -> Result<(), ConnectorError> {
+        self.upload.abort().await.map_err(storage_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn layout(prefix_config: Option<PrefixConfig>) -> OutputLayout {
+        OutputLayout {
+            bucket_prefix: Some("exports/".into()),
+            flow_name: "accounts".into(),
+            execution_id: "e-1".into(),
+            prefix_config,
+            started_at: datetime!(2026-11-24 07:05:09 UTC),
+        }
+    }
+
+    #[test]
+    fn keys_follow_appflow_layout() {
+        assert_eq!(layout(None).object_key(0, "csv"), "exports/accounts/e-1/part-00000.csv");
+        let path_hour = PrefixConfig {
+            prefix_type: Some(PrefixType::Path),
+            prefix_format: Some(PrefixFormat::Hour),
+            ..Default::default()
+        };
+        assert_eq!(
+            layout(Some(path_hour)).object_key(3, "parquet"),
+            "exports/accounts/2026/11/24/07/e-1/part-00003.parquet"
+        );
+        let file_day = PrefixConfig {
+            prefix_type: Some(PrefixType::Filename),
+            prefix_format: Some(PrefixFormat::Day),
+            ..Default::default()
+        };
+        assert_eq!(layout(Some(file_day)).object_key(1, "jsonl"), "exports/accounts/e-1/2026-11-24-part-00001.jsonl");
+        let both = PrefixConfig {
+            prefix_type: Some(PrefixType::PathAndFilename),
+            prefix_format: Some(PrefixFormat::Minute),
+            ..Default::default()
+        };
+        assert_eq!(
+            layout(Some(both)).object_key(0, "csv"),
+            "exports/accounts/2026/11/24/07/05/e-1/2026-11-24-07-05-part-00000.csv"
+        );
+    }
+
+    #[test]
+    fn bucket_names() {
+        assert!(check_bucket_name("sluice-out.2026").is_ok());
+        for bad in ["ab", "Upper", "-start", "end-", "a..b", &"x".repeat(64)] {
+            assert!(check_bucket_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn objects_appear_only_when_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let buckets = LocalBuckets::new(dir.path());
+        let store = buckets.bucket("out").unwrap();
+        let key = layout(None).object_key(0, "csv");
+        let mut pending = PendingObject::start(&store, &key).await.unwrap();
+        pending.write(b"Id,Name\n");
+        pending.write(b"1,Acme\n");
+        assert_eq!(buckets.list("out", Some("exports")).await.unwrap(), [], "nothing is visible before finish");
+        let (finished_key, size) = pending.finish().await.unwrap();
+        assert_eq!((finished_key.as_str(), size), (key.as_str(), 15));
+        let listed = buckets.list("out", Some("exports/accounts")).await.unwrap();
+        assert_eq!(listed, [ObjectInfo { key: key.clone(), size: 15 }]);
+        assert_eq!(std::fs::read_to_string(dir.path().join("out").join(&key)).unwrap(), "Id,Name\n1,Acme\n");
+
+        let mut aborted = PendingObject::start(&store, "exports/accounts/e-2/part-00000.csv").await.unwrap();
+        aborted.write(b"partial");
+        aborted.abort().await.unwrap();
+        assert_eq!(buckets.list("out", Some("exports/accounts/e-2")).await.unwrap(), []);
+        assert!(buckets.bucket("Bad_Bucket").is_err());
+    }
+}
