@@ -112,6 +112,22 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Executions of a flow, most recent first, one page at a time.
     async fn list_executions(&self, flow_name: &str, page: &PageRequest) -> StoreResult<Page<ExecutionRow>>;
 
+    /// Queues a run for the workers.
+    async fn enqueue_run(&self, execution_id: &str, flow_name: &str, now_ms: i64) -> StoreResult<()>;
+    /// Claims the oldest run that no live lease holds, for `lease_ms`.
+    /// Several workers (processes sharing a PostgreSQL store) never get the
+    /// same run while its lease is live.
+    async fn claim_run(&self, owner: &str, now_ms: i64, lease_ms: i64) -> StoreResult<Option<ClaimedRun>>;
+    /// Extends `owner`'s lease; false when the lease was lost (expired and
+    /// claimed by another worker, or the run is gone).
+    async fn renew_lease(&self, execution_id: &str, owner: &str, now_ms: i64, lease_ms: i64) -> StoreResult<bool>;
+    /// Removes a finished run from the queue (only by its lease owner).
+    async fn finish_run(&self, execution_id: &str, owner: &str) -> StoreResult<bool>;
+    /// Asks the worker running `execution_id` to stop; false if not queued.
+    async fn request_cancel(&self, execution_id: &str) -> StoreResult<bool>;
+    /// Whether a cancel was asked for.
+    async fn cancel_requested(&self, execution_id: &str) -> StoreResult<bool>;
+
     /// Tags of a resource.
     async fn get_tags(&self, resource_arn: &str) -> StoreResult<BTreeMap<String, String>>;
     /// Adds or overwrites tags of a resource.

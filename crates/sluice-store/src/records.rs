@@ -98,3 +98,14 @@ pub struct Page<T> {
     /// Cursor of the next page, `None` when this is the last one.
     pub next_cursor: Option<String>,
 }
+
+/// A queued run a worker has claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedRun {
+    /// The execution.
+    pub execution_id: String,
+    /// Its flow.
+    pub flow_name: String,
+    /// How many times it has been claimed, this claim included.
+    pub attempts: i64,
+}

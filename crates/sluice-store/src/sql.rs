@@ -462,6 +462,87 @@ impl MetadataStore for SqlStore {
         Ok(paginate(items, page.limit, |e| format!("{}:{}", e.started_at_ms, e.execution_id)))
     }
 
+    async fn enqueue_run(&self, execution_id: &str, flow_name: &str, now_ms: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO run_queue (execution_id, flow_name, enqueued_at_ms, attempts, lease_owner, lease_expires_at_ms, cancel_requested) \
+             VALUES ($1, $2, $3, 0, NULL, NULL, 0)",
+        )
+        .bind(execution_id)
+        .bind(flow_name)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_run(&self, owner: &str, now_ms: i64, lease_ms: i64) -> StoreResult<Option<ClaimedRun>> {
+        // One statement: the sub-select and the update happen atomically. On
+        // PostgreSQL, SKIP LOCKED lets concurrent claimers pass each other;
+        // SQLite runs one writer at a time.
+        let skip_locked = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE run_queue SET lease_owner = $1, lease_expires_at_ms = $2, attempts = attempts + 1 \
+             WHERE execution_id = (SELECT execution_id FROM run_queue \
+                 WHERE lease_owner IS NULL OR lease_expires_at_ms < $3 \
+                 ORDER BY enqueued_at_ms, execution_id LIMIT 1{skip_locked}) \
+             RETURNING execution_id, flow_name, attempts"
+        ))
+        .bind(owner)
+        .bind(now_ms + lease_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(ClaimedRun {
+                execution_id: row.try_get("execution_id")?,
+                flow_name: row.try_get("flow_name")?,
+                attempts: row.try_get("attempts")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn renew_lease(&self, execution_id: &str, owner: &str, now_ms: i64, lease_ms: i64) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE run_queue SET lease_expires_at_ms = $1 WHERE execution_id = $2 AND lease_owner = $3 AND lease_expires_at_ms >= $4",
+        )
+        .bind(now_ms + lease_ms)
+        .bind(execution_id)
+        .bind(owner)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn finish_run(&self, execution_id: &str, owner: &str) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM run_queue WHERE execution_id = $1 AND lease_owner = $2")
+            .bind(execution_id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn request_cancel(&self, execution_id: &str) -> StoreResult<bool> {
+        let result = sqlx::query("UPDATE run_queue SET cancel_requested = 1 WHERE execution_id = $1")
+            .bind(execution_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn cancel_requested(&self, execution_id: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT cancel_requested FROM run_queue WHERE execution_id = $1")
+            .bind(execution_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<i64, _>("cancel_requested")).transpose()?.unwrap_or(0) != 0)
+    }
+
     async fn get_tags(&self, resource_arn: &str) -> StoreResult<BTreeMap<String, String>> {
         let rows = sqlx::query("SELECT tag_key, tag_value FROM resource_tags WHERE resource_arn = $1")
             .bind(resource_arn)

@@ -244,6 +244,53 @@ async fn tags_put_overwrite_remove(store: Arc<dyn MetadataStore>) {
     assert!(store.get_tags("arn:other").await.unwrap().is_empty());
 }
 
+async fn run_queue_leases(store: Arc<dyn MetadataStore>) {
+    store.enqueue_run("e1", "f", 100).await.unwrap();
+    store.enqueue_run("e2", "f", 200).await.unwrap();
+    let first = store.claim_run("w1", 1_000, 500).await.unwrap().unwrap();
+    assert_eq!((first.execution_id.as_str(), first.attempts), ("e1", 1), "oldest first");
+    let second = store.claim_run("w2", 1_000, 500).await.unwrap().unwrap();
+    assert_eq!(second.execution_id, "e2", "a live lease is not handed out twice");
+    assert_eq!(store.claim_run("w3", 1_100, 500).await.unwrap(), None);
+    assert!(store.renew_lease("e1", "w1", 1_400, 500).await.unwrap());
+    assert!(!store.renew_lease("e1", "w2", 1_400, 500).await.unwrap(), "only the owner renews");
+    // w2 dies: its lease on e2 expires at 1_500 and another worker takes the run over.
+    let retaken = store.claim_run("w3", 1_600, 500).await.unwrap().unwrap();
+    assert_eq!((retaken.execution_id.as_str(), retaken.attempts), ("e2", 2));
+    assert!(!store.renew_lease("e2", "w2", 1_600, 500).await.unwrap(), "the dead worker lost it");
+    assert!(!store.finish_run("e2", "w2").await.unwrap());
+    assert!(!store.cancel_requested("e1").await.unwrap());
+    assert!(store.request_cancel("e1").await.unwrap());
+    assert!(store.cancel_requested("e1").await.unwrap());
+    assert!(store.finish_run("e1", "w1").await.unwrap());
+    assert!(store.finish_run("e2", "w3").await.unwrap());
+    assert!(!store.request_cancel("e1").await.unwrap(), "finished runs leave the queue");
+    assert_eq!(store.claim_run("w1", 5_000, 500).await.unwrap(), None);
+}
+
+async fn concurrent_claims_never_share_a_run(store: Arc<dyn MetadataStore>) {
+    for i in 0..20 {
+        store.enqueue_run(&format!("run{i:02}"), "f", i).await.unwrap();
+    }
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(run) = store.claim_run(&format!("w{w}"), 1_000, 60_000).await.unwrap() {
+                mine.push(run.execution_id);
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap());
+    }
+    all.sort();
+    assert_eq!(all, (0..20).map(|i| format!("run{i:02}")).collect::<Vec<_>>());
+}
+
 async fn data_survives_reopen(url_dir: tempfile::TempDir) {
     let url = format!("sqlite://{}", url_dir.path().join("meta.db").display());
     {
@@ -276,6 +323,8 @@ store_suite!(sqlite:
     flows_update_list_delete,
     executions_most_recent_first,
     tags_put_overwrite_remove,
+    run_queue_leases,
+    concurrent_claims_never_share_a_run,
 );
 
 store_suite!(postgres:
@@ -285,6 +334,8 @@ store_suite!(postgres:
     flows_update_list_delete,
     executions_most_recent_first,
     tags_put_overwrite_remove,
+    run_queue_leases,
+    concurrent_claims_never_share_a_run,
 );
 
 #[tokio::test]
