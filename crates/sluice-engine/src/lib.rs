@@ -1,0 +1,318 @@
+//! The flow engine: workers that take queued flow runs from the metadata
+//! store under a lease, run them with a [`FlowRunner`], keep the execution
+//! record (status, counters, error) up to date, and honour cancellation.
+//!
+//! Any number of workers, in one process or in several sharing a PostgreSQL
+//! store, can run side by side: a run is held by one live lease at a time,
+//! and a run whose worker died is taken over when its lease expires.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sluice_model::appflow::{ErrorInfo, ExecutionRecord, ExecutionResult, ExecutionStatus};
+use sluice_model::wire::EpochSeconds;
+use sluice_store::{ClaimedRun, ExecutionRow, FlowRecord, MetadataStore, StoreError};
+use tokio::sync::Mutex;
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Errors of the engine itself (not of a run).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The metadata store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored document does not parse.
+    #[error("stored {0} is unreadable: {1}")]
+    Corrupt(&'static str, String),
+}
+
+/// Why a run did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// Someone asked for the run to stop.
+    #[error("the run was cancelled")]
+    Cancelled,
+    /// The run failed; the message goes to the execution record.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Counters of a run, reported as it goes and at the end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunProgress {
+    /// Records read from the source.
+    pub records_processed: i64,
+    /// Bytes read from the source.
+    pub bytes_processed: i64,
+    /// Bytes written to the destination.
+    pub bytes_written: i64,
+}
+
+/// What a runner gets: the flow, a cancellation flag and a progress sink.
+pub struct RunContext {
+    /// The execution id.
+    pub execution_id: String,
+    /// The flow as stored.
+    pub flow: FlowRecord,
+    /// How many times this run was claimed (more than 1 after a takeover).
+    pub attempt: i64,
+    cancelled: Arc<AtomicBool>,
+    progress: Mutex<RunProgress>,
+    store: Arc<dyn MetadataStore>,
+}
+
+impl RunContext {
+    /// Whether the run should stop; runners check this between batches.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// `Err(RunError::Cancelled)` once a cancel was asked for.
+    pub fn check_cancelled(&self) -> Result<(), RunError> {
+        if self.is_cancelled() {
+            Err(RunError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records progress and writes it to the execution record.
+    pub async fn report(&self, progress: RunProgress) {
+        *self.progress.lock().await = progress;
+        if let Err(e) = update_execution(&*self.store, &self.flow.name, &self.execution_id, |record| {
+            set_counters(record, progress);
+        })
+        .await
+        {
+            tracing::warn!(execution_id = %self.execution_id, error = %e, "cannot record progress");
+        }
+    }
+
+    /// The last reported progress.
+    pub async fn progress(&self) -> RunProgress {
+        *self.progress.lock().await
+    }
+}
+
+/// Moves a flow's data. Implementations read the source, apply the tasks and
+/// write the destination, reporting progress and checking cancellation.
+#[async_trait::async_trait]
+pub trait FlowRunner: Send + Sync + 'static {
+    /// Runs one execution to the end.
+    async fn run(&self, ctx: &RunContext) -> Result<RunProgress, RunError>;
+}
+
+/// Settings of a worker.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Identifies this worker in leases.
+    pub owner: String,
+    /// How long a claim lasts without renewal.
+    pub lease: Duration,
+    /// How long to wait when the queue is empty.
+    pub idle_poll: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+            lease: Duration::from_secs(30),
+            idle_poll: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A worker: claims runs one at a time and runs them.
+pub struct Worker {
+    store: Arc<dyn MetadataStore>,
+    runner: Arc<dyn FlowRunner>,
+    config: WorkerConfig,
+}
+
+impl Worker {
+    /// A worker over `store` using `runner`.
+    pub fn new(store: Arc<dyn MetadataStore>, runner: Arc<dyn FlowRunner>, config: WorkerConfig) -> Self {
+        Self { store, runner, config }
+    }
+
+    /// Claims and runs queued runs until `shutdown` resolves.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let worked = tokio::select! {
+                _ = &mut shutdown => return,
+                worked = self.run_one() => worked,
+            };
+            match worked {
+                Ok(true) => {}
+                Ok(false) => {
+                    tokio::select! {
+                        _ = &mut shutdown => return,
+                        _ = tokio::time::sleep(self.config.idle_poll) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "worker cannot use the run queue");
+                    tokio::time::sleep(self.config.idle_poll * 4).await;
+                }
+            }
+        }
+    }
+
+    /// Claims one run and runs it; `Ok(false)` when the queue is empty.
+    pub async fn run_one(&self) -> Result<bool, EngineError> {
+        let lease_ms = self.config.lease.as_millis() as i64;
+        let Some(claimed) = self.store.claim_run(&self.config.owner, now_ms(), lease_ms).await? else {
+            return Ok(false);
+        };
+        self.run_claimed(claimed).await?;
+        Ok(true)
+    }
+
+    async fn run_claimed(&self, claimed: ClaimedRun) -> Result<(), EngineError> {
+        let owner = self.config.owner.clone();
+        let Some(flow) = self.store.get_flow(&claimed.flow_name).await? else {
+            tracing::warn!(execution_id = %claimed.execution_id, flow = %claimed.flow_name, "flow deleted before its run started");
+            self.store.finish_run(&claimed.execution_id, &owner).await?;
+            return Ok(());
+        };
+        tracing::info!(execution_id = %claimed.execution_id, flow = %flow.name, attempt = claimed.attempts, "run started");
+        let cancelled = Arc::new(AtomicBool::new(self.store.cancel_requested(&claimed.execution_id).await?));
+        let ctx = Arc::new(RunContext {
+            execution_id: claimed.execution_id.clone(),
+            flow,
+            attempt: claimed.attempts,
+            cancelled: cancelled.clone(),
+            progress: Mutex::new(RunProgress::default()),
+            store: self.store.clone(),
+        });
+        update_execution(&*self.store, &ctx.flow.name, &ctx.execution_id, |record| {
+            record.execution_status = Some(ExecutionStatus::InProgress);
+            record.data_pull_start_time = Some(EpochSeconds::from_millis(now_ms()));
+        })
+        .await?;
+        // Keeps the lease alive and watches for cancel requests while the run goes.
+        let heartbeat = {
+            let store = self.store.clone();
+            let execution_id = ctx.execution_id.clone();
+            let owner = owner.clone();
+            let lease = self.config.lease;
+            let cancelled = cancelled.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    match store.renew_lease(&execution_id, &owner, now_ms(), lease.as_millis() as i64).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(%execution_id, "lease lost; stopping the run");
+                            cancelled.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                        Err(e) => tracing::warn!(%execution_id, error = %e, "cannot renew the lease"),
+                    }
+                    if store.cancel_requested(&execution_id).await.unwrap_or(false) {
+                        cancelled.store(true, Ordering::SeqCst);
+                    }
+                }
+            })
+        };
+        let outcome = if ctx.is_cancelled() { Err(RunError::Cancelled) } else { self.runner.run(&ctx).await };
+        heartbeat.abort();
+        let progress = match &outcome {
+            Ok(progress) => *progress,
+            Err(_) => ctx.progress().await,
+        };
+        update_execution(&*self.store, &ctx.flow.name, &ctx.execution_id, |record| {
+            set_counters(record, progress);
+            record.data_pull_end_time = Some(EpochSeconds::from_millis(now_ms()));
+            let result = record.execution_result.get_or_insert_with(empty_result);
+            match &outcome {
+                Ok(_) => record.execution_status = Some(ExecutionStatus::Successful),
+                Err(RunError::Cancelled) => record.execution_status = Some(ExecutionStatus::Canceled),
+                Err(RunError::Failed(message)) => {
+                    record.execution_status = Some(ExecutionStatus::Error);
+                    result.error_info =
+                        Some(ErrorInfo { put_failures_count: Some(0), execution_message: Some(message.clone()) });
+                }
+            }
+        })
+        .await?;
+        if !self.store.finish_run(&ctx.execution_id, &owner).await? {
+            tracing::warn!(execution_id = %ctx.execution_id, "the run's lease was taken over before it finished");
+        }
+        match &outcome {
+            Ok(p) => tracing::info!(execution_id = %ctx.execution_id, records = p.records_processed, "run succeeded"),
+            Err(e) => tracing::warn!(execution_id = %ctx.execution_id, error = %e, "run did not succeed"),
+        }
+        Ok(())
+    }
+}
+
+fn empty_result() -> ExecutionResult {
+    ExecutionResult {
+        error_info: None,
+        bytes_processed: Some(0),
+        bytes_written: Some(0),
+        records_processed: Some(0),
+        num_parallel_processes: None,
+        max_page_size: None,
+    }
+}
+
+fn set_counters(record: &mut ExecutionRecord, progress: RunProgress) {
+    let result = record.execution_result.get_or_insert_with(empty_result);
+    result.records_processed = Some(progress.records_processed);
+    result.bytes_processed = Some(progress.bytes_processed);
+    result.bytes_written = Some(progress.bytes_written);
+}
+
+/// The record of a new run, as StartFlow stores it before queueing.
+pub fn new_execution(execution_id: &str, flow_name: &str, now: i64) -> ExecutionRow {
+    let record = ExecutionRecord {
+        execution_id: Some(execution_id.to_string()),
+        execution_status: Some(ExecutionStatus::InProgress),
+        execution_result: Some(empty_result()),
+        started_at: Some(EpochSeconds::from_millis(now)),
+        last_updated_at: Some(EpochSeconds::from_millis(now)),
+        data_pull_start_time: None,
+        data_pull_end_time: None,
+        metadata_catalog_details: None,
+    };
+    ExecutionRow {
+        execution_id: execution_id.to_string(),
+        flow_name: flow_name.to_string(),
+        status: ExecutionStatus::InProgress.as_str().to_string(),
+        record: serde_json::to_value(&record).unwrap_or(Value::Null),
+        started_at_ms: now,
+        updated_at_ms: now,
+    }
+}
+
+/// Reads, changes and writes back one execution record.
+pub async fn update_execution(
+    store: &dyn MetadataStore,
+    flow_name: &str,
+    execution_id: &str,
+    change: impl FnOnce(&mut ExecutionRecord),
+) -> Result<(), EngineError> {
+    let Some(mut row) = store.get_execution(flow_name, execution_id).await? else {
+        return Ok(());
+    };
+    let mut record: ExecutionRecord = serde_json::from_value(row.record.clone())
+        .map_err(|e| EngineError::Corrupt("execution record", e.to_string()))?;
+    change(&mut record);
+    let now = now_ms().max(row.updated_at_ms);
+    record.last_updated_at = Some(EpochSeconds::from_millis(now));
+    row.status = record.execution_status.map(|s| s.as_str().to_string()).unwrap_or(row.status);
+    row.record = serde_json::to_value(&record).map_err(|e| EngineError::Corrupt("execution record", e.to_string()))?;
+    row.updated_at_ms = now;
+    store.update_execution(&row).await?;
+    Ok(())
+}
