@@ -718,6 +718,18 @@ def test_stop_on_demand_flow_is_unsupported(appflow, on_demand_flow):
     assert appflow.describe_flow(flowName=name)["flowStatus"] == "Active"
 
 
+def finished_execution(client, flow_name, execution_id, timeout=15.0):
+    """The execution record once the engine's worker has finished the run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = client.describe_flow_execution_records(flowName=flow_name)["flowExecutions"]
+        matching = [r for r in records if r["executionId"] == execution_id]
+        assert len(matching) == 1, records
+        if matching[0]["executionStatus"] != "InProgress" or time.monotonic() > deadline:
+            return matching[0]
+        time.sleep(0.1)
+
+
 def test_start_on_demand_flow_records_a_failed_run(appflow, on_demand_flow):
     name, _request, created = on_demand_flow
     started = appflow.start_flow(flowName=name)
@@ -726,10 +738,7 @@ def test_start_on_demand_flow_records_a_failed_run(appflow, on_demand_flow):
     execution_id = started["executionId"]
     assert isinstance(execution_id, str) and execution_id
 
-    records = appflow.describe_flow_execution_records(flowName=name)["flowExecutions"]
-    matching = [r for r in records if r["executionId"] == execution_id]
-    assert len(matching) == 1, records
-    record = matching[0]
+    record = finished_execution(appflow, name, execution_id)
     assert record["executionStatus"] in appflow.meta.service_model.shape_for("ExecutionStatus").enum
     assert record["executionStatus"] == "Error"
     message = record["executionResult"]["errorInfo"]["executionMessage"].lower()
@@ -1007,7 +1016,7 @@ def test_profiles_flows_tags_and_runs_survive_a_restart(fresh_server):
 
     runs = client.describe_flow_execution_records(flowName="accounts")["flowExecutions"]
     assert [r["executionId"] for r in runs] == [execution_id]
-    assert runs[0]["executionStatus"] == "Error"
+    assert finished_execution(client, "accounts", execution_id)["executionStatus"] == "Error"
 
     # The restarted server still refuses to lose referential integrity.
     with api_error("ConflictException", 409):

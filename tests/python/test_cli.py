@@ -4,6 +4,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -62,8 +63,12 @@ def test_cli_manages_profiles_and_flows(sluice_bin, fresh_server, tmp_path):
     assert json.loads(run_cli(sluice_bin, fresh_server, "flow", "describe", "cli-accounts").stdout)["flowName"] == "cli-accounts"
 
     started = json.loads(run_cli(sluice_bin, fresh_server, "flow", "start", "cli-accounts").stdout)
-    runs = run_cli(sluice_bin, fresh_server, "flow", "runs", "cli-accounts").stdout
-    assert started["executionId"] in runs and "Error" in runs
+    for _ in range(100):
+        runs = run_cli(sluice_bin, fresh_server, "flow", "runs", "cli-accounts").stdout
+        if "InProgress" not in runs:
+            break
+        time.sleep(0.1)
+    assert started["executionId"] in runs and "Error" in runs and "not available yet" in runs
 
     refused = run_cli(sluice_bin, fresh_server, "profile", "delete", "cli-sf", check=False)
     assert refused.returncode == 1

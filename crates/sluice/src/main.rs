@@ -188,14 +188,33 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let vault = sluice_vault::Vault::open_default(&data.root).context("cannot load the master key")?;
     let store_url = args.store.clone().unwrap_or_else(|| data.sqlite_url());
     let store = sluice_store::open_store(&store_url).await.context("cannot open the metadata store")?;
-    let state = sluice_api::AppState::new(store, Arc::new(vault), args.region.clone(), account_id.clone(), vec![key]);
+    let state =
+        sluice_api::AppState::new(store.clone(), Arc::new(vault), args.region.clone(), account_id.clone(), vec![key]);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, region = %args.region, account_id = %account_id, data_dir = %data.root.display(), "sluice listening");
     println!("listening on http://{address}");
-    sluice_api::serve(listener, state, shutdown_signal()).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let worker = sluice_engine::Worker::new(
+        store,
+        Arc::new(sluice_engine::NoPipelineRunner),
+        sluice_engine::WorkerConfig::default(),
+    );
+    let worker = tokio::spawn(worker.run_until(until_stopped()));
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    sluice_api::serve(listener, state, until_stopped()).await?;
+    let _ = worker.await;
     tracing::info!("sluice stopped");
     Ok(())
 }

@@ -396,8 +396,8 @@ pub async fn delete_flow(State(state): State<AppState>, body: Bytes) -> ApiResul
 
 // -------------------------------------------------------------- executions
 
-/// StartFlow. Activates a scheduled or event flow; starts a run of an
-/// on-demand flow.
+/// StartFlow. Activates a scheduled or event flow; queues a run of an
+/// on-demand flow for the engine's workers.
 pub async fn start_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let request: StartFlowRequest = parse("StartFlow", body_json(&body)?)?;
     let mut record = get_flow_record(&state, &request.flow_name).await?;
@@ -418,38 +418,9 @@ pub async fn start_flow(State(state): State<AppState>, body: Bytes) -> ApiResult
     }
     let execution_id = uuid::Uuid::new_v4().to_string();
     let now = now_ms();
-    // The flow engine (which moves the data) is not part of this release:
-    // the run is recorded, and fails at once with a message that says so.
-    let message = "flow execution is not available yet: this Sluice release stores and validates flows, and the engine that runs them is a later release";
-    let execution = ExecutionRecord {
-        execution_id: Some(execution_id.clone()),
-        execution_status: Some(ExecutionStatus::Error),
-        execution_result: Some(ExecutionResult {
-            error_info: Some(ErrorInfo { put_failures_count: Some(0), execution_message: Some(message.to_string()) }),
-            bytes_processed: Some(0),
-            bytes_written: Some(0),
-            records_processed: Some(0),
-            num_parallel_processes: None,
-            max_page_size: None,
-        }),
-        started_at: Some(EpochSeconds::from_millis(now)),
-        last_updated_at: Some(EpochSeconds::from_millis(now)),
-        data_pull_start_time: None,
-        data_pull_end_time: None,
-        metadata_catalog_details: None,
-    };
-    state
-        .store
-        .insert_execution(&ExecutionRow {
-            execution_id: execution_id.clone(),
-            flow_name: record.name.clone(),
-            status: ExecutionStatus::Error.as_str().to_string(),
-            record: serde_json::to_value(&execution).map_err(|e| ApiError::Internal(e.to_string()))?,
-            started_at_ms: now,
-            updated_at_ms: now,
-        })
-        .await?;
-    tracing::warn!(flow = %record.name, %execution_id, "flow run recorded as failed: no flow engine in this release");
+    state.store.insert_execution(&sluice_engine::new_execution(&execution_id, &record.name, now)).await?;
+    state.store.enqueue_run(&execution_id, &record.name, now).await?;
+    tracing::info!(flow = %record.name, %execution_id, "flow run queued");
     let status = flow_status(&record);
     reply(&StartFlowResponse { flow_arn: Some(record.arn), flow_status: status, execution_id: Some(execution_id) })
 }
@@ -538,6 +509,8 @@ pub async fn cancel_flow_executions(State(state): State<AppState>, body: Bytes) 
         row.record = serde_json::to_value(&execution).map_err(|e| ApiError::Internal(e.to_string()))?;
         row.updated_at_ms = now;
         state.store.update_execution(&row).await?;
+        // The worker running it sees the request and stops (status Canceled).
+        state.store.request_cancel(&row.execution_id).await?;
         cancelled.push(row.execution_id);
     }
     let invalid: Vec<String> =
