@@ -79,6 +79,16 @@ def test_cli_manages_profiles_and_flows(sluice_bin, fresh_server, tmp_path):
     assert "cli-sf" not in run_cli(sluice_bin, fresh_server, "profile", "list").stdout
 
 
+def test_cli_flow_run_follows_the_run_to_its_end(sluice_bin, fresh_server):
+    fresh_server.client().create_connector_profile(**PROFILE)
+    fresh_server.client().create_flow(**FLOW)
+    result = run_cli(sluice_bin, fresh_server, "flow", "run", "cli-accounts", "--timeout", "60", check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ended Error" in result.stderr and "not available yet" in result.stderr, result.stderr
+    runs = fresh_server.client().describe_flow_execution_records(flowName="cli-accounts")["flowExecutions"]
+    assert [r["executionStatus"] for r in runs] == ["Error"]
+
+
 def test_cli_rejects_misspelt_fields_before_sending(sluice_bin, fresh_server, tmp_path):
     bad = dict(FLOW, flowNmae="typo")
     bad["triggerConfig"] = {"triggerType": "Sometimes"}

@@ -8,6 +8,7 @@ mod sim;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -139,6 +140,14 @@ enum FlowAction {
     Stop { name: String },
     /// Show a flow's runs, most recent first.
     Runs { name: String },
+    /// Start a run of an on-demand flow and follow it to the end with a
+    /// progress bar; exits non-zero unless the run succeeds.
+    Run {
+        name: String,
+        /// Give up waiting after this many seconds (the run goes on).
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
 }
 
 #[tokio::main]
@@ -283,6 +292,59 @@ async fn collect_pages(api: &ApiClient, path: &str, mut body: Value, field: &str
     }
 }
 
+/// Starts a run and shows its records and bytes until it ends.
+async fn follow_run(api: &ApiClient, name: &str, timeout: Duration) -> Result<()> {
+    let started = api.call("/start-flow", &json!({"flowName": name})).await?;
+    let execution_id = started
+        .get("executionId")
+        .and_then(Value::as_str)
+        .context("the flow did not start a run (only on-demand flows run now; scheduled ones are activated)")?
+        .to_string();
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let deadline = std::time::Instant::now() + timeout;
+    let record = loop {
+        let runs = api.call("/describe-flow-execution-records", &json!({"flowName": name, "maxResults": 20})).await?;
+        let record = runs
+            .get("flowExecutions")
+            .and_then(Value::as_array)
+            .and_then(|runs| {
+                runs.iter().find(|r| r.get("executionId").and_then(Value::as_str) == Some(execution_id.as_str()))
+            })
+            .cloned()
+            .unwrap_or(Value::Null);
+        let result = record.get("executionResult").cloned().unwrap_or(Value::Null);
+        let count = |key: &str| result.get(key).and_then(Value::as_i64).unwrap_or(0);
+        bar.set_message(format!(
+            "{execution_id}: {} records, {} read, {} written",
+            count("recordsProcessed"),
+            indicatif::HumanBytes(count("bytesProcessed") as u64),
+            indicatif::HumanBytes(count("bytesWritten") as u64)
+        ));
+        let status = text(&record, "executionStatus");
+        if !matches!(status.as_str(), "InProgress" | "CancelStarted" | "-") {
+            break record;
+        }
+        if std::time::Instant::now() > deadline {
+            bar.abandon_with_message(format!("{execution_id}: still {status}; stopped waiting (the run goes on)"));
+            bail!("timed out waiting for run {execution_id}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let status = text(&record, "executionStatus");
+    bar.finish_with_message(format!("{execution_id}: {status}"));
+    if status != "Successful" {
+        let message =
+            record.pointer("/executionResult/errorInfo/executionMessage").and_then(Value::as_str).unwrap_or("");
+        bail!("run {execution_id} ended {status}: {message}");
+    }
+    Ok(())
+}
+
 fn text(value: &Value, key: &str) -> String {
     value.get(key).and_then(Value::as_str).unwrap_or("-").to_string()
 }
@@ -353,6 +415,7 @@ async fn flow(target: ClientArgs, action: FlowAction) -> Result<()> {
         }
         FlowAction::Start { name } => print_json(&api.call("/start-flow", &json!({"flowName": name})).await?),
         FlowAction::Stop { name } => print_json(&api.call("/stop-flow", &json!({"flowName": name})).await?),
+        FlowAction::Run { name, timeout } => follow_run(&api, &name, Duration::from_secs(timeout)).await?,
         FlowAction::Runs { name } => {
             let runs =
                 collect_pages(&api, "/describe-flow-execution-records", json!({"flowName": name}), "flowExecutions")
