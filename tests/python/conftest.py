@@ -331,8 +331,9 @@ def tls_cert(tmp_path_factory):
 class SimProcess:
     """`sluice sim APP --listen 127.0.0.1:PORT --tls-cert --tls-key ...` as a child process."""
 
-    def __init__(self, binary: str, app: str, root: pathlib.Path, cert: pathlib.Path, key: pathlib.Path, args=()):
+    def __init__(self, binary: str, app: str, root: pathlib.Path, cert: pathlib.Path, key: pathlib.Path, args=(), tls=True):
         self.binary, self.app, self.root, self.cert, self.key = binary, app, root, cert, key
+        self.tls = tls
         self.args = list(args)
         self.root.mkdir(parents=True, exist_ok=True)
         self.log_path = root / f"{app}-sim.log"
@@ -341,7 +342,7 @@ class SimProcess:
 
     @property
     def base_url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> "SimProcess":
         self.port = free_port()
@@ -349,7 +350,7 @@ class SimProcess:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [self.binary, "sim", self.app, "--listen", f"127.0.0.1:{self.port}",
-             "--tls-cert", str(self.cert), "--tls-key", str(self.key), *self.args],
+             *(["--tls-cert", str(self.cert), "--tls-key", str(self.key)] if self.tls else []), *self.args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -382,11 +383,11 @@ class SimProcess:
 
 @pytest.fixture
 def sim_factory(sluice_bin, tls_cert, tmp_path):
-    """make(app, *args) -> a started simulator (stopped after the test)."""
+    """make(app, *args, tls=True) -> a started simulator (stopped after the test); tls=False serves plain HTTP."""
     made: list[SimProcess] = []
 
-    def make(app: str, *args, name: str = "") -> SimProcess:
-        sim = SimProcess(sluice_bin, app, tmp_path / (name or f"{app}-{len(made)}"), *tls_cert, args=args)
+    def make(app: str, *args, name: str = "", tls: bool = True) -> SimProcess:
+        sim = SimProcess(sluice_bin, app, tmp_path / (name or f"{app}-{len(made)}"), *tls_cert, args=args, tls=tls)
         made.append(sim)
         return sim.start()
 

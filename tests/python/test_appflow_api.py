@@ -741,8 +741,9 @@ def test_start_on_demand_flow_records_a_failed_run(appflow, on_demand_flow):
     record = finished_execution(appflow, name, execution_id)
     assert record["executionStatus"] in appflow.meta.service_model.shape_for("ExecutionStatus").enum
     assert record["executionStatus"] == "Error"
-    message = record["executionResult"]["errorInfo"]["executionMessage"].lower()
-    assert "engine" in message and "not available" in message, message
+    # The profile points at a Salesforce org that does not exist, so the run fails reaching it.
+    message = record["executionResult"]["errorInfo"]["executionMessage"]
+    assert message.startswith("Salesforce: "), message
     assert isinstance(record["startedAt"], datetime.datetime)
 
 

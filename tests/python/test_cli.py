@@ -68,7 +68,7 @@ def test_cli_manages_profiles_and_flows(sluice_bin, fresh_server, tmp_path):
         if "InProgress" not in runs:
             break
         time.sleep(0.1)
-    assert started["executionId"] in runs and "Error" in runs and "not available yet" in runs
+    assert started["executionId"] in runs and "Error" in runs and "Salesforce: " in runs
 
     refused = run_cli(sluice_bin, fresh_server, "profile", "delete", "cli-sf", check=False)
     assert refused.returncode == 1
@@ -84,7 +84,7 @@ def test_cli_flow_run_follows_the_run_to_its_end(sluice_bin, fresh_server):
     fresh_server.client().create_flow(**FLOW)
     result = run_cli(sluice_bin, fresh_server, "flow", "run", "cli-accounts", "--timeout", "60", check=False)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "ended Error" in result.stderr and "not available yet" in result.stderr, result.stderr
+    assert "ended Error: Salesforce: " in result.stderr, result.stderr
     runs = fresh_server.client().describe_flow_execution_records(flowName="cli-accounts")["flowExecutions"]
     assert [r["executionStatus"] for r in runs] == ["Error"]
 

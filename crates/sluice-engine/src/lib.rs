@@ -6,6 +6,8 @@
 //! store, can run side by side: a run is held by one live lease at a time,
 //! and a run whose worker died is taken over when its lease expires.
 
+pub mod pipeline;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -315,21 +317,4 @@ pub async fn update_execution(
     row.updated_at_ms = now;
     store.update_execution(&row).await?;
     Ok(())
-}
-
-/// The runner of this release: runs are queued, claimed and recorded, but
-/// the connector pipeline (source, tasks, destination) does not exist yet,
-/// so each run ends in `Error` with a message that says so.
-pub struct NoPipelineRunner;
-
-#[async_trait::async_trait]
-impl FlowRunner for NoPipelineRunner {
-    async fn run(&self, ctx: &RunContext) -> Result<RunProgress, RunError> {
-        let pair = |key: &str| ctx.flow.definition.pointer(key).and_then(Value::as_str).unwrap_or("?").to_string();
-        Err(RunError::Failed(format!(
-            "moving data from {} to {} is not available yet: this release has the flow engine's queue and workers, but not the connector pipeline",
-            pair("/sourceFlowConfig/connectorType"),
-            pair("/destinationFlowConfigList/0/connectorType")
-        )))
-    }
 }

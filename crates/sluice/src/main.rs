@@ -194,11 +194,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
         CredentialSource::File => tracing::info!(access_key_id = %key.access_key_id, "root credentials loaded from the data directory"),
         CredentialSource::Environment => tracing::info!(access_key_id = %key.access_key_id, "root credentials taken from the environment"),
     }
-    let vault = sluice_vault::Vault::open_default(&data.root).context("cannot load the master key")?;
+    let vault = Arc::new(sluice_vault::Vault::open_default(&data.root).context("cannot load the master key")?);
     let store_url = args.store.clone().unwrap_or_else(|| data.sqlite_url());
     let store = sluice_store::open_store(&store_url).await.context("cannot open the metadata store")?;
     let state =
-        sluice_api::AppState::new(store.clone(), Arc::new(vault), args.region.clone(), account_id.clone(), vec![key]);
+        sluice_api::AppState::new(store.clone(), vault.clone(), args.region.clone(), account_id.clone(), vec![key]);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -212,11 +212,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
             let _ = stopped.wait_for(|s| *s).await;
         }
     };
-    let worker = sluice_engine::Worker::new(
-        store,
-        Arc::new(sluice_engine::NoPipelineRunner),
-        sluice_engine::WorkerConfig::default(),
+    let runner = sluice_engine::pipeline::PipelineRunner::new(
+        store.clone(),
+        vault.clone(),
+        sluice_connectors::s3::LocalBuckets::new(data.root.join("objects")),
     );
+    let worker = sluice_engine::Worker::new(store, Arc::new(runner), sluice_engine::WorkerConfig::default());
     let worker = tokio::spawn(worker.run_until(until_stopped()));
     tokio::spawn(async move {
         shutdown_signal().await;

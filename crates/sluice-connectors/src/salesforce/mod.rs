@@ -37,9 +37,33 @@ impl SalesforceProfile {
 }
 
 /// The Salesforce connector.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SalesforceConnector {
     http: reqwest::Client,
+}
+
+/// How long connecting to Salesforce may take.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one Salesforce call may take.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl Default for SalesforceConnector {
+    /// A connector whose calls time out instead of hanging.
+    fn default() -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Self { http }
+    }
+}
+
+impl SalesforceConnector {
+    /// The HTTP client the connector uses (with its timeouts).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
 }
 
 #[async_trait::async_trait]
