@@ -72,3 +72,43 @@ def test_salesforce_accounts_to_csv_with_filter_and_mask(fresh_server, sim_facto
         assert row["Name"] == source["Name"]
         assert row["Industry"] == "Energy"
         assert row["Phone"] == "#" * len(source["Phone"])
+
+
+def test_invalid_task_configs_are_rejected_at_create_flow_with_every_problem(fresh_server):
+    import botocore.config
+    from botocore.exceptions import ClientError
+
+    client = fresh_server.client(config=botocore.config.Config(parameter_validation=False, retries={"max_attempts": 1}))
+    client.create_connector_profile(
+        connectorProfileName="sf", connectorType="Salesforce", connectionMode="Public",
+        connectorProfileConfig={
+            "connectorProfileProperties": {"Salesforce": {"instanceUrl": "https://example.my.salesforce.com"}},
+            "connectorProfileCredentials": {"Salesforce": {"accessToken": "t"}},
+        },
+    )
+    tasks = [
+        {"taskType": "Filter", "sourceFields": ["AnnualRevenue"], "connectorOperator": {"Salesforce": "BETWEEN"},
+         "taskProperties": {"DATA_TYPE": "double", "LOWER_BOUND": "10"}},
+        {"taskType": "Validate", "sourceFields": ["Name"], "connectorOperator": {"Salesforce": "VALIDATE_NON_NULL"},
+         "taskProperties": {"VALIDATION_ACTION": "ShrugAndContinue"}},
+        {"taskType": "Mask", "sourceFields": ["Phone"], "connectorOperator": {"Salesforce": "MASK_FIRST_N"},
+         "taskProperties": {"MASK_VALUE": "*"}},
+        {"taskType": "Truncate", "sourceFields": ["Description"], "connectorOperator": {"Salesforce": "NO_OP"}},
+    ]
+    try:
+        client.create_flow(
+            flowName="bad-tasks", triggerConfig={"triggerType": "OnDemand"},
+            sourceFlowConfig={"connectorType": "Salesforce", "connectorProfileName": "sf",
+                              "sourceConnectorProperties": {"Salesforce": {"object": "Account"}}},
+            destinationFlowConfigList=[{"connectorType": "S3",
+                                        "destinationConnectorProperties": {"S3": {"bucketName": "out"}}}],
+            tasks=tasks,
+        )
+        raise AssertionError("create_flow accepted invalid tasks")
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "ValidationException"
+        message = error.response["Error"]["Message"]
+    for expected in ("tasks.1.member", "UPPER_BOUND", "tasks.2.member", "VALIDATION_ACTION",
+                     "tasks.3.member", "MASK_LENGTH", "tasks.4.member", "TRUNCATE_LENGTH"):
+        assert expected in message, (expected, message)
+    assert client.list_flows()["flows"] == []

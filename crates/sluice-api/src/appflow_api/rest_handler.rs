@@ -205,6 +205,18 @@ async fn get_flow_record(state: &AppState, name: &str) -> Result<FlowRecord, Api
     state.store.get_flow(name).await?.ok_or_else(|| flow_not_found(name))
 }
 
+/// Semantic problems of a CreateFlow/UpdateFlow body: the connector rules
+/// of the model crate plus the task rules of the transform crate (the same
+/// checks a run applies), when every task parses.
+fn flow_problems(body: &Value) -> sluice_model::ValidationProblems {
+    let parts = FlowParts::from_request(body);
+    let mut problems = check_flow(&parts);
+    if let Some(tasks) = parts.tasks.iter().cloned().collect::<Option<Vec<Task>>>() {
+        problems.extend(sluice_transform::check_tasks(&tasks));
+    }
+    problems
+}
+
 /// Profiles named by the flow must exist and be of the connector type the
 /// flow uses them for.
 async fn check_profile_types(state: &AppState, stored: &StoredFlow) -> Result<(), ApiError> {
@@ -233,7 +245,7 @@ async fn check_profile_types(state: &AppState, stored: &StoredFlow) -> Result<()
 /// CreateFlow.
 pub async fn create_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let body = body_json(&body)?;
-    let semantic = check_flow(&FlowParts::from_request(&body));
+    let semantic = flow_problems(&body);
     let mut checked = check::<CreateFlowRequest>("CreateFlow", body);
     checked.problems.extend(semantic);
     let request = checked.finish()?;
@@ -341,7 +353,7 @@ pub async fn list_flows(State(state): State<AppState>, body: Bytes) -> ApiResult
 /// `Active` with the new definition; the trigger type may change.
 pub async fn update_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let body = body_json(&body)?;
-    let semantic = check_flow(&FlowParts::from_request(&body));
+    let semantic = flow_problems(&body);
     let mut checked = check::<UpdateFlowRequest>("UpdateFlow", body);
     checked.problems.extend(semantic);
     let request = checked.finish()?;
