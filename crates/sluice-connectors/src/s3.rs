@@ -75,6 +75,20 @@ impl LocalBuckets {
         Ok(Arc::new(LocalFileSystem::new_with_prefix(&folder).map_err(storage_error)?))
     }
 
+    /// The bytes of one object.
+    pub async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, ConnectorError> {
+        let store = self.bucket(bucket)?;
+        let result = store.get(&Path::from(key)).await.map_err(storage_error)?;
+        Ok(result.bytes().await.map_err(storage_error)?.to_vec())
+    }
+
+    /// Writes one small object at once (visible when the call returns).
+    pub async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), ConnectorError> {
+        let store = self.bucket(bucket)?;
+        store.put(&Path::from(key), bytes.into()).await.map_err(storage_error)?;
+        Ok(())
+    }
+
     /// Objects whose keys start with `prefix`, sorted by key.
     pub async fn list(&self, bucket: &str, prefix: Option<&str>) -> Result<Vec<ObjectInfo>, ConnectorError> {
         let store = self.bucket(bucket)?;

@@ -10,11 +10,12 @@ use arrow_schema::{Field, Schema};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sluice_connectors::s3::{LocalBuckets, OutputLayout, PendingObject};
+use sluice_connectors::salesforce::client::WriteOperation;
 use sluice_connectors::salesforce::SalesforceConnector;
 use sluice_connectors::Connector;
 use sluice_model::appflow::{
     ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType, DestinationFlowConfig, FileType,
-    SourceFlowConfig, Task,
+    SalesforceDataTransferApi, SourceFlowConfig, Task, WriteOperationType,
 };
 use sluice_store::MetadataStore;
 use sluice_transform::codec::{InputFormat, OutputFormat, RecordDecoder, RecordWriter};
@@ -182,6 +183,218 @@ impl PipelineRunner {
     }
 }
 
+impl PipelineRunner {
+    /// Reads CSV or JSON-lines objects under the source prefix, applies the
+    /// tasks and writes the records to Salesforce: sObject collections when
+    /// there are at most [`COLLECTIONS_UP_TO`] records (or `REST_SYNC`),
+    /// Bulk API 2.0 above (or `BULKV2`). Failed records go to the error
+    /// bucket as CSV with their Salesforce error; with
+    /// `failOnFirstDestinationError` the first failure ends the run.
+    async fn object_storage_to_salesforce(
+        &self,
+        ctx: &RunContext,
+        source: &SourceFlowConfig,
+        destination: &DestinationFlowConfig,
+        tasks: &[Task],
+    ) -> Result<RunProgress, RunError> {
+        let failed = |m: String| RunError::Failed(m);
+        let s3 = source
+            .source_connector_properties
+            .s3
+            .as_ref()
+            .ok_or_else(|| failed("sourceConnectorProperties.S3 is missing".into()))?;
+        let target = destination
+            .destination_connector_properties
+            .salesforce
+            .as_ref()
+            .ok_or_else(|| failed("destinationConnectorProperties.Salesforce is missing".into()))?;
+        let profile_name = destination
+            .connector_profile_name
+            .as_deref()
+            .ok_or_else(|| failed("the destination's connectorProfileName is missing".into()))?;
+        let format = match s3.s3_input_format_config.as_ref().and_then(|c| c.s3_input_file_type) {
+            Some(sluice_model::appflow::S3InputFileType::Json) => InputFormat::JsonLines,
+            _ => InputFormat::Csv,
+        };
+        let objects =
+            self.buckets.list(&s3.bucket_name, s3.bucket_prefix.as_deref()).await.map_err(|e| failed(e.to_string()))?;
+        let mut progress = RunProgress::default();
+        let mut records: Vec<Map<String, Value>> = Vec::new();
+        let mut plan: Option<TaskPlan> = None;
+        for object in &objects {
+            ctx.check_cancelled()?;
+            let bytes = self.buckets.get(&s3.bucket_name, &object.key).await.map_err(|e| failed(e.to_string()))?;
+            progress.bytes_processed += bytes.len() as i64;
+            let schema = Arc::new(
+                sluice_transform::codec::infer_schema(format, &bytes, 1000, true)
+                    .map_err(|e| failed(format!("{}: {e}", object.key)))?,
+            );
+            if plan.is_none() {
+                plan = Some(TaskPlan::compile(tasks, &schema).map_err(|e| failed(e.to_string()))?);
+            }
+            let Some(plan) = plan.as_ref() else { continue };
+            let mut decoder = RecordDecoder::new(format, schema, BATCH_ROWS).map_err(|e| failed(e.to_string()))?;
+            let mut batches = decoder.decode(&bytes).map_err(|e| failed(format!("{}: {e}", object.key)))?;
+            batches.extend(decoder.finish().map_err(|e| failed(format!("{}: {e}", object.key)))?);
+            for batch in batches {
+                progress.records_processed += batch.num_rows() as i64;
+                let out = plan.apply(batch).map_err(|e| failed(e.to_string()))?;
+                records.extend(batch_records(&out.batch, plan.output_schema())?);
+            }
+            ctx.report(progress).await;
+        }
+        let (properties, credentials) = self.profile(profile_name).await?;
+        let profile = self
+            .connector
+            .parse_profile(&properties, credentials.as_ref())
+            .map_err(|problems| failed(format!("connector profile '{profile_name}': {problems}")))?;
+        let client = profile.client(self.connector.http().clone());
+        let operation = match target.write_operation_type.unwrap_or(WriteOperationType::Insert) {
+            WriteOperationType::Insert => WriteOperation::Insert,
+            WriteOperationType::Update => WriteOperation::Update,
+            WriteOperationType::Delete => WriteOperation::Delete,
+            WriteOperationType::Upsert => WriteOperation::Upsert {
+                external_id_field: target
+                    .id_field_names
+                    .as_ref()
+                    .and_then(|ids| ids.first().cloned())
+                    .ok_or_else(|| failed("UPSERT needs idFieldNames".into()))?,
+            },
+        };
+        let fail_fast =
+            target.error_handling_config.as_ref().and_then(|c| c.fail_on_first_destination_error).unwrap_or(false);
+        let use_bulk = match target.data_transfer_api {
+            Some(SalesforceDataTransferApi::Bulkv2) => true,
+            Some(SalesforceDataTransferApi::RestSync) => false,
+            _ => records.len() > COLLECTIONS_UP_TO,
+        };
+        let salesforce_error = |e: sluice_connectors::ConnectorError| failed(format!("Salesforce: {e}"));
+        let mut failures: Vec<(Map<String, Value>, String)> = Vec::new();
+        if use_bulk {
+            let csv = records_csv(&records);
+            let outcome = client.bulk_ingest(&target.object, &operation, csv).await.map_err(salesforce_error)?;
+            progress.bytes_written += json_size(&records);
+            if outcome.records_failed > 0 {
+                let mut reader = csv::Reader::from_reader(outcome.failed_csv.as_bytes());
+                let header: Vec<String> =
+                    reader.headers().map(|h| h.iter().map(str::to_string).collect()).unwrap_or_default();
+                for row in reader.records().flatten() {
+                    let error = row.get(1).unwrap_or("").to_string();
+                    let record: Map<String, Value> = header
+                        .iter()
+                        .zip(row.iter())
+                        .skip(2)
+                        .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+                        .collect();
+                    failures.push((record, error));
+                }
+            }
+        } else {
+            for chunk in records.chunks(sluice_connectors::salesforce::client::COLLECTION_LIMIT) {
+                ctx.check_cancelled()?;
+                let results =
+                    client.write_collection(&target.object, &operation, chunk).await.map_err(salesforce_error)?;
+                for (record, result) in chunk.iter().zip(results) {
+                    if !result.success {
+                        failures.push((record.clone(), result.errors.join("; ")));
+                    }
+                }
+                progress.bytes_written += json_size(chunk);
+                if fail_fast && !failures.is_empty() {
+                    break;
+                }
+            }
+        }
+        if !failures.is_empty() {
+            if let Some(errors) = target.error_handling_config.as_ref().and_then(|c| c.bucket_name.as_deref()) {
+                let prefix = target.error_handling_config.as_ref().and_then(|c| c.bucket_prefix.clone());
+                let key = format!(
+                    "{}{}/{}/errors.csv",
+                    prefix.map(|p| format!("{}/", p.trim_matches('/'))).unwrap_or_default(),
+                    ctx.flow.name,
+                    ctx.execution_id
+                );
+                self.buckets
+                    .put(errors, &key, failed_records_csv(&failures))
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+            }
+            let first = &failures[0].1;
+            if fail_fast {
+                return Err(failed(format!("{} record(s) failed; first error: {first}", failures.len())));
+            }
+            tracing::warn!(execution_id = %ctx.execution_id, failed = failures.len(), first_error = %first, "records failed");
+        }
+        ctx.report(progress).await;
+        Ok(progress)
+    }
+}
+
+/// Most records written with sObject collections when the API is AUTOMATIC.
+pub const COLLECTIONS_UP_TO: usize = 1000;
+
+/// The rows of a batch as JSON records (nulls left out).
+fn batch_records(
+    batch: &arrow_array::RecordBatch,
+    schema: arrow_schema::SchemaRef,
+) -> Result<Vec<Map<String, Value>>, RunError> {
+    let buffer = SharedBuffer::default();
+    let mut writer = RecordWriter::new(OutputFormat::JsonLines, schema, buffer.clone())
+        .map_err(|e| RunError::Failed(e.to_string()))?;
+    writer.write(batch).map_err(|e| RunError::Failed(e.to_string()))?;
+    writer.finish().map_err(|e| RunError::Failed(e.to_string()))?;
+    let bytes = buffer.take();
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice::<Map<String, Value>>(line).map_err(|e| RunError::Failed(e.to_string())))
+        .collect()
+}
+
+/// Bytes of records as JSON, the measure of what was sent to Salesforce.
+fn json_size(records: &[Map<String, Value>]) -> i64 {
+    records.iter().map(|r| serde_json::to_vec(r).map(|b| b.len()).unwrap_or(0) as i64).sum()
+}
+
+fn cell(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Records as CSV for Bulk API 2.0 (columns: every field seen, in order).
+fn records_csv(records: &[Map<String, Value>]) -> Vec<u8> {
+    let mut columns: Vec<String> = Vec::new();
+    for record in records {
+        for key in record.keys() {
+            if !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record(&columns);
+    for record in records {
+        let _ = writer.write_record(columns.iter().map(|c| record.get(c).map(cell).unwrap_or_default()));
+    }
+    writer.into_inner().unwrap_or_default()
+}
+
+/// Failed records as CSV: their fields, then `error`.
+fn failed_records_csv(failures: &[(Map<String, Value>, String)]) -> Vec<u8> {
+    let records: Vec<Map<String, Value>> = failures
+        .iter()
+        .map(|(record, error)| {
+            let mut row = record.clone();
+            row.insert("error".into(), Value::String(error.clone()));
+            row
+        })
+        .collect();
+    records_csv(&records)
+}
+
 #[async_trait::async_trait]
 impl FlowRunner for PipelineRunner {
     async fn run(&self, ctx: &RunContext) -> Result<RunProgress, RunError> {
@@ -194,6 +407,9 @@ impl FlowRunner for PipelineRunner {
         match (parts.source_flow_config.connector_type, destination.connector_type) {
             (ConnectorType::Salesforce, ConnectorType::S3) => {
                 self.salesforce_to_object_storage(ctx, &parts.source_flow_config, destination, &parts.tasks).await
+            }
+            (ConnectorType::S3, ConnectorType::Salesforce) => {
+                self.object_storage_to_salesforce(ctx, &parts.source_flow_config, destination, &parts.tasks).await
             }
             (source, destination) => Err(RunError::Failed(format!(
                 "moving data from {source} to {destination} is not available yet in this release"

@@ -190,3 +190,106 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path().display().to_string()] })
         .collect()
 }
+
+fn csv_to_salesforce_flow(name: &str, operation: &str, extra: Value) -> FlowRecord {
+    let mut destination = json!({"object": "Holiday__c", "writeOperationType": operation,
+        "idFieldNames": ["External_Id__c"],
+        "errorHandlingConfig": {"bucketName": "errors", "bucketPrefix": "failed"}});
+    if let (Value::Object(target), Value::Object(more)) = (&mut destination, extra) {
+        target.extend(more);
+    }
+    FlowRecord {
+        name: name.into(),
+        arn: format!("arn:aws:appflow:us-east-1:123456789012:flow/{name}"),
+        status: "Active".into(),
+        definition: json!({
+            "triggerConfig": {"triggerType": "OnDemand"},
+            "sourceFlowConfig": {"connectorType": "S3", "sourceConnectorProperties": {"S3": {
+                "bucketName": "inbox", "bucketPrefix": "status", "s3InputFormatConfig": {"s3InputFileType": "CSV"}}}},
+            "destinationFlowConfigList": [{"connectorType": "Salesforce", "connectorProfileName": "sf",
+                "destinationConnectorProperties": {"Salesforce": destination}}],
+            "tasks": [
+                {"taskType": "Map", "sourceFields": ["holiday_id"], "destinationField": "External_Id__c",
+                 "connectorOperator": {"S3": "NO_OP"}},
+                {"taskType": "Map", "sourceFields": ["status"], "destinationField": "Status__c",
+                 "connectorOperator": {"S3": "NO_OP"}},
+                {"taskType": "Map", "sourceFields": ["message"], "destinationField": "Status_Message__c",
+                 "connectorOperator": {"S3": "NO_OP"}}
+            ],
+            "createdBy": "test", "lastUpdatedBy": "test"
+        }),
+        profile_names: vec!["sf".into()],
+        created_at_ms: 1,
+        updated_at_ms: 1,
+    }
+}
+
+fn holidays(sim: &SalesforceSim) -> Vec<(String, String, String)> {
+    let state = sim.lock();
+    let store = state.org.object("Holiday__c").unwrap();
+    let text = |row: &Vec<Value>, f: &str| store.value(row, f).and_then(Value::as_str).unwrap_or("").to_string();
+    let mut rows: Vec<_> = store
+        .rows
+        .iter()
+        .map(|row| (text(row, "External_Id__c"), text(row, "Status__c"), text(row, "Status_Message__c")))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn csv_in_a_bucket_upserts_into_salesforce_and_a_rerun_adds_no_duplicates() {
+    let setup = setup().await;
+    let inbox = setup.objects.join("inbox/status");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let long = "x".repeat(1200);
+    std::fs::write(
+        inbox.join("2026-11-24-applied.csv"),
+        format!("holiday_id,status,message\nHOL-0001,Applied,ok\nHOL-0002,Failed,table locked\nHOL-9999,Applied,new\nHOL-0003,Applied,{long}\n"),
+    )
+    .unwrap();
+    let before = holidays(&setup.sim).len();
+    let record = run(&setup, csv_to_salesforce_flow("status-back", "UPSERT", json!({})), "exec-up-1").await;
+    assert_eq!(record["executionStatus"], "Successful", "{record}");
+    assert_eq!(record["executionResult"]["recordsProcessed"], 4);
+    let after = holidays(&setup.sim);
+    assert_eq!(after.len(), before + 1, "HOL-9999 is new; the others are updated");
+    assert!(after.contains(&("HOL-0001".into(), "Applied".into(), "ok".into())));
+    assert!(after.contains(&("HOL-0002".into(), "Failed".into(), "table locked".into())));
+    assert!(after.contains(&("HOL-9999".into(), "Applied".into(), "new".into())));
+    let errors = std::fs::read_to_string(setup.objects.join("errors/failed/status-back/exec-up-1/errors.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(errors.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{errors}");
+    assert_eq!(&rows[0][0], "HOL-0003");
+    assert!(errors.contains("STRING_TOO_LONG"), "{errors}");
+
+    // A second run of the same flow over the same file: still one record per id.
+    setup.store.insert_execution(&new_execution("exec-up-2", "status-back", now_ms())).await.unwrap();
+    setup.store.enqueue_run("exec-up-2", "status-back", now_ms()).await.unwrap();
+    let runner =
+        Arc::new(PipelineRunner::new(setup.store.clone(), setup.vault.clone(), LocalBuckets::new(&setup.objects)));
+    assert!(Worker::new(setup.store.clone(), runner, WorkerConfig::default()).run_one().await.unwrap());
+    let again = holidays(&setup.sim);
+    assert_eq!(again.len(), after.len());
+    assert_eq!(again.iter().filter(|h| h.0 == "HOL-9999").count(), 1);
+}
+
+#[tokio::test]
+async fn bulk_api_and_fail_fast() {
+    let setup = setup().await;
+    let inbox = setup.objects.join("inbox/status");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join("a.csv"), "holiday_id,status,message\nBULK-1,Applied,a\nBULK-2,Applied,b\n").unwrap();
+    let record =
+        run(&setup, csv_to_salesforce_flow("bulk", "UPSERT", json!({"dataTransferApi": "BULKV2"})), "exec-bulk").await;
+    assert_eq!(record["executionStatus"], "Successful", "{record}");
+    assert_eq!(holidays(&setup.sim).iter().filter(|h| h.0.starts_with("BULK-")).count(), 2);
+    std::fs::write(inbox.join("b.csv"), format!("holiday_id,status,message\nBULK-3,Applied,{}\n", "y".repeat(1200)))
+        .unwrap();
+    let strict = json!({"errorHandlingConfig": {"failOnFirstDestinationError": true}});
+    let record = run(&setup, csv_to_salesforce_flow("strict", "UPSERT", strict), "exec-strict").await;
+    assert_eq!(record["executionStatus"], "Error");
+    let message = record["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
+    assert!(message.contains("STRING_TOO_LONG"), "{message}");
+}
