@@ -10,7 +10,8 @@ use std::sync::Arc;
 use futures_util::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+pub use object_store::ObjectStore;
+use object_store::{ObjectStoreExt, WriteMultipart};
 use sluice_model::appflow::{PathPrefix, PrefixConfig, PrefixFormat, PrefixType};
 use time::OffsetDateTime;
 

@@ -14,8 +14,8 @@ use sluice_connectors::salesforce::client::WriteOperation;
 use sluice_connectors::salesforce::SalesforceConnector;
 use sluice_connectors::Connector;
 use sluice_model::appflow::{
-    ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType, DestinationFlowConfig, FileType,
-    SalesforceDataTransferApi, SourceFlowConfig, Task, WriteOperationType,
+    AggregationType, ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType, DestinationFlowConfig,
+    FileType, SalesforceDataTransferApi, SourceFlowConfig, Task, WriteOperationType,
 };
 use sluice_store::MetadataStore;
 use sluice_transform::codec::{InputFormat, OutputFormat, RecordDecoder, RecordWriter};
@@ -132,13 +132,19 @@ impl PipelineRunner {
             started_at: time::OffsetDateTime::now_utc(),
         };
         let bucket = self.buckets.bucket(&s3.bucket_name).map_err(|e| RunError::Failed(e.to_string()))?;
-        let mut output = PendingObject::start(&bucket, &layout.object_key(0, format.extension()))
-            .await
-            .map_err(|e| RunError::Failed(e.to_string()))?;
+        let aggregation = s3.s3_output_format_config.as_ref().and_then(|c| c.aggregation_config.as_ref());
+        let target_bytes = match aggregation.and_then(|a| a.aggregation_type) {
+            Some(AggregationType::SingleFile) => None,
+            _ => Some(
+                aggregation
+                    .and_then(|a| a.target_file_size)
+                    .filter(|mb| *mb > 0)
+                    .map(|mb| mb as u64 * 1024 * 1024)
+                    .unwrap_or(DEFAULT_TARGET_FILE_BYTES),
+            ),
+        };
+        let mut output = OutputFiles::new(bucket, layout, format, plan.output_schema(), target_bytes);
         let result = async {
-            let buffer = SharedBuffer::default();
-            let mut writer = RecordWriter::new(format, plan.output_schema(), buffer.clone())
-                .map_err(|e| RunError::Failed(e.to_string()))?;
             let mut decoder = RecordDecoder::new(InputFormat::JsonLines, read_schema, BATCH_ROWS)
                 .map_err(|e| RunError::Failed(e.to_string()))?;
             let mut progress = RunProgress::default();
@@ -150,18 +156,16 @@ impl PipelineRunner {
                 progress.bytes_processed += lines.len() as i64;
                 for batch in decoder.decode(&lines).map_err(|e| RunError::Failed(e.to_string()))? {
                     let out = plan.apply(batch).map_err(|e| RunError::Failed(e.to_string()))?;
-                    writer.write(&out.batch).map_err(|e| RunError::Failed(e.to_string()))?;
+                    output.write(&out.batch).await?;
                 }
-                output.write(&buffer.take());
                 progress.bytes_written = output.bytes_written() as i64;
                 ctx.report(progress).await;
             }
             for batch in decoder.finish().map_err(|e| RunError::Failed(e.to_string()))? {
                 let out = plan.apply(batch).map_err(|e| RunError::Failed(e.to_string()))?;
-                writer.write(&out.batch).map_err(|e| RunError::Failed(e.to_string()))?;
+                output.write(&out.batch).await?;
             }
-            writer.finish().map_err(|e| RunError::Failed(e.to_string()))?;
-            output.write(&buffer.take());
+            output.close_current()?;
             progress.bytes_written = output.bytes_written() as i64;
             ctx.check_cancelled()?;
             Ok(progress)
@@ -169,15 +173,115 @@ impl PipelineRunner {
         .await;
         match result {
             Ok(progress) => {
-                output.finish().await.map_err(|e| RunError::Failed(e.to_string()))?;
+                output.publish().await?;
                 Ok(progress)
             }
             Err(error) => {
                 // Nothing of a failed or cancelled run becomes visible.
-                if let Err(e) = output.abort().await {
-                    tracing::warn!(execution_id = %ctx.execution_id, error = %e, "cannot discard a partial output");
-                }
+                output.discard(&ctx.execution_id).await;
                 Err(error)
+            }
+        }
+    }
+}
+
+/// Output file size when aggregation is off and no `targetFileSize` is set.
+pub const DEFAULT_TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
+
+/// The output objects of one run. A file is closed once it reaches the
+/// target size and the next one started (each with its own CSV header or
+/// Parquet footer); every file stays an unfinished upload until
+/// [`OutputFiles::publish`], so a failed run publishes none of them.
+struct OutputFiles {
+    bucket: Arc<dyn sluice_connectors::s3::ObjectStore>,
+    layout: OutputLayout,
+    format: OutputFormat,
+    schema: arrow_schema::SchemaRef,
+    target_bytes: Option<u64>,
+    buffer: SharedBuffer,
+    writer: Option<RecordWriter<SharedBuffer>>,
+    current: Option<PendingObject>,
+    closed: Vec<PendingObject>,
+    bytes_written: u64,
+}
+
+impl OutputFiles {
+    fn new(
+        bucket: Arc<dyn sluice_connectors::s3::ObjectStore>,
+        layout: OutputLayout,
+        format: OutputFormat,
+        schema: arrow_schema::SchemaRef,
+        target_bytes: Option<u64>,
+    ) -> Self {
+        Self {
+            bucket,
+            layout,
+            format,
+            schema,
+            target_bytes,
+            buffer: SharedBuffer::default(),
+            writer: None,
+            current: None,
+            closed: Vec::new(),
+            bytes_written: 0,
+        }
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.bytes_written + self.current.as_ref().map(PendingObject::bytes_written).unwrap_or(0)
+    }
+
+    async fn write(&mut self, batch: &arrow_array::RecordBatch) -> Result<(), RunError> {
+        let failed = |e: String| RunError::Failed(e);
+        if self.writer.is_none() {
+            let key = self.layout.object_key(self.closed.len(), self.format.extension());
+            self.current = Some(PendingObject::start(&self.bucket, &key).await.map_err(|e| failed(e.to_string()))?);
+            self.writer = Some(
+                RecordWriter::new(self.format, self.schema.clone(), self.buffer.clone())
+                    .map_err(|e| failed(e.to_string()))?,
+            );
+        }
+        if let (Some(writer), Some(current)) = (self.writer.as_mut(), self.current.as_mut()) {
+            writer.write(batch).map_err(|e| failed(e.to_string()))?;
+            current.write(&self.buffer.take());
+            if self.target_bytes.is_some_and(|target| current.bytes_written() >= target) {
+                self.close_current()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the current file (it stays unpublished). A run without any
+    /// record still gets one file (a CSV header, an empty Parquet file).
+    fn close_current(&mut self) -> Result<(), RunError> {
+        if let (Some(writer), Some(mut current)) = (self.writer.take(), self.current.take()) {
+            writer.finish().map_err(|e| RunError::Failed(e.to_string()))?;
+            current.write(&self.buffer.take());
+            self.bytes_written += current.bytes_written();
+            self.closed.push(current);
+        }
+        Ok(())
+    }
+
+    /// Publishes every file of the run.
+    async fn publish(mut self) -> Result<(), RunError> {
+        if self.closed.is_empty() {
+            let empty = arrow_array::RecordBatch::new_empty(self.schema.clone());
+            self.write(&empty).await?;
+            self.close_current()?;
+        }
+        for file in self.closed.drain(..) {
+            file.finish().await.map_err(|e| RunError::Failed(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Aborts every file of the run.
+    async fn discard(mut self, execution_id: &str) {
+        let files: Vec<PendingObject> = self.closed.drain(..).chain(self.current.take()).collect();
+        for file in files {
+            if let Err(e) = file.abort().await {
+                tracing::warn!(%execution_id, error = %e, "cannot discard a partial output");
             }
         }
     }

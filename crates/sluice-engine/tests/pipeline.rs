@@ -293,3 +293,29 @@ async fn bulk_api_and_fail_fast() {
     let message = record["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
     assert!(message.contains("STRING_TOO_LONG"), "{message}");
 }
+
+#[tokio::test]
+async fn target_file_size_splits_the_output_into_several_files() {
+    let setup = setup().await;
+    let mut flow = banking_accounts_flow("split", "JSON", vec![]);
+    flow.definition["tasks"] = json!([
+        {"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Salesforce": "NO_OP"}}
+    ]);
+    flow.definition["destinationFlowConfigList"][0]["destinationConnectorProperties"]["S3"]["s3OutputFormatConfig"] =
+        json!({"fileType": "JSON", "aggregationConfig": {"aggregationType": "None", "targetFileSize": 1}});
+    flow.definition["sourceFlowConfig"]["sourceConnectorProperties"]["Salesforce"]["object"] = json!("Lead");
+    seed::generate_leads(&mut setup.sim.lock().org, 5000);
+    let record = run(&setup, flow, "exec-split").await;
+    assert_eq!(record["executionStatus"], "Successful", "{record}");
+    let files = {
+        let mut files = walk(&setup.objects.join("exports/crm/split/exec-split"));
+        files.sort();
+        files
+    };
+    let total: usize = files.iter().map(|f| std::fs::read_to_string(f).unwrap().lines().count()).sum();
+    assert!(files.len() >= 3, "about 5 MB of leads in files of 1 MB: {files:?}");
+    assert_eq!(total, 7000, "every lead once across the files");
+    let written: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+    assert_eq!(record["executionResult"]["bytesWritten"], written);
+    assert!(files[0].ends_with("part-00000.jsonl"), "{files:?}");
+}
