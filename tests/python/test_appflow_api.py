@@ -1017,7 +1017,7 @@ def test_profiles_flows_tags_and_runs_survive_a_restart(fresh_server):
 
     runs = client.describe_flow_execution_records(flowName="accounts")["flowExecutions"]
     assert [r["executionId"] for r in runs] == [execution_id]
-    assert finished_execution(client, "accounts", execution_id)["executionStatus"] == "Error"
+    assert finished_execution(client, "accounts", execution_id, timeout=45)["executionStatus"] == "Error"
 
     # The restarted server still refuses to lose referential integrity.
     with api_error("ConflictException", 409):

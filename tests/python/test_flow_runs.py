@@ -112,3 +112,45 @@ def test_invalid_task_configs_are_rejected_at_create_flow_with_every_problem(fre
                      "tasks.3.member", "MASK_LENGTH", "tasks.4.member", "TRUNCATE_LENGTH"):
         assert expected in message, (expected, message)
     assert client.list_flows()["flows"] == []
+
+
+def test_preview_applies_the_tasks_to_a_sample_and_writes_nothing(fresh_server, sim_factory, sluice_bin):
+    import json
+    import os
+    import subprocess
+
+    sim = sim_factory("salesforce", "--seed", "demo", tls=False)
+    client = fresh_server.client()
+    client.create_connector_profile(
+        connectorProfileName="sim", connectorType="Salesforce", connectionMode="Public",
+        connectorProfileConfig={
+            "connectorProfileProperties": {"Salesforce": {"instanceUrl": sim.base_url}},
+            "connectorProfileCredentials": {"Salesforce": {"accessToken": mint_token(sim)}},
+        },
+    )
+    client.create_flow(
+        flowName="lead-names",
+        triggerConfig={"triggerType": "OnDemand"},
+        sourceFlowConfig={"connectorType": "Salesforce", "connectorProfileName": "sim",
+                          "sourceConnectorProperties": {"Salesforce": {"object": "Lead"}}},
+        destinationFlowConfigList=[{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
+            "bucketName": "exports", "s3OutputFormatConfig": {"fileType": "CSV"}}}}],
+        tasks=[
+            {"taskType": "Filter", "sourceFields": ["Id", "LastName"], "connectorOperator": {"Salesforce": "PROJECTION"}},
+            {"taskType": "Truncate", "sourceFields": ["LastName"], "connectorOperator": {"Salesforce": "NO_OP"},
+             "taskProperties": {"TRUNCATE_LENGTH": "2"}},
+        ],
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    result = subprocess.run(
+        [sluice_bin, "flow", "preview", "lead-names", "--limit", "5",
+         "--endpoint", fresh_server.endpoint, "--data-dir", str(fresh_server.data_dir)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 5
+    assert all(set(r) == {"Id", "LastName"} and len(r["LastName"]) <= 2 for r in records), records
+    assert "5 record(s)" in result.stderr
+    assert not (fresh_server.data_dir / "objects" / "exports").exists() or not any((fresh_server.data_dir / "objects" / "exports").rglob("*.csv"))
+    assert client.describe_flow_execution_records(flowName="lead-names")["flowExecutions"] == []

@@ -28,6 +28,8 @@ pub struct AppState {
     /// 12-digit account id; part of every ARN.
     pub account_id: String,
     access_keys: Arc<HashMap<String, AccessKey>>,
+    /// Runs flow sources and tasks for previews, when the server has one.
+    pub pipeline: Option<Arc<sluice_engine::pipeline::PipelineRunner>>,
 }
 
 impl AppState {
@@ -40,7 +42,13 @@ impl AppState {
         keys: Vec<AccessKey>,
     ) -> Self {
         let access_keys = keys.into_iter().map(|k| (k.access_key_id.clone(), k)).collect();
-        Self { store, vault, region, account_id, access_keys: Arc::new(access_keys) }
+        Self { store, vault, region, account_id, access_keys: Arc::new(access_keys), pipeline: None }
+    }
+
+    /// Adds the pipeline used by flow previews.
+    pub fn with_pipeline(mut self, pipeline: Arc<sluice_engine::pipeline::PipelineRunner>) -> Self {
+        self.pipeline = Some(pipeline);
+        self
     }
 
     /// The access key with this id, if the server knows it.

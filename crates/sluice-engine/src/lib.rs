@@ -136,20 +136,27 @@ pub struct Worker {
     store: Arc<dyn MetadataStore>,
     runner: Arc<dyn FlowRunner>,
     config: WorkerConfig,
+    /// The run held now, so a stopping worker can give it back.
+    current: std::sync::Mutex<Option<String>>,
 }
 
 impl Worker {
     /// A worker over `store` using `runner`.
     pub fn new(store: Arc<dyn MetadataStore>, runner: Arc<dyn FlowRunner>, config: WorkerConfig) -> Self {
-        Self { store, runner, config }
+        Self { store, runner, config, current: std::sync::Mutex::new(None) }
     }
 
-    /// Claims and runs queued runs until `shutdown` resolves.
+    /// Claims and runs queued runs until `shutdown` resolves. A run still
+    /// going then is stopped and given back to the queue, so a restarted
+    /// or another server picks it up at once.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             let worked = tokio::select! {
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => {
+                    self.release_current().await;
+                    return;
+                }
                 worked = self.run_one() => worked,
             };
             match worked {
@@ -178,7 +185,24 @@ impl Worker {
         Ok(true)
     }
 
+    async fn release_current(&self) {
+        let current = self.current.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(execution_id) = current {
+            match self.store.release_run(&execution_id, &self.config.owner).await {
+                Ok(_) => tracing::info!(%execution_id, "run given back to the queue at shutdown"),
+                Err(e) => tracing::warn!(%execution_id, error = %e, "cannot give the run back; its lease will expire"),
+            }
+        }
+    }
+
     async fn run_claimed(&self, claimed: ClaimedRun) -> Result<(), EngineError> {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(claimed.execution_id.clone());
+        let result = self.run_claimed_inner(claimed).await;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        result
+    }
+
+    async fn run_claimed_inner(&self, claimed: ClaimedRun) -> Result<(), EngineError> {
         let owner = self.config.owner.clone();
         let Some(flow) = self.store.get_flow(&claimed.flow_name).await? else {
             tracing::warn!(execution_id = %claimed.execution_id, flow = %claimed.flow_name, "flow deleted before its run started");

@@ -82,41 +82,14 @@ impl PipelineRunner {
         destination: &DestinationFlowConfig,
         tasks: &[Task],
     ) -> Result<RunProgress, RunError> {
-        let salesforce_source = source
-            .source_connector_properties
-            .salesforce
-            .as_ref()
-            .ok_or_else(|| RunError::Failed("sourceConnectorProperties.Salesforce is missing".into()))?;
         let s3 = destination
             .destination_connector_properties
             .s3
             .as_ref()
             .ok_or_else(|| RunError::Failed("destinationConnectorProperties.S3 is missing".into()))?;
-        let profile_name = source
-            .connector_profile_name
-            .as_deref()
-            .ok_or_else(|| RunError::Failed("sourceFlowConfig.connectorProfileName is missing".into()))?;
-        let (properties, credentials) = self.profile(profile_name).await?;
-        let profile = self
-            .connector
-            .parse_profile(&properties, credentials.as_ref())
-            .map_err(|problems| RunError::Failed(format!("connector profile '{profile_name}': {problems}")))?;
-        let client = profile.client(self.connector.http().clone());
+        let SalesforceRead { client, plan, read_schema, soql, include_deleted, datetime_fields } =
+            self.salesforce_read(source, tasks).await?;
         let salesforce_error = |e: sluice_connectors::ConnectorError| RunError::Failed(format!("Salesforce: {e}"));
-
-        let object = &salesforce_source.object;
-        let describe = client.describe(object).await.map_err(salesforce_error)?;
-        let (schema, datetime_fields) = source_schema(&describe);
-        let plan = TaskPlan::compile(tasks, &schema).map_err(|e| RunError::Failed(e.to_string()))?;
-        let mut fields: Vec<String> = plan.source_fields().to_vec();
-        if fields.is_empty() {
-            fields = schema.fields().iter().map(|f| f.name().clone()).collect();
-        }
-        let read_schema = Arc::new(Schema::new(
-            fields.iter().filter_map(|name| schema.field_with_name(name).ok().cloned()).collect::<Vec<Field>>(),
-        ));
-        let soql = format!("SELECT {} FROM {object}", fields.join(", "));
-        let include_deleted = salesforce_source.include_deleted_records.unwrap_or(false);
 
         let format = s3
             .s3_output_format_config
@@ -287,7 +260,91 @@ impl OutputFiles {
     }
 }
 
+/// How a Salesforce source is read: the client, the compiled tasks, the
+/// schema of the queried fields and the SOQL.
+struct SalesforceRead {
+    client: sluice_connectors::salesforce::client::SalesforceClient,
+    plan: TaskPlan,
+    read_schema: arrow_schema::SchemaRef,
+    soql: String,
+    include_deleted: bool,
+    datetime_fields: Vec<String>,
+}
+
 impl PipelineRunner {
+    /// Opens the source profile, describes the object, compiles the tasks
+    /// against it and builds the query of the fields the tasks read.
+    async fn salesforce_read(&self, source: &SourceFlowConfig, tasks: &[Task]) -> Result<SalesforceRead, RunError> {
+        let salesforce_source = source
+            .source_connector_properties
+            .salesforce
+            .as_ref()
+            .ok_or_else(|| RunError::Failed("sourceConnectorProperties.Salesforce is missing".into()))?;
+        let profile_name = source
+            .connector_profile_name
+            .as_deref()
+            .ok_or_else(|| RunError::Failed("sourceFlowConfig.connectorProfileName is missing".into()))?;
+        let (properties, credentials) = self.profile(profile_name).await?;
+        let profile = self
+            .connector
+            .parse_profile(&properties, credentials.as_ref())
+            .map_err(|problems| RunError::Failed(format!("connector profile '{profile_name}': {problems}")))?;
+        let client = profile.client(self.connector.http().clone());
+        let object = &salesforce_source.object;
+        let describe = client.describe(object).await.map_err(|e| RunError::Failed(format!("Salesforce: {e}")))?;
+        let (schema, datetime_fields) = source_schema(&describe);
+        let plan = TaskPlan::compile(tasks, &schema).map_err(|e| RunError::Failed(e.to_string()))?;
+        let mut fields: Vec<String> = plan.source_fields().to_vec();
+        if fields.is_empty() {
+            fields = schema.fields().iter().map(|f| f.name().clone()).collect();
+        }
+        let read_schema = Arc::new(Schema::new(
+            fields.iter().filter_map(|name| schema.field_with_name(name).ok().cloned()).collect::<Vec<Field>>(),
+        ));
+        Ok(SalesforceRead {
+            client,
+            plan,
+            read_schema,
+            soql: format!("SELECT {} FROM {object}", fields.join(", ")),
+            include_deleted: salesforce_source.include_deleted_records.unwrap_or(false),
+            datetime_fields,
+        })
+    }
+
+    /// Runs the source and the tasks of a flow on at most `limit` source
+    /// records and returns the records the destination would get, writing
+    /// nothing (Sluice's `sluice flow preview`).
+    pub async fn preview(
+        &self,
+        flow: &sluice_store::FlowRecord,
+        limit: usize,
+    ) -> Result<Vec<Map<String, Value>>, RunError> {
+        let parts: FlowParts = serde_json::from_value(flow.definition.clone())
+            .map_err(|e| RunError::Failed(format!("the stored flow definition is unreadable: {e}")))?;
+        if parts.source_flow_config.connector_type != ConnectorType::Salesforce {
+            return Err(RunError::Failed(format!(
+                "preview reads Salesforce sources; this flow reads {}",
+                parts.source_flow_config.connector_type
+            )));
+        }
+        let read = self.salesforce_read(&parts.source_flow_config, &parts.tasks).await?;
+        let soql = format!("{} LIMIT {}", read.soql, limit.clamp(1, 2000));
+        let mut pages = read.client.query(&soql, read.include_deleted);
+        let page =
+            pages.next_page().await.map_err(|e| RunError::Failed(format!("Salesforce: {e}")))?.unwrap_or_default();
+        let mut decoder = RecordDecoder::new(InputFormat::JsonLines, read.read_schema.clone(), BATCH_ROWS)
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        let mut batches =
+            decoder.decode(&json_lines(&page, &read.datetime_fields)).map_err(|e| RunError::Failed(e.to_string()))?;
+        batches.extend(decoder.finish().map_err(|e| RunError::Failed(e.to_string()))?);
+        let mut records = Vec::new();
+        for batch in batches {
+            let out = read.plan.apply(batch).map_err(|e| RunError::Failed(e.to_string()))?;
+            records.extend(batch_records(&out.batch, read.plan.output_schema())?);
+        }
+        Ok(records)
+    }
+
     /// Reads CSV or JSON-lines objects under the source prefix, applies the
     /// tasks and writes the records to Salesforce: sObject collections when
     /// there are at most [`COLLECTIONS_UP_TO`] records (or `REST_SYNC`),

@@ -142,3 +142,22 @@ async fn workers_sharing_a_queue_run_each_run_once() {
     assert_eq!(runs.len(), 12);
     assert!(runs.values().all(|n| *n == 1), "{runs:?}");
 }
+
+#[tokio::test]
+async fn a_stopping_worker_gives_its_run_back() {
+    let (store, _dir) = store_with_flow().await;
+    start_run(&store, "slow-2").await;
+    let runner = Arc::new(ScriptedRunner::default());
+    let worker = Worker::new(store.clone(), runner.clone(), config("w1"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(worker.run_until(async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+    let next = Worker::new(store.clone(), runner.clone(), config("w2"));
+    assert!(next.run_one().await.unwrap(), "claimable at once, without waiting for the lease");
+    assert_eq!(record(&store, "slow-2").await["executionStatus"], "Successful");
+    assert_eq!(runner.runs.lock().unwrap()["slow-2"], 2);
+}

@@ -121,6 +121,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Extends `owner`'s lease; false when the lease was lost (expired and
     /// claimed by another worker, or the run is gone).
     async fn renew_lease(&self, execution_id: &str, owner: &str, now_ms: i64, lease_ms: i64) -> StoreResult<bool>;
+    /// Gives a claimed run back (its worker is stopping), so any worker can
+    /// claim it at once instead of after the lease expires.
+    async fn release_run(&self, execution_id: &str, owner: &str) -> StoreResult<bool>;
     /// Removes a finished run from the queue (only by its lease owner).
     async fn finish_run(&self, execution_id: &str, owner: &str) -> StoreResult<bool>;
     /// Asks the worker running `execution_id` to stop; false if not queued.

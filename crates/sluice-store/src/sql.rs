@@ -518,6 +518,17 @@ impl MetadataStore for SqlStore {
         Ok(result.rows_affected() == 1)
     }
 
+    async fn release_run(&self, execution_id: &str, owner: &str) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE run_queue SET lease_owner = NULL, lease_expires_at_ms = NULL WHERE execution_id = $1 AND lease_owner = $2",
+        )
+        .bind(execution_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
     async fn finish_run(&self, execution_id: &str, owner: &str) -> StoreResult<bool> {
         let result = sqlx::query("DELETE FROM run_queue WHERE execution_id = $1 AND lease_owner = $2")
             .bind(execution_id)

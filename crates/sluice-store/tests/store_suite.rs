@@ -262,7 +262,11 @@ async fn run_queue_leases(store: Arc<dyn MetadataStore>) {
     assert!(!store.cancel_requested("e1").await.unwrap());
     assert!(store.request_cancel("e1").await.unwrap());
     assert!(store.cancel_requested("e1").await.unwrap());
-    assert!(store.finish_run("e1", "w1").await.unwrap());
+    assert!(!store.release_run("e1", "w2").await.unwrap(), "only the owner releases");
+    assert!(store.release_run("e1", "w1").await.unwrap());
+    let again = store.claim_run("w4", 1_700, 500).await.unwrap().unwrap();
+    assert_eq!((again.execution_id.as_str(), again.attempts), ("e1", 2), "a released run is claimable at once");
+    assert!(store.finish_run("e1", "w4").await.unwrap());
     assert!(store.finish_run("e2", "w3").await.unwrap());
     assert!(!store.request_cancel("e1").await.unwrap(), "finished runs leave the queue");
     assert_eq!(store.claim_run("w1", 5_000, 500).await.unwrap(), None);

@@ -140,6 +140,13 @@ enum FlowAction {
     Stop { name: String },
     /// Show a flow's runs, most recent first.
     Runs { name: String },
+    /// Show what a run would deliver for the first records, writing nothing.
+    Preview {
+        name: String,
+        /// How many source records to read (1 to 2000).
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
     /// Start a run of an on-demand flow and follow it to the end with a
     /// progress bar; exits non-zero unless the run succeeds.
     Run {
@@ -197,8 +204,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let vault = Arc::new(sluice_vault::Vault::open_default(&data.root).context("cannot load the master key")?);
     let store_url = args.store.clone().unwrap_or_else(|| data.sqlite_url());
     let store = sluice_store::open_store(&store_url).await.context("cannot open the metadata store")?;
+    let pipeline = Arc::new(sluice_engine::pipeline::PipelineRunner::new(
+        store.clone(),
+        vault.clone(),
+        sluice_connectors::s3::LocalBuckets::new(data.root.join("objects")),
+    ));
     let state =
-        sluice_api::AppState::new(store.clone(), vault.clone(), args.region.clone(), account_id.clone(), vec![key]);
+        sluice_api::AppState::new(store.clone(), vault.clone(), args.region.clone(), account_id.clone(), vec![key])
+            .with_pipeline(pipeline.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -212,12 +225,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             let _ = stopped.wait_for(|s| *s).await;
         }
     };
-    let runner = sluice_engine::pipeline::PipelineRunner::new(
-        store.clone(),
-        vault.clone(),
-        sluice_connectors::s3::LocalBuckets::new(data.root.join("objects")),
-    );
-    let worker = sluice_engine::Worker::new(store, Arc::new(runner), sluice_engine::WorkerConfig::default());
+    let worker = sluice_engine::Worker::new(store, pipeline, sluice_engine::WorkerConfig::default());
     let worker = tokio::spawn(worker.run_until(until_stopped()));
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -416,6 +424,16 @@ async fn flow(target: ClientArgs, action: FlowAction) -> Result<()> {
         }
         FlowAction::Start { name } => print_json(&api.call("/start-flow", &json!({"flowName": name})).await?),
         FlowAction::Stop { name } => print_json(&api.call("/stop-flow", &json!({"flowName": name})).await?),
+        FlowAction::Preview { name, limit } => {
+            let preview = api.call("/preview-flow", &json!({"flowName": name, "limit": limit})).await?;
+            for record in preview.get("records").and_then(Value::as_array).into_iter().flatten() {
+                println!("{record}");
+            }
+            eprintln!(
+                "{} record(s) after the flow's tasks",
+                preview.get("recordCount").and_then(Value::as_u64).unwrap_or(0)
+            );
+        }
         FlowAction::Run { name, timeout } => follow_run(&api, &name, Duration::from_secs(timeout)).await?,
         FlowAction::Runs { name } => {
             let runs =

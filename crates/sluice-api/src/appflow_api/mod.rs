@@ -33,6 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route("/describe-connectors", post(describe_connectors))
         .route("/describe-connector", post(describe_connector))
         .route("/list-connectors", post(list_connectors))
+        // Sluice's own extension (not an AppFlow operation).
+        .route("/preview-flow", post(preview_flow))
         .route("/list-connector-entities", post(list_connector_entities))
         .route("/describe-connector-entity", post(describe_connector_entity))
         .route("/register-connector", post(not_supported("RegisterConnector")))

@@ -530,6 +530,37 @@ pub async fn cancel_flow_executions(State(state): State<AppState>, body: Bytes) 
     reply(&CancelFlowExecutionsResponse { invalid_executions: Some(invalid) })
 }
 
+/// Sluice extension `POST /preview-flow` `{"flowName", "limit"}`: the
+/// records a run would deliver for the first `limit` source records (1 to
+/// 2,000, default 10), with nothing written.
+pub async fn preview_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let body = body_json(&body)?;
+    let mut problems = sluice_model::ValidationProblems::new();
+    let flow_name = body.get("flowName").and_then(Value::as_str);
+    if flow_name.is_none() {
+        problems.push("Value null at 'flowName' failed to satisfy constraint: Member must not be null");
+    }
+    let limit = match body.get("limit") {
+        None | Some(Value::Null) => Some(10),
+        Some(value) => value.as_u64().filter(|n| (1..=2000).contains(n)),
+    };
+    if limit.is_none() {
+        problems.push("limit must be a whole number from 1 to 2000");
+    }
+    problems.into_result().map_err(ApiError::Validation)?;
+    let (Some(flow_name), Some(limit)) = (flow_name, limit) else {
+        return Err(ApiError::validation("invalid request"));
+    };
+    let record = get_flow_record(&state, flow_name).await?;
+    let pipeline = state
+        .pipeline
+        .as_ref()
+        .ok_or_else(|| ApiError::UnsupportedOperation("this server has no pipeline to preview flows with".into()))?;
+    let records =
+        pipeline.preview(&record, limit as usize).await.map_err(|e| ApiError::ConnectorServer(e.to_string()))?;
+    reply(&json!({"flowName": flow_name, "recordCount": records.len(), "records": records}))
+}
+
 // -------------------------------------------------------------- connectors
 
 /// DescribeConnectors.
