@@ -20,7 +20,7 @@ use sluice_model::appflow::{
 use sluice_store::MetadataStore;
 use sluice_transform::codec::{InputFormat, OutputFormat, RecordDecoder, RecordWriter};
 use sluice_transform::TaskPlan;
-use sluice_vault::{SealedSecret, Vault};
+use sluice_vault::Vault;
 
 use crate::{FlowRunner, RunContext, RunError, RunProgress};
 
@@ -62,17 +62,7 @@ impl PipelineRunner {
             .await
             .map_err(|e| failed(format!("cannot read connector profile '{name}': {e}")))?
             .ok_or_else(|| failed(format!("connector profile '{name}' does not exist")))?;
-        let properties = serde_json::from_value(record.properties.clone())
-            .map_err(|e| failed(format!("connector profile '{name}' is unreadable: {e}")))?;
-        let credentials = match &record.sealed_credentials {
-            Some(text) => {
-                let sealed = SealedSecret::from_text(text).map_err(|e| failed(e.to_string()))?;
-                let plain = self.vault.open(&sealed, &record.arn).map_err(|e| failed(e.to_string()))?;
-                Some(serde_json::from_slice(&plain).map_err(|e| failed(format!("credentials are unreadable: {e}")))?)
-            }
-            None => None,
-        };
-        Ok((properties, credentials))
+        crate::open_profile(&record, &self.vault).map_err(failed)
     }
 
     async fn salesforce_to_object_storage(

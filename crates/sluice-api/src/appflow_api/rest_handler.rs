@@ -628,19 +628,10 @@ async fn profile_connector(
     let connector = sluice_connectors::connector_for(profile_type).ok_or_else(|| {
         ApiError::UnsupportedOperation(format!("the {profile_type} connector cannot browse entities in this build"))
     })?;
-    let properties: ConnectorProfileProperties =
-        serde_json::from_value(record.properties.clone()).map_err(|e| corrupt("connector profile properties", e))?;
-    let credentials = match &record.sealed_credentials {
-        Some(text) => {
-            let sealed = sluice_vault::SealedSecret::from_text(text).map_err(|e| corrupt("sealed credentials", e))?;
-            let plain = state.vault.open(&sealed, &record.arn).map_err(|e| {
-                tracing::error!(profile = %name, error = %e, "cannot open connector credentials");
-                ApiError::Internal("the profile's credentials cannot be decrypted; see the server log".into())
-            })?;
-            Some(serde_json::from_slice(&plain).map_err(|e| corrupt("connector credentials", e))?)
-        }
-        None => None,
-    };
+    let (properties, credentials) = sluice_engine::open_profile(&record, &state.vault).map_err(|e| {
+        tracing::error!(profile = %name, error = %e, "cannot open the connector profile");
+        ApiError::Internal("the profile's credentials cannot be opened; see the server log".into())
+    })?;
     Ok((connector, properties, credentials))
 }
 
