@@ -25,11 +25,7 @@ pub async fn token(
     body: Bytes,
 ) -> Response {
     let mut params = Params::from_query(query.as_deref());
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if is_form {
+    if super::rest::body_kind(&headers) == super::rest::BodyKind::Form {
         params.extend(Params::from_form(&body));
     }
     let mut state = sim.lock();

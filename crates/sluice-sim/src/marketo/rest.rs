@@ -27,13 +27,14 @@ fn respond(result: MktoResult) -> Response {
 
 /// How a request body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyKind {
+pub(crate) enum BodyKind {
     Json,
     Form,
     Other,
 }
 
-fn body_kind(headers: &HeaderMap) -> BodyKind {
+/// What kind of body a request carries, from its Content-Type.
+pub(crate) fn body_kind(headers: &HeaderMap) -> BodyKind {
     match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         None => BodyKind::Json,
         Some(v) if v.starts_with("application/json") => BodyKind::Json,
