@@ -104,6 +104,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<sluice_engine::EngineError> for ApiError {
+    fn from(error: sluice_engine::EngineError) -> Self {
+        match error {
+            sluice_engine::EngineError::Store(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, "stored execution record is unreadable");
+                Self::Internal("a stored execution record is unreadable; see the server log".into())
+            }
+        }
+    }
+}
+
 impl From<sluice_connectors::DynError> for ApiError {
     fn from(error: sluice_connectors::DynError) -> Self {
         use sluice_connectors::{ConnectorError, DynError};

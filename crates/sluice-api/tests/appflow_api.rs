@@ -285,3 +285,17 @@ async fn refused_credentials_are_a_connector_authentication_error() {
     let unknown = h.call("/list-connector-entities", json!({"connectorProfileName": "ghost"})).await;
     assert_eq!(unknown.code.as_deref(), Some("ResourceNotFoundException"));
 }
+
+#[tokio::test]
+async fn cancelling_a_queued_run_marks_it_and_asks_the_worker_to_stop() {
+    let h = harness().await;
+    h.call("/create-connector-profile", salesforce_profile("sf", "s")).await;
+    h.call("/create-flow", account_flow("f1", "sf")).await;
+    let started = h.call("/start-flow", json!({"flowName": "f1"})).await;
+    let id = started.body["executionId"].as_str().unwrap().to_string();
+    let cancelled = h.call("/cancel-flow-executions", json!({"flowName": "f1", "executionIds": [id, "ghost"]})).await;
+    assert_eq!(cancelled.body["invalidExecutions"], json!(["ghost"]));
+    let records = h.call("/describe-flow-execution-records", json!({"flowName": "f1"})).await;
+    assert_eq!(records.body["flowExecutions"][0]["executionStatus"], "CancelStarted");
+    assert!(h.state.store.cancel_requested(&id).await.unwrap());
+}

@@ -18,12 +18,9 @@ use super::input::{body_json, check, encode_token, page_request, parse};
 use super::stored::StoredFlow;
 use crate::error::ApiError;
 use crate::state::AppState;
+use sluice_engine::now_ms;
 
 type ApiResult = Result<Json<Value>, ApiError>;
-
-fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
-}
 
 fn reply<T: Serialize>(value: &T) -> ApiResult {
     serde_json::to_value(value).map(Json).map_err(|e| ApiError::Internal(format!("response did not serialize: {e}")))
@@ -508,19 +505,14 @@ pub async fn cancel_flow_executions(State(state): State<AppState>, body: Bytes) 
         }
     };
     let mut cancelled = Vec::new();
-    for mut row in targets {
+    for row in targets {
         if row.status != ExecutionStatus::InProgress.as_str() {
             continue;
         }
-        let mut execution: ExecutionRecord =
-            serde_json::from_value(row.record.clone()).map_err(|e| corrupt("execution record", e))?;
-        let now = now_ms();
-        execution.execution_status = Some(ExecutionStatus::CancelStarted);
-        execution.last_updated_at = Some(EpochSeconds::from_millis(now));
-        row.status = ExecutionStatus::CancelStarted.as_str().to_string();
-        row.record = serde_json::to_value(&execution).map_err(|e| ApiError::Internal(e.to_string()))?;
-        row.updated_at_ms = now;
-        state.store.update_execution(&row).await?;
+        sluice_engine::update_execution(&*state.store, &record.name, &row.execution_id, |execution| {
+            execution.execution_status = Some(ExecutionStatus::CancelStarted);
+        })
+        .await?;
         // The worker running it sees the request and stops (status Canceled).
         state.store.request_cancel(&row.execution_id).await?;
         cancelled.push(row.execution_id);
