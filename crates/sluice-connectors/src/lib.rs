@@ -13,6 +13,8 @@ pub mod s3;
 #[cfg(feature = "salesforce")]
 pub mod salesforce;
 
+use std::sync::Arc;
+
 use sluice_model::appflow::{ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType};
 use sluice_model::ValidationProblems;
 
@@ -121,6 +123,44 @@ pub struct EntityField {
     pub picklist_values: Vec<String>,
 }
 
+/// The owner of a profile's credentials, told by a connector when it
+/// renewed them (e.g. OAuth tokens after a refresh, with a rotated refresh
+/// token) and when the app refused them for good. The connector waits for
+/// it before its next call.
+#[async_trait::async_trait]
+pub trait CredentialsKeeper: Send + Sync {
+    /// The credentials after a renewal, to be stored in place of the old ones.
+    async fn renewed(&self, credentials: ConnectorProfileCredentials);
+    /// The app refused the credentials and they cannot be renewed: the
+    /// profile needs new ones (for OAuth, a new login).
+    async fn refused(&self, reason: &str);
+}
+
+/// A connector profile as AppFlow carries it (wire properties and
+/// credentials), with where renewed credentials go.
+#[derive(Clone, Copy)]
+pub struct ProfileInput<'a> {
+    /// The profile's properties.
+    pub properties: &'a ConnectorProfileProperties,
+    /// Its credentials, opened.
+    pub credentials: Option<&'a ConnectorProfileCredentials>,
+    /// Told about renewed and refused credentials.
+    pub keeper: Option<&'a Arc<dyn CredentialsKeeper>>,
+}
+
+impl<'a> ProfileInput<'a> {
+    /// A profile whose renewed credentials are not kept.
+    pub fn new(properties: &'a ConnectorProfileProperties, credentials: Option<&'a ConnectorProfileCredentials>) -> Self {
+        Self { properties, credentials, keeper: None }
+    }
+
+    /// Tells `keeper` about renewed and refused credentials.
+    pub fn kept_by(mut self, keeper: &'a Arc<dyn CredentialsKeeper>) -> Self {
+        self.keeper = Some(keeper);
+        self
+    }
+}
+
 /// A connector with its own profile type.
 #[async_trait::async_trait]
 pub trait Connector: Send + Sync + 'static {
@@ -136,6 +176,10 @@ pub trait Connector: Send + Sync + 'static {
         properties: &ConnectorProfileProperties,
         credentials: Option<&ConnectorProfileCredentials>,
     ) -> Result<Self::Profile, ValidationProblems>;
+
+    /// Makes the profile tell `keeper` about renewed and refused
+    /// credentials; a connector whose credentials never change ignores it.
+    fn set_keeper(&self, _profile: &mut Self::Profile, _keeper: Arc<dyn CredentialsKeeper>) {}
 
     /// Proves the profile can connect (authenticates and makes one call).
     async fn check_connection(&self, profile: &Self::Profile) -> Result<(), ConnectorError>;
@@ -160,24 +204,11 @@ pub trait DynConnector: Send + Sync {
         credentials: Option<&ConnectorProfileCredentials>,
     ) -> ValidationProblems;
     /// Parses the profile, then checks the connection.
-    async fn check_connection(
-        &self,
-        properties: &ConnectorProfileProperties,
-        credentials: Option<&ConnectorProfileCredentials>,
-    ) -> Result<(), DynError>;
+    async fn check_connection(&self, profile: ProfileInput<'_>) -> Result<(), DynError>;
     /// Parses the profile, then lists entities.
-    async fn list_entities(
-        &self,
-        properties: &ConnectorProfileProperties,
-        credentials: Option<&ConnectorProfileCredentials>,
-    ) -> Result<Vec<Entity>, DynError>;
+    async fn list_entities(&self, profile: ProfileInput<'_>) -> Result<Vec<Entity>, DynError>;
     /// Parses the profile, then describes one entity.
-    async fn describe_entity(
-        &self,
-        properties: &ConnectorProfileProperties,
-        credentials: Option<&ConnectorProfileCredentials>,
-        entity: &str,
-    ) -> Result<Vec<EntityField>, DynError>;
+    async fn describe_entity(&self, profile: ProfileInput<'_>, entity: &str) -> Result<Vec<EntityField>, DynError>;
 }
 
 /// Errors of the erased interface: an invalid profile or a connector error.
@@ -189,6 +220,15 @@ pub enum DynError {
     /// The connector failed.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
+}
+
+/// Parses an erased profile into a connector's typed one.
+fn typed_profile<C: Connector>(connector: &C, input: ProfileInput<'_>) -> Result<C::Profile, DynError> {
+    let mut profile = connector.parse_profile(input.properties, input.credentials).map_err(DynError::InvalidProfile)?;
+    if let Some(keeper) = input.keeper {
+        connector.set_keeper(&mut profile, keeper.clone());
+    }
+    Ok(profile)
 }
 
 #[async_trait::async_trait]
@@ -205,47 +245,44 @@ impl<C: Connector> DynConnector for C {
         self.parse_profile(properties, credentials).err().unwrap_or_default()
     }
 
-    async fn check_connection(
-        &self,
-        properties: &ConnectorProfileProperties,
-        credentials: Option<&ConnectorProfileCredentials>,
-    ) -> Result<(), DynError> {
-        let profile = self.parse_profile(properties, credentials).map_err(DynError::InvalidProfile)?;
+    async fn check_connection(&self, profile: ProfileInput<'_>) -> Result<(), DynError> {
+        let profile = typed_profile(self, profile)?;
         Ok(Connector::check_connection(self, &profile).await?)
     }
 
-    async fn list_entities(
-        &self,
-        properties: &ConnectorProfileProperties,
-        credentials: Option<&ConnectorProfileCredentials>,
-    ) -> Result<Vec<Entity>, DynError> {
-        let profile = self.parse_profile(properties, credentials).map_err(DynError::InvalidProfile)?;
+    async fn list_entities(&self, profile: ProfileInput<'_>) -> Result<Vec<Entity>, DynError> {
+        let profile = typed_profile(self, profile)?;
         Ok(Connector::list_entities(self, &profile).await?)
     }
 
-    async fn describe_entity(
-        &self,
-        properties: &ConnectorProfileProperties,
-        credentials: Option<&ConnectorProfileCredentials>,
-        entity: &str,
-    ) -> Result<Vec<EntityField>, DynError> {
-        let profile = self.parse_profile(properties, credentials).map_err(DynError::InvalidProfile)?;
+    async fn describe_entity(&self, profile: ProfileInput<'_>, entity: &str) -> Result<Vec<EntityField>, DynError> {
+        let profile = typed_profile(self, profile)?;
         Ok(Connector::describe_entity(self, &profile, entity).await?)
     }
 }
 
+/// Server-wide connector settings (not part of any profile).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectorSettings {
+    /// The connected app Sluice refreshes Salesforce tokens with: the
+    /// counterpart of AppFlow's own managed connected app.
+    #[cfg(feature = "salesforce")]
+    pub salesforce_app: Option<salesforce::client::ClientApp>,
+}
+
 /// Every connector compiled into this build, in one explicit list.
-pub fn registry() -> Vec<Box<dyn DynConnector>> {
+pub fn registry(settings: &ConnectorSettings) -> Vec<Box<dyn DynConnector>> {
+    let _ = settings;
     #[allow(unused_mut)]
     let mut connectors: Vec<Box<dyn DynConnector>> = Vec::new();
     #[cfg(feature = "salesforce")]
-    connectors.push(Box::new(salesforce::SalesforceConnector::default()));
+    connectors.push(Box::new(salesforce::SalesforceConnector::new(settings.salesforce_app.clone())));
     connectors
 }
 
 /// The connector for a type, if this build has one.
-pub fn connector_for(connector_type: ConnectorType) -> Option<Box<dyn DynConnector>> {
-    registry().into_iter().find(|c| c.connector_type() == connector_type)
+pub fn connector_for(settings: &ConnectorSettings, connector_type: ConnectorType) -> Option<Box<dyn DynConnector>> {
+    registry(settings).into_iter().find(|c| c.connector_type() == connector_type)
 }
 
 #[cfg(test)]
@@ -268,7 +305,8 @@ mod tests {
     #[cfg(feature = "salesforce")]
     #[test]
     fn registry_lists_salesforce() {
-        assert!(connector_for(ConnectorType::Salesforce).is_some());
-        assert!(connector_for(ConnectorType::Zendesk).is_none());
+        let settings = ConnectorSettings::default();
+        assert!(connector_for(&settings, ConnectorType::Salesforce).is_some());
+        assert!(connector_for(&settings, ConnectorType::Zendesk).is_none());
     }
 }

@@ -3,8 +3,12 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
-use sluice_connectors::salesforce::client::{ClientApp, RecordResult, SalesforceClient, Tokens, WriteOperation};
-use sluice_connectors::{connector_for, ConnectorError, DynError};
+use sluice_connectors::salesforce::client::{
+    ClientApp, RecordResult, SalesforceClient, TokenKeeper, Tokens, WriteOperation,
+};
+use sluice_connectors::{
+    connector_for, ConnectorError, ConnectorSettings, CredentialsKeeper, DynError, ProfileInput,
+};
 use sluice_model::appflow::{ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType};
 use sluice_model::wire::SecretString;
 use sluice_sim::salesforce::state::{SimConfig, DEMO_CLIENT_ID, DEMO_USERNAME};
@@ -41,25 +45,63 @@ async fn the_registered_connector_checks_lists_and_describes() {
         serde_json::from_value(json!({"Salesforce": {"instanceUrl": base}})).unwrap();
     let credentials: ConnectorProfileCredentials =
         serde_json::from_value(json!({"Salesforce": {"accessToken": tokens.access_token.unwrap().expose()}})).unwrap();
-    let connector = connector_for(ConnectorType::Salesforce).unwrap();
-    connector.check_connection(&properties, Some(&credentials)).await.unwrap();
-    let entities = connector.list_entities(&properties, Some(&credentials)).await.unwrap();
+    let connector = connector_for(&ConnectorSettings::default(), ConnectorType::Salesforce).unwrap();
+    connector.check_connection(ProfileInput::new(&properties, Some(&credentials))).await.unwrap();
+    let entities = connector.list_entities(ProfileInput::new(&properties, Some(&credentials))).await.unwrap();
     let names: Vec<&str> = entities.iter().map(|e| e.name.as_str()).collect();
     assert!(
         names.contains(&"Account") && names.contains(&"Holiday__c") && names.contains(&"Holiday_Event__e"),
         "{names:?}"
     );
-    let fields = connector.describe_entity(&properties, Some(&credentials), "Lead").await.unwrap();
+    let fields = connector.describe_entity(ProfileInput::new(&properties, Some(&credentials)), "Lead").await.unwrap();
     let last_name = fields.iter().find(|f| f.name == "LastName").unwrap();
     assert_eq!((last_name.data_type.as_str(), last_name.nullable), ("string", false));
     let bad: ConnectorProfileCredentials =
         serde_json::from_value(json!({"Salesforce": {"accessToken": "nope"}})).unwrap();
-    match connector.check_connection(&properties, Some(&bad)).await.unwrap_err() {
+    match connector.check_connection(ProfileInput::new(&properties, Some(&bad))).await.unwrap_err() {
         DynError::Connector(ConnectorError::ReauthRequired(message)) => {
             assert!(message.contains("no refresh token"), "{message}")
         }
         other => panic!("expected ReauthRequired, got {other}"),
     }
+}
+
+#[tokio::test]
+async fn the_servers_connected_app_refreshes_and_renewed_credentials_reach_the_owner() {
+    let (sim, base) = start(SimConfig { rotate_refresh_tokens: true, ..SimConfig::default() }).await;
+    let tokens = login(&sim);
+    sim.lock().sessions.clear();
+    let properties: ConnectorProfileProperties =
+        serde_json::from_value(json!({"Salesforce": {"instanceUrl": base}})).unwrap();
+    let credentials: ConnectorProfileCredentials = serde_json::from_value(json!({"Salesforce": {
+        "accessToken": tokens.access_token.unwrap().expose(),
+        "refreshToken": tokens.refresh_token.as_ref().unwrap().expose(),
+        "oAuth2GrantType": "AUTHORIZATION_CODE"}}))
+    .unwrap();
+    let input = ProfileInput::new(&properties, Some(&credentials));
+    // Without a connected app the expired session cannot be renewed.
+    let bare = connector_for(&ConnectorSettings::default(), ConnectorType::Salesforce).unwrap();
+    match bare.list_entities(input).await.unwrap_err() {
+        DynError::Connector(ConnectorError::ReauthRequired(message)) => {
+            assert!(message.contains("no connected app"), "{message}")
+        }
+        other => panic!("expected ReauthRequired, got {other}"),
+    }
+    let settings = ConnectorSettings {
+        salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }),
+    };
+    let connector = connector_for(&settings, ConnectorType::Salesforce).unwrap();
+    let kept = Arc::new(Kept::default());
+    let keeper: Arc<dyn CredentialsKeeper> = kept.clone();
+    let entities = connector.list_entities(input.kept_by(&keeper)).await.unwrap();
+    assert!(entities.iter().any(|e| e.name == "Account"));
+    let renewed = kept.renewed.lock().unwrap().clone();
+    assert_eq!(renewed.len(), 1);
+    let salesforce = renewed[0].salesforce.as_ref().unwrap();
+    let rotated = salesforce.refresh_token.as_deref().unwrap();
+    assert_ne!(rotated, tokens.refresh_token.unwrap().expose(), "the rotated refresh token is handed over");
+    assert_eq!(salesforce.o_auth2_grant_type.map(|g| g.as_str()), Some("AUTHORIZATION_CODE"), "other fields kept");
+    assert!(sim.lock().session(salesforce.access_token.as_ref().unwrap().expose()).is_some());
 }
 
 #[tokio::test]
@@ -91,22 +133,63 @@ async fn expired_sessions_refresh_and_rotated_tokens_are_handed_over() {
     let (sim, base) = start(SimConfig { rotate_refresh_tokens: true, ..SimConfig::default() }).await;
     let tokens = login(&sim);
     let first_refresh = tokens.refresh_token.clone().unwrap();
-    let saved: Arc<Mutex<Vec<String>>> = Arc::default();
-    let sink = saved.clone();
-    let client = client(&base, tokens).on_tokens_refreshed(Arc::new(move |t: &Tokens| {
-        sink.lock().unwrap().push(t.refresh_token.as_ref().unwrap().expose().to_string());
-    }));
+    let keeper = Arc::new(Kept::default());
+    let client = client(&base, tokens).with_token_keeper(keeper.clone());
     client.limits().await.unwrap();
     sim.lock().sessions.clear();
-    client.limits().await.expect("refreshes and retries");
-    let rotated = saved.lock().unwrap().clone();
-    assert_eq!(rotated.len(), 1);
+    // Two calls refused at once refresh once: the second sees the new token
+    // (with rotation, refreshing twice with the same refresh token would fail).
+    let (a, b) = tokio::join!(client.limits(), client.limits());
+    a.expect("refreshes and retries");
+    b.expect("uses the token the other call refreshed");
+    let rotated: Vec<String> = keeper
+        .renewed
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.salesforce.as_ref().unwrap().refresh_token.clone().unwrap())
+        .collect();
+    assert_eq!(rotated.len(), 1, "one refresh for two refused calls");
     assert_ne!(rotated[0], first_refresh.expose(), "the rotated refresh token is handed over");
     // The old refresh token is revoked: a client still holding it must re-authorize.
-    let stale = self::client(&base, Tokens { access_token: None, refresh_token: Some(first_refresh) });
+    let stale = self::client(&base, Tokens { access_token: None, refresh_token: Some(first_refresh) })
+        .with_token_keeper(keeper.clone());
     assert!(
         matches!(stale.limits().await.unwrap_err(), ConnectorError::ReauthRequired(m) if m.starts_with("invalid_grant"))
     );
+    let refused = keeper.refused.lock().unwrap().clone();
+    assert!(refused.len() == 1 && refused[0].starts_with("invalid_grant"), "the keeper hears of it: {refused:?}");
+}
+
+/// Records what a keeper is told.
+#[derive(Default)]
+struct Kept {
+    renewed: Mutex<Vec<ConnectorProfileCredentials>>,
+    refused: Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl CredentialsKeeper for Kept {
+    async fn renewed(&self, credentials: ConnectorProfileCredentials) {
+        self.renewed.lock().unwrap().push(credentials);
+    }
+    async fn refused(&self, reason: &str) {
+        self.refused.lock().unwrap().push(reason.to_string());
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenKeeper for Kept {
+    async fn refreshed(&self, tokens: Tokens) {
+        let salesforce = sluice_model::appflow::SalesforceConnectorProfileCredentials {
+            refresh_token: tokens.refresh_token.map(|t| t.expose().to_string()),
+            ..Default::default()
+        };
+        self.renewed.lock().unwrap().push(ConnectorProfileCredentials { salesforce: Some(salesforce), ..Default::default() });
+    }
+    async fn refused(&self, reason: &str) {
+        self.refused.lock().unwrap().push(reason.to_string());
+    }
 }
 
 #[tokio::test]

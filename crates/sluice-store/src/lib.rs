@@ -86,6 +86,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn list_profiles(&self, filter: &ProfileFilter, page: &PageRequest) -> StoreResult<Page<ProfileRecord>>;
     /// Replaces a stored profile; `NotFound` if missing.
     async fn update_profile(&self, profile: &ProfileRecord) -> StoreResult<()>;
+    /// Replaces only the sealed credentials of a profile (e.g. OAuth tokens
+    /// a connector renewed during a run) and clears its `auth_error`;
+    /// `NotFound` if missing.
+    async fn save_profile_credentials(&self, name: &str, sealed: &str, now_ms: i64) -> StoreResult<()>;
+    /// Records why a profile needs new credentials (`None` clears it);
+    /// `NotFound` if missing.
+    async fn set_profile_auth_error(&self, name: &str, auth_error: Option<&str>) -> StoreResult<()>;
     /// Deletes a profile and its tags. Without `force`, fails with
     /// `ProfileInUse` while flows reference it.
     async fn delete_profile(&self, name: &str, force: bool) -> StoreResult<()>;

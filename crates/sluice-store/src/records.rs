@@ -24,6 +24,9 @@ pub struct ProfileRecord {
     pub created_at_ms: i64,
     /// Last update time, ms since the epoch.
     pub updated_at_ms: i64,
+    /// Why the profile needs new credentials (the app refused to renew
+    /// them); `None` while they work.
+    pub auth_error: Option<String>,
 }
 
 /// A stored flow.

@@ -26,7 +26,7 @@ pub struct SqlStore {
     backend: Backend,
 }
 
-const PROFILE_COLUMNS: &str = "name, arn, connector_type, connector_label, connection_mode, properties, sealed_credentials, created_at_ms, updated_at_ms";
+const PROFILE_COLUMNS: &str = "name, arn, connector_type, connector_label, connection_mode, properties, sealed_credentials, created_at_ms, updated_at_ms, auth_error";
 const FLOW_COLUMNS: &str = "name, arn, status, definition, created_at_ms, updated_at_ms";
 const EXECUTION_COLUMNS: &str = "execution_id, flow_name, status, record, started_at_ms, updated_at_ms";
 
@@ -108,6 +108,7 @@ fn profile_from_row(row: &AnyRow) -> StoreResult<ProfileRecord> {
         sealed_credentials: row.try_get("sealed_credentials")?,
         created_at_ms: row.try_get("created_at_ms")?,
         updated_at_ms: row.try_get("updated_at_ms")?,
+        auth_error: row.try_get("auth_error")?,
         name,
     })
 }
@@ -169,7 +170,7 @@ impl MetadataStore for SqlStore {
 
     async fn create_profile(&self, p: &ProfileRecord) -> StoreResult<()> {
         let result = sqlx::query(&format!(
-            "INSERT INTO connector_profiles ({PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO connector_profiles ({PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&p.name)
         .bind(&p.arn)
@@ -180,6 +181,7 @@ impl MetadataStore for SqlStore {
         .bind(&p.sealed_credentials)
         .bind(p.created_at_ms)
         .bind(p.updated_at_ms)
+        .bind(&p.auth_error)
         .execute(&self.pool)
         .await;
         match result {
@@ -235,7 +237,8 @@ impl MetadataStore for SqlStore {
     async fn update_profile(&self, p: &ProfileRecord) -> StoreResult<()> {
         let result = sqlx::query(
             "UPDATE connector_profiles SET arn = $1, connector_type = $2, connector_label = $3, connection_mode = $4, \
-             properties = $5, sealed_credentials = $6, created_at_ms = $7, updated_at_ms = $8 WHERE name = $9",
+             properties = $5, sealed_credentials = $6, created_at_ms = $7, updated_at_ms = $8, auth_error = $9 \
+             WHERE name = $10",
         )
         .bind(&p.arn)
         .bind(&p.connector_type)
@@ -245,11 +248,40 @@ impl MetadataStore for SqlStore {
         .bind(&p.sealed_credentials)
         .bind(p.created_at_ms)
         .bind(p.updated_at_ms)
+        .bind(&p.auth_error)
         .bind(&p.name)
         .execute(&self.pool)
         .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound { kind: "connector profile", name: p.name.clone() });
+        }
+        Ok(())
+    }
+
+    async fn save_profile_credentials(&self, name: &str, sealed: &str, now_ms: i64) -> StoreResult<()> {
+        let result = sqlx::query(
+            "UPDATE connector_profiles SET sealed_credentials = $1, auth_error = NULL, \
+             updated_at_ms = CASE WHEN updated_at_ms < $2 THEN $2 ELSE updated_at_ms + 1 END WHERE name = $3",
+        )
+        .bind(sealed)
+        .bind(now_ms)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound { kind: "connector profile", name: name.to_string() });
+        }
+        Ok(())
+    }
+
+    async fn set_profile_auth_error(&self, name: &str, auth_error: Option<&str>) -> StoreResult<()> {
+        let result = sqlx::query("UPDATE connector_profiles SET auth_error = $1 WHERE name = $2")
+            .bind(auth_error)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound { kind: "connector profile", name: name.to_string() });
         }
         Ok(())
     }

@@ -70,6 +70,7 @@ fn profile(name: &str, connector_type: &str) -> ProfileRecord {
         sealed_credentials: Some("{\"v\":1}".into()),
         created_at_ms: 1_000,
         updated_at_ms: 1_000,
+        auth_error: None,
     }
 }
 
@@ -111,6 +112,25 @@ async fn profiles_round_trip_and_conflict(store: Arc<dyn MetadataStore>) {
     store.delete_profile("sf", false).await.unwrap();
     assert_eq!(store.get_profile("sf").await.unwrap(), None);
     assert!(matches!(store.delete_profile("sf", false).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn profile_credentials_and_auth_error(store: Arc<dyn MetadataStore>) {
+    let p = profile("sf", "Salesforce");
+    store.create_profile(&p).await.unwrap();
+    store.set_profile_auth_error("sf", Some("invalid_grant: expired")).await.unwrap();
+    let marked = store.get_profile("sf").await.unwrap().unwrap();
+    assert_eq!(marked.auth_error.as_deref(), Some("invalid_grant: expired"));
+    assert_eq!((marked.properties, marked.updated_at_ms), (p.properties.clone(), p.updated_at_ms));
+    // New credentials clear the mark and move updated_at forward, even when
+    // the clock is behind the stored time.
+    store.save_profile_credentials("sf", "{\"v\":2}", 10).await.unwrap();
+    let saved = store.get_profile("sf").await.unwrap().unwrap();
+    assert_eq!(saved.sealed_credentials.as_deref(), Some("{\"v\":2}"));
+    assert_eq!((saved.auth_error, saved.updated_at_ms), (None, 1_001));
+    store.save_profile_credentials("sf", "{\"v\":3}", 9_000).await.unwrap();
+    assert_eq!(store.get_profile("sf").await.unwrap().unwrap().updated_at_ms, 9_000);
+    assert!(matches!(store.save_profile_credentials("nope", "x", 1).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(store.set_profile_auth_error("nope", None).await, Err(StoreError::NotFound { .. })));
 }
 
 async fn profiles_page_and_filter(store: Arc<dyn MetadataStore>) {
@@ -322,6 +342,7 @@ macro_rules! store_suite {
 
 store_suite!(sqlite:
     profiles_round_trip_and_conflict,
+    profile_credentials_and_auth_error,
     profiles_page_and_filter,
     flows_reference_profiles,
     flows_update_list_delete,
@@ -333,6 +354,7 @@ store_suite!(sqlite:
 
 store_suite!(postgres:
     profiles_round_trip_and_conflict,
+    profile_credentials_and_auth_error,
     profiles_page_and_filter,
     flows_reference_profiles,
     flows_update_list_delete,

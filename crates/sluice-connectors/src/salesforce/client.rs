@@ -36,9 +36,18 @@ pub struct Tokens {
     pub refresh_token: Option<SecretString>,
 }
 
-/// Called with the new tokens after every refresh, so the owner can store
-/// them (a rotated refresh token must be saved before the old one is lost).
-pub type TokensRefreshed = Arc<dyn Fn(&Tokens) + Send + Sync>;
+/// The owner of a client's tokens: told about every refresh, so it can
+/// store the new tokens, and about a refresh the org refused for good. The
+/// client waits for it before going on: a rotated refresh token is saved
+/// before any further call is made.
+#[async_trait::async_trait]
+pub trait TokenKeeper: Send + Sync {
+    /// The tokens after a refresh (with a rotated refresh token, if any).
+    async fn refreshed(&self, tokens: Tokens);
+    /// The org refused the refresh token (`invalid_grant`): a new login
+    /// is needed.
+    async fn refused(&self, reason: &str);
+}
 
 /// A Salesforce org reached with OAuth tokens.
 pub struct SalesforceClient {
@@ -46,7 +55,7 @@ pub struct SalesforceClient {
     instance_url: String,
     app: Option<ClientApp>,
     tokens: Mutex<Tokens>,
-    on_refresh: Option<TokensRefreshed>,
+    keeper: Option<Arc<dyn TokenKeeper>>,
 }
 
 /// Outcome of one record in a collection write.
@@ -86,13 +95,13 @@ impl SalesforceClient {
             instance_url: instance_url.trim_end_matches('/').to_string(),
             app,
             tokens: Mutex::new(tokens),
-            on_refresh: None,
+            keeper: None,
         }
     }
 
-    /// Sets the callback that stores refreshed tokens.
-    pub fn on_tokens_refreshed(mut self, callback: TokensRefreshed) -> Self {
-        self.on_refresh = Some(callback);
+    /// Sets the owner told about refreshed and refused tokens.
+    pub fn with_token_keeper(mut self, keeper: Arc<dyn TokenKeeper>) -> Self {
+        self.keeper = Some(keeper);
         self
     }
 
@@ -112,7 +121,18 @@ impl SalesforceClient {
     /// Exchanges the refresh token for a new access token (and, when the
     /// org rotates them, a new refresh token).
     pub async fn refresh(&self) -> Result<(), ConnectorError> {
+        self.refresh_replacing(None).await
+    }
+
+    /// Refreshes unless the access token was already replaced since
+    /// `rejected` was refused (another call refreshed it meanwhile).
+    async fn refresh_replacing(&self, rejected: Option<&SecretString>) -> Result<(), ConnectorError> {
         let mut tokens = self.tokens.lock().await;
+        if let (Some(rejected), Some(current)) = (rejected, tokens.access_token.as_ref()) {
+            if rejected.expose() != current.expose() {
+                return Ok(());
+            }
+        }
         let refresh_token = tokens.refresh_token.clone().ok_or_else(|| {
             ConnectorError::ReauthRequired("the access token expired and there is no refresh token".into())
         })?;
@@ -145,11 +165,14 @@ impl SalesforceClient {
             let error = body.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_string();
             let description = body.get("error_description").and_then(Value::as_str).unwrap_or("").to_string();
             tracing::warn!(error = %error, "salesforce token refresh refused");
-            return Err(if error == "invalid_grant" {
-                ConnectorError::ReauthRequired(format!("{error}: {description}"))
-            } else {
-                ConnectorError::Authentication(format!("{error}: {description}"))
-            });
+            let reason = format!("{error}: {description}");
+            if error != "invalid_grant" {
+                return Err(ConnectorError::Authentication(reason));
+            }
+            if let Some(keeper) = &self.keeper {
+                keeper.refused(&reason).await;
+            }
+            return Err(ConnectorError::ReauthRequired(reason));
         }
         let access = body.get("access_token").and_then(Value::as_str).ok_or_else(|| ConnectorError::Protocol {
             system: SYSTEM,
@@ -160,8 +183,8 @@ impl SalesforceClient {
             tokens.refresh_token = Some(SecretString::new(rotated));
         }
         tracing::info!(rotated = body.get("refresh_token").is_some(), "salesforce access token refreshed");
-        if let Some(callback) = &self.on_refresh {
-            callback(&tokens);
+        if let Some(keeper) = &self.keeper {
+            keeper.refreshed(tokens.clone()).await;
         }
         Ok(())
     }
@@ -190,7 +213,7 @@ impl SalesforceClient {
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && attempt == 0 {
                 tracing::info!("salesforce session expired; refreshing");
-                self.refresh().await?;
+                self.refresh_replacing(Some(&token)).await?;
                 continue;
             }
             let text = response
@@ -400,7 +423,7 @@ impl SalesforceClient {
                 .await
                 .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
             if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
-                self.refresh().await?;
+                self.refresh_replacing(Some(&token)).await?;
                 continue;
             }
             if !response.status().is_success() {

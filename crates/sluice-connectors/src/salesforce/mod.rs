@@ -4,15 +4,20 @@
 pub mod client;
 
 use serde_json::Value;
-use sluice_model::appflow::{ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType};
+use sluice_model::appflow::{
+    ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType, SalesforceConnectorProfileCredentials,
+};
 use sluice_model::wire::SecretString;
 use sluice_model::ValidationProblems;
 
 use self::client::{ClientApp, SalesforceClient, Tokens};
-use crate::{Connector, ConnectorError, Entity, EntityField};
+use std::sync::Arc;
+
+use self::client::TokenKeeper;
+use crate::{Connector, ConnectorError, CredentialsKeeper, Entity, EntityField};
 
 /// A validated Salesforce connector profile.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SalesforceProfile {
     /// The org's URL (`https://example.my.salesforce.com`).
     pub instance_url: String,
@@ -22,17 +27,59 @@ pub struct SalesforceProfile {
     pub refresh_token: Option<SecretString>,
     /// The connected app used for refreshes, when known.
     pub app: Option<ClientApp>,
+    /// The credentials as given, to hand back with renewed tokens.
+    credentials: SalesforceConnectorProfileCredentials,
+    /// Told about refreshed and refused tokens.
+    keeper: Option<Arc<dyn CredentialsKeeper>>,
+}
+
+impl std::fmt::Debug for SalesforceProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SalesforceProfile")
+            .field("instance_url", &self.instance_url)
+            .field("app", &self.app.as_ref().map(|a| &a.client_id))
+            .field("kept", &self.keeper.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SalesforceProfile {
-    /// A REST client for this profile.
+    /// A REST client for this profile; refreshed tokens reach the
+    /// profile's keeper as Salesforce credentials with the new tokens.
     pub fn client(&self, http: reqwest::Client) -> SalesforceClient {
-        SalesforceClient::new(
+        let client = SalesforceClient::new(
             http,
             &self.instance_url,
             self.app.clone(),
             Tokens { access_token: self.access_token.clone(), refresh_token: self.refresh_token.clone() },
-        )
+        );
+        match &self.keeper {
+            Some(keeper) => client.with_token_keeper(Arc::new(ProfileTokens {
+                given: self.credentials.clone(),
+                keeper: keeper.clone(),
+            })),
+            None => client,
+        }
+    }
+}
+
+/// Hands a client's tokens to a profile's keeper as Salesforce credentials.
+struct ProfileTokens {
+    given: SalesforceConnectorProfileCredentials,
+    keeper: Arc<dyn CredentialsKeeper>,
+}
+
+#[async_trait::async_trait]
+impl TokenKeeper for ProfileTokens {
+    async fn refreshed(&self, tokens: Tokens) {
+        let mut renewed = self.given.clone();
+        renewed.access_token = tokens.access_token;
+        renewed.refresh_token = tokens.refresh_token.map(|t| t.expose().to_string());
+        self.keeper.renewed(ConnectorProfileCredentials { salesforce: Some(renewed), ..Default::default() }).await;
+    }
+
+    async fn refused(&self, reason: &str) {
+        self.keeper.refused(reason).await;
     }
 }
 
@@ -40,6 +87,7 @@ impl SalesforceProfile {
 #[derive(Debug, Clone)]
 pub struct SalesforceConnector {
     http: reqwest::Client,
+    app: Option<ClientApp>,
 }
 
 /// How long connecting to Salesforce may take.
@@ -48,18 +96,24 @@ pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Default for SalesforceConnector {
-    /// A connector whose calls time out instead of hanging.
+    /// A connector without a connected app (profiles cannot refresh tokens).
     fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl SalesforceConnector {
+    /// A connector whose calls time out instead of hanging, refreshing
+    /// tokens with `app` (the server's connected app).
+    pub fn new(app: Option<ClientApp>) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .build()
             .unwrap_or_default();
-        Self { http }
+        Self { http, app }
     }
-}
 
-impl SalesforceConnector {
     /// The HTTP client the connector uses (with its timeouts).
     pub fn http(&self) -> &reqwest::Client {
         &self.http
@@ -92,12 +146,19 @@ impl Connector for SalesforceConnector {
         let credentials = credentials.cloned().unwrap_or_default();
         Ok(SalesforceProfile {
             instance_url,
-            access_token: credentials.access_token,
-            refresh_token: credentials.refresh_token.map(SecretString::new),
-            // Connected-app credentials live behind clientCredentialsArn
-            // (a secrets store Sluice does not have yet).
-            app: None,
+            access_token: credentials.access_token.clone(),
+            refresh_token: credentials.refresh_token.clone().map(SecretString::new),
+            // AppFlow keeps a custom connected app behind clientCredentialsArn
+            // (Secrets Manager, which Sluice does not have); every profile
+            // refreshes with the server's connected app.
+            app: self.app.clone(),
+            credentials,
+            keeper: None,
         })
+    }
+
+    fn set_keeper(&self, profile: &mut SalesforceProfile, keeper: Arc<dyn CredentialsKeeper>) {
+        profile.keeper = Some(keeper);
     }
 
     async fn check_connection(&self, profile: &SalesforceProfile) -> Result<(), ConnectorError> {
