@@ -30,6 +30,8 @@ pub struct AppState {
     access_keys: Arc<HashMap<String, AccessKey>>,
     /// Runs flow sources and tasks for previews, when the server has one.
     pub pipeline: Option<Arc<sluice_engine::pipeline::PipelineRunner>>,
+    /// Server-wide connector settings (the Salesforce connected app).
+    pub connector_settings: Arc<sluice_connectors::ConnectorSettings>,
 }
 
 impl AppState {
@@ -42,7 +44,26 @@ impl AppState {
         keys: Vec<AccessKey>,
     ) -> Self {
         let access_keys = keys.into_iter().map(|k| (k.access_key_id.clone(), k)).collect();
-        Self { store, vault, region, account_id, access_keys: Arc::new(access_keys), pipeline: None }
+        Self {
+            store,
+            vault,
+            region,
+            account_id,
+            access_keys: Arc::new(access_keys),
+            pipeline: None,
+            connector_settings: Arc::default(),
+        }
+    }
+
+    /// Uses the server's connector settings for live calls.
+    pub fn with_connector_settings(mut self, settings: sluice_connectors::ConnectorSettings) -> Self {
+        self.connector_settings = Arc::new(settings);
+        self
+    }
+
+    /// Stored connector profiles, opened with the vault.
+    pub fn profiles(&self) -> sluice_engine::profiles::Profiles {
+        sluice_engine::profiles::Profiles::new(self.store.clone(), self.vault.clone())
     }
 
     /// Adds the pipeline used by flow previews.

@@ -150,7 +150,10 @@ pub struct ProfileInput<'a> {
 
 impl<'a> ProfileInput<'a> {
     /// A profile whose renewed credentials are not kept.
-    pub fn new(properties: &'a ConnectorProfileProperties, credentials: Option<&'a ConnectorProfileCredentials>) -> Self {
+    pub fn new(
+        properties: &'a ConnectorProfileProperties,
+        credentials: Option<&'a ConnectorProfileCredentials>,
+    ) -> Self {
         Self { properties, credentials, keeper: None }
     }
 

@@ -6,9 +6,7 @@ use serde_json::{json, Map, Value};
 use sluice_connectors::salesforce::client::{
     ClientApp, RecordResult, SalesforceClient, TokenKeeper, Tokens, WriteOperation,
 };
-use sluice_connectors::{
-    connector_for, ConnectorError, ConnectorSettings, CredentialsKeeper, DynError, ProfileInput,
-};
+use sluice_connectors::{connector_for, ConnectorError, ConnectorSettings, CredentialsKeeper, DynError, ProfileInput};
 use sluice_model::appflow::{ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType};
 use sluice_model::wire::SecretString;
 use sluice_sim::salesforce::state::{SimConfig, DEMO_CLIENT_ID, DEMO_USERNAME};
@@ -87,9 +85,8 @@ async fn the_servers_connected_app_refreshes_and_renewed_credentials_reach_the_o
         }
         other => panic!("expected ReauthRequired, got {other}"),
     }
-    let settings = ConnectorSettings {
-        salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }),
-    };
+    let settings =
+        ConnectorSettings { salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }) };
     let connector = connector_for(&settings, ConnectorType::Salesforce).unwrap();
     let kept = Arc::new(Kept::default());
     let keeper: Arc<dyn CredentialsKeeper> = kept.clone();
@@ -185,7 +182,10 @@ impl TokenKeeper for Kept {
             refresh_token: tokens.refresh_token.map(|t| t.expose().to_string()),
             ..Default::default()
         };
-        self.renewed.lock().unwrap().push(ConnectorProfileCredentials { salesforce: Some(salesforce), ..Default::default() });
+        self.renewed
+            .lock()
+            .unwrap()
+            .push(ConnectorProfileCredentials { salesforce: Some(salesforce), ..Default::default() });
     }
     async fn refused(&self, reason: &str) {
         self.refused.lock().unwrap().push(reason.to_string());

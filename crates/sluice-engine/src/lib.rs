@@ -7,32 +7,7 @@
 //! and a run whose worker died is taken over when its lease expires.
 
 pub mod pipeline;
-
-/// Opens a stored connector profile: its properties and, decrypted with the
-/// vault, its credentials. The error says which part is unreadable (never
-/// a credential value).
-pub fn open_profile(
-    record: &sluice_store::ProfileRecord,
-    vault: &sluice_vault::Vault,
-) -> Result<
-    (sluice_model::appflow::ConnectorProfileProperties, Option<sluice_model::appflow::ConnectorProfileCredentials>),
-    String,
-> {
-    let properties = serde_json::from_value(record.properties.clone())
-        .map_err(|e| format!("connector profile '{}' has unreadable properties: {e}", record.name))?;
-    let credentials = match &record.sealed_credentials {
-        Some(text) => {
-            let sealed = sluice_vault::SealedSecret::from_text(text).map_err(|e| e.to_string())?;
-            let plain = vault.open(&sealed, &record.arn).map_err(|e| e.to_string())?;
-            Some(
-                serde_json::from_slice(&plain)
-                    .map_err(|e| format!("connector profile '{}' has unreadable credentials: {e}", record.name))?,
-            )
-        }
-        None => None,
-    };
-    Ok((properties, credentials))
-}
+pub mod profiles;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

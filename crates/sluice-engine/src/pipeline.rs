@@ -10,18 +10,20 @@ use arrow_schema::{Field, Schema};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sluice_connectors::s3::{LocalBuckets, OutputLayout, PendingObject};
+use sluice_connectors::salesforce::client::SalesforceClient;
 use sluice_connectors::salesforce::client::WriteOperation;
 use sluice_connectors::salesforce::SalesforceConnector;
-use sluice_connectors::Connector;
+use sluice_connectors::{Connector, ConnectorSettings};
 use sluice_model::appflow::{
-    AggregationType, ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType, DestinationFlowConfig,
-    FileType, SalesforceDataTransferApi, SourceFlowConfig, Task, WriteOperationType,
+    AggregationType, ConnectorType, DestinationFlowConfig, FileType, SalesforceDataTransferApi, SourceFlowConfig, Task,
+    WriteOperationType,
 };
 use sluice_store::MetadataStore;
 use sluice_transform::codec::{InputFormat, OutputFormat, RecordDecoder, RecordWriter};
 use sluice_transform::TaskPlan;
 use sluice_vault::Vault;
 
+use crate::profiles::Profiles;
 use crate::{FlowRunner, RunContext, RunError, RunProgress};
 
 /// Rows per Arrow batch decoded from the source.
@@ -38,31 +40,40 @@ struct FlowParts {
 
 /// Runs flows through connectors and tasks.
 pub struct PipelineRunner {
-    store: Arc<dyn MetadataStore>,
-    vault: Arc<Vault>,
+    profiles: Profiles,
     buckets: LocalBuckets,
     connector: SalesforceConnector,
 }
 
 impl PipelineRunner {
     /// A runner reading profiles from `store` (credentials opened with
-    /// `vault`) and writing buckets under `buckets`.
-    pub fn new(store: Arc<dyn MetadataStore>, vault: Arc<Vault>, buckets: LocalBuckets) -> Self {
-        Self { store, vault, buckets, connector: SalesforceConnector::default() }
+    /// `vault`, renewed ones saved back), writing buckets under `buckets`,
+    /// with the server's connector `settings`.
+    pub fn new(
+        store: Arc<dyn MetadataStore>,
+        vault: Arc<Vault>,
+        buckets: LocalBuckets,
+        settings: &ConnectorSettings,
+    ) -> Self {
+        Self {
+            profiles: Profiles::new(store, vault),
+            buckets,
+            connector: SalesforceConnector::new(settings.salesforce_app.clone()),
+        }
     }
 
-    async fn profile(
-        &self,
-        name: &str,
-    ) -> Result<(ConnectorProfileProperties, Option<ConnectorProfileCredentials>), RunError> {
-        let failed = |m: String| RunError::Failed(m);
-        let record = self
-            .store
-            .get_profile(name)
-            .await
-            .map_err(|e| failed(format!("cannot read connector profile '{name}': {e}")))?
-            .ok_or_else(|| failed(format!("connector profile '{name}' does not exist")))?;
-        crate::open_profile(&record, &self.vault).map_err(failed)
+    /// A client for the Salesforce profile `name`. Refreshed tokens are
+    /// saved to the profile; a refused refresh token marks it, and a marked
+    /// profile is refused here without calling Salesforce.
+    async fn salesforce_client(&self, name: &str) -> Result<SalesforceClient, RunError> {
+        let opened = self.profiles.open(name).await.map_err(RunError::Failed)?;
+        opened.ensure_authorized().map_err(RunError::Failed)?;
+        let mut profile = self
+            .connector
+            .parse_profile(&opened.properties, opened.credentials.as_ref())
+            .map_err(|problems| RunError::Failed(format!("connector profile '{name}': {problems}")))?;
+        self.connector.set_keeper(&mut profile, opened.keeper.clone());
+        Ok(profile.client(self.connector.http().clone()))
     }
 
     async fn salesforce_to_object_storage(
@@ -253,7 +264,7 @@ impl OutputFiles {
 /// How a Salesforce source is read: the client, the compiled tasks, the
 /// schema of the queried fields and the SOQL.
 struct SalesforceRead {
-    client: sluice_connectors::salesforce::client::SalesforceClient,
+    client: SalesforceClient,
     plan: TaskPlan,
     read_schema: arrow_schema::SchemaRef,
     soql: String,
@@ -274,12 +285,7 @@ impl PipelineRunner {
             .connector_profile_name
             .as_deref()
             .ok_or_else(|| RunError::Failed("sourceFlowConfig.connectorProfileName is missing".into()))?;
-        let (properties, credentials) = self.profile(profile_name).await?;
-        let profile = self
-            .connector
-            .parse_profile(&properties, credentials.as_ref())
-            .map_err(|problems| RunError::Failed(format!("connector profile '{profile_name}': {problems}")))?;
-        let client = profile.client(self.connector.http().clone());
+        let client = self.salesforce_client(profile_name).await?;
         let object = &salesforce_source.object;
         let describe = client.describe(object).await.map_err(|e| RunError::Failed(format!("Salesforce: {e}")))?;
         let (schema, datetime_fields) = source_schema(&describe);
@@ -394,12 +400,7 @@ impl PipelineRunner {
             }
             ctx.report(progress).await;
         }
-        let (properties, credentials) = self.profile(profile_name).await?;
-        let profile = self
-            .connector
-            .parse_profile(&properties, credentials.as_ref())
-            .map_err(|problems| failed(format!("connector profile '{profile_name}': {problems}")))?;
-        let client = profile.client(self.connector.http().clone());
+        let client = self.salesforce_client(profile_name).await?;
         let operation = match target.write_operation_type.unwrap_or(WriteOperationType::Insert) {
             WriteOperationType::Insert => WriteOperation::Insert,
             WriteOperationType::Update => WriteOperation::Update,

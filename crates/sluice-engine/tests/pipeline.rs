@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use sluice_connectors::s3::LocalBuckets;
+use sluice_connectors::salesforce::client::ClientApp;
+use sluice_connectors::ConnectorSettings;
 use sluice_engine::pipeline::PipelineRunner;
 use sluice_engine::{new_execution, now_ms, Worker, WorkerConfig};
-use sluice_sim::salesforce::state::{SimConfig, DEMO_USERNAME};
+use sluice_sim::salesforce::state::{FaultRule, SimConfig, DEMO_CLIENT_ID, DEMO_USERNAME};
 use sluice_sim::salesforce::{seed, SalesforceSim};
 use sluice_store::{open_store, FlowRecord, MetadataStore, ProfileRecord};
 use sluice_vault::Vault;
@@ -20,22 +22,32 @@ struct Setup {
     _dir: tempfile::TempDir,
 }
 
+/// An org and a profile holding an access token only (no refresh token).
 async fn setup() -> Setup {
+    setup_with(SimConfig::default(), false).await
+}
+
+/// An org and a profile with an access token and, if `refreshable`, a
+/// refresh token of the server's connected app.
+async fn setup_with(config: SimConfig, refreshable: bool) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(&format!("sqlite://{}", dir.path().join("m.db").display())).await.unwrap();
     let vault = Arc::new(Vault::from_key([9u8; 32]));
-    let sim = SalesforceSim::new(seed::demo_org(), SimConfig::default(), None);
+    let sim = SalesforceSim::new(seed::demo_org(), config, None);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     sim.set_base_url(base.clone());
     tokio::spawn(sluice_sim::server::serve(listener, sim.router(), None, std::future::pending()));
-    let token = {
+    let (token, refresh) = {
         let mut state = sim.lock();
         let user = state.users[DEMO_USERNAME].clone();
-        state.new_session(&user)
+        (state.new_session(&user), state.new_refresh_token(DEMO_USERNAME, DEMO_CLIENT_ID))
     };
     let arn = "arn:aws:appflow:us-east-1:123456789012:connectorprofile/sf".to_string();
-    let credentials = json!({"Salesforce": {"accessToken": token}});
+    let mut credentials = json!({"Salesforce": {"accessToken": token}});
+    if refreshable {
+        credentials["Salesforce"]["refreshToken"] = json!(refresh);
+    }
     let sealed = vault.seal(credentials.to_string().as_bytes(), &arn).to_text();
     store
         .create_profile(&ProfileRecord {
@@ -48,6 +60,7 @@ async fn setup() -> Setup {
             sealed_credentials: Some(sealed),
             created_at_ms: 1,
             updated_at_ms: 1,
+            auth_error: None,
         })
         .await
         .unwrap();
@@ -87,11 +100,33 @@ async fn run(setup: &Setup, flow: FlowRecord, execution_id: &str) -> Value {
     setup.store.create_flow(&flow).await.unwrap();
     setup.store.insert_execution(&new_execution(execution_id, &flow.name, now_ms())).await.unwrap();
     setup.store.enqueue_run(execution_id, &flow.name, now_ms()).await.unwrap();
-    let runner =
-        Arc::new(PipelineRunner::new(setup.store.clone(), setup.vault.clone(), LocalBuckets::new(&setup.objects)));
-    let worker = Worker::new(setup.store.clone(), runner, WorkerConfig::default());
+    run_queued(setup, &flow.name, execution_id).await
+}
+
+/// The runner a server with the simulator's connected app would have.
+fn runner(setup: &Setup) -> Arc<PipelineRunner> {
+    let settings =
+        ConnectorSettings { salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }) };
+    Arc::new(PipelineRunner::new(
+        setup.store.clone(),
+        setup.vault.clone(),
+        LocalBuckets::new(&setup.objects),
+        &settings,
+    ))
+}
+
+/// Runs the queued run with one worker and returns its execution record.
+async fn run_queued(setup: &Setup, flow_name: &str, execution_id: &str) -> Value {
+    let worker = Worker::new(setup.store.clone(), runner(setup), WorkerConfig::default());
     assert!(worker.run_one().await.unwrap());
-    setup.store.get_execution(&flow.name, execution_id).await.unwrap().unwrap().record
+    setup.store.get_execution(flow_name, execution_id).await.unwrap().unwrap().record
+}
+
+/// The stored Salesforce credentials of the profile, opened.
+async fn stored_credentials(setup: &Setup) -> Value {
+    let record = setup.store.get_profile("sf").await.unwrap().unwrap();
+    let sealed = sluice_vault::SealedSecret::from_text(record.sealed_credentials.as_deref().unwrap()).unwrap();
+    serde_json::from_slice(&setup.vault.open(&sealed, &record.arn).unwrap()).unwrap()
 }
 
 /// Banking accounts as the simulator holds them: (Id, Name, AnnualRevenue).
@@ -267,9 +302,7 @@ async fn csv_in_a_bucket_upserts_into_salesforce_and_a_rerun_adds_no_duplicates(
     // A second run of the same flow over the same file: still one record per id.
     setup.store.insert_execution(&new_execution("exec-up-2", "status-back", now_ms())).await.unwrap();
     setup.store.enqueue_run("exec-up-2", "status-back", now_ms()).await.unwrap();
-    let runner =
-        Arc::new(PipelineRunner::new(setup.store.clone(), setup.vault.clone(), LocalBuckets::new(&setup.objects)));
-    assert!(Worker::new(setup.store.clone(), runner, WorkerConfig::default()).run_one().await.unwrap());
+    run_queued(&setup, "status-back", "exec-up-2").await;
     let again = holidays(&setup.sim);
     assert_eq!(again.len(), after.len());
     assert_eq!(again.iter().filter(|h| h.0 == "HOL-9999").count(), 1);
@@ -318,4 +351,108 @@ async fn target_file_size_splits_the_output_into_several_files() {
     let written: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
     assert_eq!(record["executionResult"]["bytesWritten"], written);
     assert!(files[0].ends_with("part-00000.jsonl"), "{files:?}");
+}
+
+#[tokio::test]
+async fn a_session_that_expires_mid_run_is_refreshed_and_the_rotated_token_saved() {
+    let setup = setup_with(SimConfig { rotate_refresh_tokens: true, ..SimConfig::default() }, true).await;
+    let given_refresh = stored_credentials(&setup).await["Salesforce"]["refreshToken"].as_str().unwrap().to_string();
+    let leads = {
+        let mut state = setup.sim.lock();
+        seed::generate_leads(&mut state.org, 10_000);
+        // Later pages (nextRecordsUrl) are slow, so the session can be
+        // expired while the run is between pages.
+        state.faults = vec![FaultRule {
+            path_contains: "/query/".into(),
+            error_rate: 0.0,
+            status: 503,
+            latency_ms: 300,
+            limit_after_calls: None,
+            seen: 0,
+        }];
+        state.org.object("Lead").unwrap().rows.len()
+    };
+    assert!(leads > 4 * 2000, "several pages: {leads}");
+    let flow = FlowRecord {
+        name: "leads".into(),
+        arn: "arn:aws:appflow:us-east-1:123456789012:flow/leads".into(),
+        status: "Active".into(),
+        definition: json!({
+            "triggerConfig": {"triggerType": "OnDemand"},
+            "sourceFlowConfig": {"connectorType": "Salesforce", "connectorProfileName": "sf",
+                                 "sourceConnectorProperties": {"Salesforce": {"object": "Lead"}}},
+            "destinationFlowConfigList": [{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
+                "bucketName": "exports", "s3OutputFormatConfig": {"fileType": "CSV"}}}}],
+            "tasks": [{"taskType": "Filter", "sourceFields": ["Id", "LastName"],
+                       "connectorOperator": {"Salesforce": "PROJECTION"}}],
+        }),
+        profile_names: vec!["sf".into()],
+        created_at_ms: 1,
+        updated_at_ms: 1,
+    };
+    setup.store.create_flow(&flow).await.unwrap();
+    setup.store.insert_execution(&new_execution("exec-leads", "leads", now_ms())).await.unwrap();
+    setup.store.enqueue_run("exec-leads", "leads", now_ms()).await.unwrap();
+    let expire = {
+        let sim = setup.sim.clone();
+        tokio::spawn(async move {
+            // Once the second page is being served, every session ends.
+            while sim.lock().faults[0].seen == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            sim.lock().sessions.clear();
+        })
+    };
+    let record = run_queued(&setup, "leads", "exec-leads").await;
+    expire.await.unwrap();
+    assert_eq!(record["executionStatus"], "Successful", "{record}");
+    assert_eq!(record["executionResult"]["recordsProcessed"], leads);
+    let text = std::fs::read_to_string(setup.objects.join("exports/leads/exec-leads/part-00000.csv")).unwrap();
+    let ids: std::collections::HashSet<String> =
+        csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()[0].to_string()).collect();
+    assert_eq!(ids.len(), leads, "every lead once, none lost across the refresh");
+    // The rotated refresh token was saved; the one the profile had is revoked.
+    let saved = stored_credentials(&setup).await;
+    let rotated = saved["Salesforce"]["refreshToken"].as_str().unwrap();
+    assert_ne!(rotated, given_refresh);
+    let state = setup.sim.lock();
+    assert!(state.refresh_tokens.contains_key(rotated) && !state.refresh_tokens.contains_key(&given_refresh));
+    assert!(state.session(saved["Salesforce"]["accessToken"].as_str().unwrap()).is_some());
+}
+
+#[tokio::test]
+async fn a_refused_refresh_token_marks_the_profile_until_it_gets_new_credentials() {
+    let setup = setup_with(SimConfig::default(), true).await;
+    {
+        let mut state = setup.sim.lock();
+        state.sessions.clear();
+        state.refresh_tokens.clear();
+    }
+    let record = run(&setup, banking_accounts_flow("revoked", "CSV", vec![]), "exec-revoked-1").await;
+    assert_eq!(record["executionStatus"], "Error");
+    let message = record["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
+    assert!(message.contains("re-authorized") && message.contains("invalid_grant"), "{message}");
+    let marked = setup.store.get_profile("sf").await.unwrap().unwrap();
+    assert!(marked.auth_error.as_deref().is_some_and(|e| e.starts_with("invalid_grant")), "{marked:?}");
+
+    // The next run is refused at once, saying what to do.
+    setup.store.insert_execution(&new_execution("exec-revoked-2", "revoked", now_ms())).await.unwrap();
+    setup.store.enqueue_run("exec-revoked-2", "revoked", now_ms()).await.unwrap();
+    let record = run_queued(&setup, "revoked", "exec-revoked-2").await;
+    let message = record["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
+    assert!(message.contains("UpdateConnectorProfile"), "{message}");
+
+    // New credentials clear the mark and the flow runs again.
+    let fresh = {
+        let mut state = setup.sim.lock();
+        let user = state.users[DEMO_USERNAME].clone();
+        state.new_session(&user)
+    };
+    let record = setup.store.get_profile("sf").await.unwrap().unwrap();
+    let sealed = setup.vault.seal(json!({"Salesforce": {"accessToken": fresh}}).to_string().as_bytes(), &record.arn);
+    setup.store.save_profile_credentials("sf", &sealed.to_text(), now_ms()).await.unwrap();
+    setup.store.insert_execution(&new_execution("exec-revoked-3", "revoked", now_ms())).await.unwrap();
+    setup.store.enqueue_run("exec-revoked-3", "revoked", now_ms()).await.unwrap();
+    let record = run_queued(&setup, "revoked", "exec-revoked-3").await;
+    assert_eq!(record["executionStatus"], "Successful", "{record}");
 }

@@ -76,6 +76,11 @@ struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Consumer key of the Salesforce connected app that refreshes the
+    /// profiles' access tokens (its secret, if the app needs one for
+    /// refreshes, comes from SLUICE_SALESFORCE_CLIENT_SECRET).
+    #[arg(long, env = "SLUICE_SALESFORCE_CLIENT_ID")]
+    salesforce_client_id: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -186,6 +191,9 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Env var holding the Salesforce connected app's consumer secret.
+const SALESFORCE_CLIENT_SECRET_ENV: &str = "SLUICE_SALESFORCE_CLIENT_SECRET";
+
 async fn serve(args: ServeArgs) -> Result<()> {
     init_logging(args.log_format);
     let data = DataDir::open(&args.data_dir)?;
@@ -204,14 +212,32 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let vault = Arc::new(sluice_vault::Vault::open_default(&data.root).context("cannot load the master key")?);
     let store_url = args.store.clone().unwrap_or_else(|| data.sqlite_url());
     let store = sluice_store::open_store(&store_url).await.context("cannot open the metadata store")?;
+    let connector_settings = sluice_connectors::ConnectorSettings {
+        salesforce_app: args.salesforce_client_id.clone().map(|client_id| {
+            sluice_connectors::salesforce::client::ClientApp {
+                client_id,
+                client_secret: std::env::var(SALESFORCE_CLIENT_SECRET_ENV)
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .map(sluice_model::wire::SecretString::new),
+            }
+        }),
+    };
+    if connector_settings.salesforce_app.is_none() {
+        tracing::info!(
+            "no Salesforce connected app configured (--salesforce-client-id): expired access tokens cannot be refreshed"
+        );
+    }
     let pipeline = Arc::new(sluice_engine::pipeline::PipelineRunner::new(
         store.clone(),
         vault.clone(),
         sluice_connectors::s3::LocalBuckets::new(data.root.join("objects")),
+        &connector_settings,
     ));
     let state =
         sluice_api::AppState::new(store.clone(), vault.clone(), args.region.clone(), account_id.clone(), vec![key])
-            .with_pipeline(pipeline.clone());
+            .with_pipeline(pipeline.clone())
+            .with_connector_settings(connector_settings);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -103,6 +103,7 @@ pub async fn create_connector_profile(State(state): State<AppState>, body: Bytes
         sealed_credentials: sealed,
         created_at_ms: now,
         updated_at_ms: now,
+        auth_error: None,
     };
     state.store.create_profile(&record).await?;
     tracing::info!(profile = %name, connector_type = %record.connector_type, "connector profile created");
@@ -153,6 +154,8 @@ pub async fn update_connector_profile(State(state): State<AppState>, body: Bytes
     let mut record = existing.ok_or_else(|| profile_not_found(&request.connector_profile_name))?;
     if let Some(credentials) = &request.connector_profile_config.connector_profile_credentials {
         record.sealed_credentials = Some(seal_credentials(&state, &record.arn, credentials)?);
+        // New credentials end a "needs to be re-authorized" mark.
+        record.auth_error = None;
     }
     record.connection_mode = request.connection_mode.as_str().to_string();
     record.properties = serde_json::to_value(&request.connector_profile_config.connector_profile_properties)
@@ -598,15 +601,12 @@ pub async fn list_connectors(State(_state): State<AppState>, body: Bytes) -> Api
     })
 }
 
-/// The live connector, properties and opened credentials of a profile.
+/// The live connector and the opened profile (renewed credentials saved).
 async fn profile_connector(
     state: &AppState,
     profile_name: Option<&str>,
     connector_type: Option<ConnectorType>,
-) -> Result<
-    (Box<dyn sluice_connectors::DynConnector>, ConnectorProfileProperties, Option<ConnectorProfileCredentials>),
-    ApiError,
-> {
+) -> Result<(Box<dyn sluice_connectors::DynConnector>, sluice_engine::profiles::OpenedProfile), ApiError> {
     let name =
         profile_name.ok_or_else(|| ApiError::validation("connectorProfileName is required for this connector"))?;
     let record = state.store.get_profile(name).await?.ok_or_else(|| profile_not_found(name))?;
@@ -617,14 +617,14 @@ async fn profile_connector(
             "connector profile '{name}' is a {profile_type} profile, not {wanted}"
         )));
     }
-    let connector = sluice_connectors::connector_for(profile_type).ok_or_else(|| {
+    let connector = sluice_connectors::connector_for(&state.connector_settings, profile_type).ok_or_else(|| {
         ApiError::UnsupportedOperation(format!("the {profile_type} connector cannot browse entities in this build"))
     })?;
-    let (properties, credentials) = sluice_engine::open_profile(&record, &state.vault).map_err(|e| {
+    let opened = state.profiles().open_record(record).map_err(|e| {
         tracing::error!(profile = %name, error = %e, "cannot open the connector profile");
         ApiError::Internal("the profile's credentials cannot be opened; see the server log".into())
     })?;
-    Ok((connector, properties, credentials))
+    Ok((connector, opened))
 }
 
 /// ListConnectorEntities: the objects of the profile's app, live.
@@ -633,9 +633,9 @@ pub async fn list_connector_entities(State(state): State<AppState>, body: Bytes)
     if request.next_token.is_some() {
         return Err(ApiError::validation("Invalid nextToken for ListConnectorEntities"));
     }
-    let (connector, properties, credentials) =
+    let (connector, profile) =
         profile_connector(&state, request.connector_profile_name.as_deref(), request.connector_type).await?;
-    let entities = connector.list_entities(&properties, credentials.as_ref()).await?;
+    let entities = connector.list_entities(profile.input()).await?;
     let entities: Vec<ConnectorEntity> = entities
         .into_iter()
         .map(|e| ConnectorEntity { name: e.name, label: Some(e.label), has_nested_entities: Some(e.has_children) })
@@ -649,9 +649,9 @@ pub async fn list_connector_entities(State(state): State<AppState>, body: Bytes)
 /// DescribeConnectorEntity: the fields of one object, live.
 pub async fn describe_connector_entity(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let request: DescribeConnectorEntityRequest = parse("DescribeConnectorEntity", body_json(&body)?)?;
-    let (connector, properties, credentials) =
+    let (connector, profile) =
         profile_connector(&state, request.connector_profile_name.as_deref(), request.connector_type).await?;
-    let fields = connector.describe_entity(&properties, credentials.as_ref(), &request.connector_entity_name).await?;
+    let fields = connector.describe_entity(profile.input(), &request.connector_entity_name).await?;
     let fields = fields
         .into_iter()
         .map(|f| ConnectorEntityField {

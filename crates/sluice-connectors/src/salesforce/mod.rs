@@ -54,10 +54,8 @@ impl SalesforceProfile {
             Tokens { access_token: self.access_token.clone(), refresh_token: self.refresh_token.clone() },
         );
         match &self.keeper {
-            Some(keeper) => client.with_token_keeper(Arc::new(ProfileTokens {
-                given: self.credentials.clone(),
-                keeper: keeper.clone(),
-            })),
+            Some(keeper) => client
+                .with_token_keeper(Arc::new(ProfileTokens { given: self.credentials.clone(), keeper: keeper.clone() })),
             None => client,
         }
     }
