@@ -29,6 +29,7 @@ from typing import Optional
 import boto3
 import botocore.config
 import pytest
+import requests
 
 REGION = "us-east-1"
 START_TIMEOUT_S = 30.0
@@ -36,6 +37,8 @@ STOP_TIMEOUT_S = 10.0
 
 # Env vars the server reads; they are removed from the inherited environment so
 # that each test server is configured only by what the test passes.
+# The Salesforce simulator's demo connected app.
+SIM_CLIENT_ID = "sluice-sim-client"
 _SERVER_ENV_VARS = (
     "SLUICE_ACCESS_KEY_ID",
     "SLUICE_SECRET_ACCESS_KEY",
@@ -93,6 +96,8 @@ class SluiceServer:
 
     def _server_env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in _SERVER_ENV_VARS}
+        # The simulators' demo connected app refreshes Salesforce tokens.
+        env["SLUICE_SALESFORCE_CLIENT_ID"] = SIM_CLIENT_ID
         env.update(self.extra_env)
         return env
 
@@ -394,3 +399,22 @@ def sim_factory(sluice_bin, tls_cert, tmp_path):
     yield make
     for sim in made:
         sim.stop()
+
+
+@pytest.fixture(scope="session")
+def salesforce_org(sluice_bin, tmp_path_factory):
+    """A Salesforce simulator (plain HTTP, demo org) shared by the session: the
+    org that connector profiles connect to when they are created."""
+    root = tmp_path_factory.mktemp("salesforce-org")
+    unused = root / "no-tls.pem"
+    sim = SimProcess(sluice_bin, "salesforce", root, unused, unused, args=["--seed", "demo"], tls=False).start()
+    yield sim
+    sim.stop()
+
+
+def sim_tokens(sim: SimProcess, access_token: Optional[str] = None, refresh_token: Optional[str] = None) -> dict:
+    """Tokens of the simulator's demo user: the given values (made valid) or new ones."""
+    body = {k: v for k, v in (("access_token", access_token), ("refresh_token", refresh_token)) if v is not None}
+    response = requests.post(f"{sim.base_url}/__sim/tokens", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -21,9 +21,12 @@ import uuid
 
 import botocore
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.paginate import Paginator
+
+from conftest import sim_tokens
 
 REGION = "us-east-1"
 SUPPORTED_CONNECTORS = {"Salesforce", "S3", "Marketo", "Redshift", "EventBridge"}
@@ -35,7 +38,8 @@ CONNECTOR_CAPABILITIES = {
     "Redshift": (False, True),
     "EventBridge": (False, True),
 }
-SALESFORCE_URL = "https://example.my.salesforce.com"
+# The org profiles connect to (the session's simulator); set by use_salesforce_org.
+SALESFORCE_URL = ""
 MARKETO_URL = "https://123-ABC-456.mktorest.com"
 CLIENT_CREDENTIALS_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sf"
 SCHEDULED_TRIGGER = {
@@ -59,7 +63,18 @@ def planted_secret() -> str:
     return "PLANTED-SECRET-" + uuid.uuid4().hex
 
 
-def salesforce_config(access_token="fake-access-token", refresh_token="fake-refresh-token", instance_url=SALESFORCE_URL):
+@pytest.fixture(autouse=True, scope="module")
+def use_salesforce_org(salesforce_org):
+    """Profiles must connect when they are created: they point at the simulator."""
+    global SALESFORCE_URL, ORG
+    SALESFORCE_URL, ORG = salesforce_org.base_url, salesforce_org
+
+
+def salesforce_config(access_token=None, refresh_token=None, instance_url=None):
+    """A Salesforce profile config whose tokens the org accepts (the given values, or new ones)."""
+    tokens = sim_tokens(ORG, access_token, refresh_token)
+    access_token, refresh_token = tokens["access_token"], tokens["refresh_token"]
+    instance_url = instance_url or SALESFORCE_URL
     return {
         "connectorProfileProperties": {
             "Salesforce": {"instanceUrl": instance_url, "isSandboxEnvironment": False},
@@ -498,7 +513,7 @@ def test_update_profile_changes_properties(appflow):
     appflow.create_connector_profile(**salesforce_profile_request(name))
     before = appflow.describe_connector_profiles(connectorProfileNames=[name])["connectorProfileDetails"][0]
     time.sleep(0.01)
-    new_url = "https://other.my.salesforce.com"
+    new_url = SALESFORCE_URL.replace("127.0.0.1", "localhost")  # the same org under another name
     response = appflow.update_connector_profile(
         connectorProfileName=name, connectionMode="Public", connectorProfileConfig=salesforce_config(instance_url=new_url)
     )
@@ -732,18 +747,23 @@ def finished_execution(client, flow_name, execution_id, timeout=15.0):
 
 def test_start_on_demand_flow_records_a_failed_run(appflow, on_demand_flow):
     name, _request, created = on_demand_flow
-    started = appflow.start_flow(flowName=name)
-    assert started["flowArn"] == created["flowArn"]
-    assert started["flowStatus"] == "Active"
-    execution_id = started["executionId"]
-    assert isinstance(execution_id, str) and execution_id
-
-    record = finished_execution(appflow, name, execution_id)
+    # The org fails every describe of Account while this run goes.
+    faults = f"{ORG.base_url}/__sim/faults"
+    fault = {"path_contains": "/sobjects/Account/describe", "error_rate": 1.0, "status": 500}
+    assert requests.put(faults, json=[fault], timeout=10).status_code == 200
+    try:
+        started = appflow.start_flow(flowName=name)
+        assert started["flowArn"] == created["flowArn"]
+        assert started["flowStatus"] == "Active"
+        execution_id = started["executionId"]
+        assert isinstance(execution_id, str) and execution_id
+        record = finished_execution(appflow, name, execution_id)
+    finally:
+        requests.delete(faults, timeout=10)
     assert record["executionStatus"] in appflow.meta.service_model.shape_for("ExecutionStatus").enum
     assert record["executionStatus"] == "Error"
-    # The profile points at a Salesforce org that does not exist, so the run fails reaching it.
     message = record["executionResult"]["errorInfo"]["executionMessage"]
-    assert message.startswith("Salesforce: "), message
+    assert message.startswith("Salesforce: ") and "SERVER_UNAVAILABLE" in message, message
     assert isinstance(record["startedAt"], datetime.datetime)
 
 
@@ -1017,7 +1037,7 @@ def test_profiles_flows_tags_and_runs_survive_a_restart(fresh_server):
 
     runs = client.describe_flow_execution_records(flowName="accounts")["flowExecutions"]
     assert [r["executionId"] for r in runs] == [execution_id]
-    assert finished_execution(client, "accounts", execution_id, timeout=45)["executionStatus"] == "Error"
+    assert finished_execution(client, "accounts", execution_id, timeout=45)["executionStatus"] == "Successful"
 
     # The restarted server still refuses to lose referential integrity.
     with api_error("ConflictException", 409):

@@ -7,6 +7,9 @@ import sys
 import time
 
 import pytest
+import requests
+
+from conftest import sim_tokens
 
 
 def run_cli(sluice_bin, server, *args, stdin=None, check=True):
@@ -25,10 +28,17 @@ PROFILE = {
     "connectorType": "Salesforce",
     "connectionMode": "Public",
     "connectorProfileConfig": {
-        "connectorProfileProperties": {"Salesforce": {"instanceUrl": "https://example.my.salesforce.com"}},
+        "connectorProfileProperties": {"Salesforce": {"instanceUrl": "set by cli_profile"}},
         "connectorProfileCredentials": {"Salesforce": {"accessToken": "CLI-SECRET-TOKEN"}},
     },
 }
+
+
+@pytest.fixture(autouse=True)
+def cli_profile(salesforce_org):
+    """PROFILE points at the session's org, which accepts its token (profiles must connect)."""
+    sim_tokens(salesforce_org, access_token="CLI-SECRET-TOKEN")
+    PROFILE["connectorProfileConfig"]["connectorProfileProperties"]["Salesforce"]["instanceUrl"] = salesforce_org.base_url
 
 FLOW = {
     "flowName": "cli-accounts",
@@ -54,7 +64,7 @@ def test_cli_manages_profiles_and_flows(sluice_bin, fresh_server, tmp_path):
     listed = run_cli(sluice_bin, fresh_server, "profile", "list").stdout
     assert "cli-sf" in listed and "Salesforce" in listed
     described = run_cli(sluice_bin, fresh_server, "profile", "describe", "cli-sf").stdout
-    assert "example.my.salesforce.com" in described
+    assert PROFILE["connectorProfileConfig"]["connectorProfileProperties"]["Salesforce"]["instanceUrl"] in described
     assert "CLI-SECRET-TOKEN" not in described
 
     created = json.loads(run_cli(sluice_bin, fresh_server, "flow", "create", "-f", "-", stdin=json.dumps(FLOW)).stdout)
@@ -68,7 +78,7 @@ def test_cli_manages_profiles_and_flows(sluice_bin, fresh_server, tmp_path):
         if "InProgress" not in runs:
             break
         time.sleep(0.1)
-    assert started["executionId"] in runs and "Error" in runs and "Salesforce: " in runs
+    assert started["executionId"] in runs and "Successful" in runs and "500" in runs, runs
 
     refused = run_cli(sluice_bin, fresh_server, "profile", "delete", "cli-sf", check=False)
     assert refused.returncode == 1
@@ -79,14 +89,23 @@ def test_cli_manages_profiles_and_flows(sluice_bin, fresh_server, tmp_path):
     assert "cli-sf" not in run_cli(sluice_bin, fresh_server, "profile", "list").stdout
 
 
-def test_cli_flow_run_follows_the_run_to_its_end(sluice_bin, fresh_server):
+def test_cli_flow_run_follows_the_run_to_its_end(sluice_bin, fresh_server, salesforce_org):
     fresh_server.client().create_connector_profile(**PROFILE)
     fresh_server.client().create_flow(**FLOW)
-    result = run_cli(sluice_bin, fresh_server, "flow", "run", "cli-accounts", "--timeout", "60", check=False)
+    result = run_cli(sluice_bin, fresh_server, "flow", "run", "cli-accounts", "--timeout", "60")
+    assert ": Successful, 500 records, " in result.stdout, result.stdout + result.stderr
+    # A run the org makes fail: non-zero exit, with the run's message.
+    faults = f"{salesforce_org.base_url}/__sim/faults"
+    fault = {"path_contains": "/sobjects/Account/describe", "error_rate": 1.0, "status": 500}
+    assert requests.put(faults, json=[fault], timeout=10).status_code == 200
+    try:
+        result = run_cli(sluice_bin, fresh_server, "flow", "run", "cli-accounts", "--timeout", "60", check=False)
+    finally:
+        requests.delete(faults, timeout=10)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "ended Error: Salesforce: " in result.stderr, result.stderr
     runs = fresh_server.client().describe_flow_execution_records(flowName="cli-accounts")["flowExecutions"]
-    assert [r["executionStatus"] for r in runs] == ["Error"]
+    assert sorted(r["executionStatus"] for r in runs) == ["Error", "Successful"]
 
 
 def test_cli_rejects_misspelt_fields_before_sending(sluice_bin, fresh_server, tmp_path):

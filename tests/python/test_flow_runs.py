@@ -74,7 +74,7 @@ def test_salesforce_accounts_to_csv_with_filter_and_mask(fresh_server, sim_facto
         assert row["Phone"] == "#" * len(source["Phone"])
 
 
-def test_invalid_task_configs_are_rejected_at_create_flow_with_every_problem(fresh_server):
+def test_invalid_task_configs_are_rejected_at_create_flow_with_every_problem(fresh_server, salesforce_org):
     import botocore.config
     from botocore.exceptions import ClientError
 
@@ -82,8 +82,8 @@ def test_invalid_task_configs_are_rejected_at_create_flow_with_every_problem(fre
     client.create_connector_profile(
         connectorProfileName="sf", connectorType="Salesforce", connectionMode="Public",
         connectorProfileConfig={
-            "connectorProfileProperties": {"Salesforce": {"instanceUrl": "https://example.my.salesforce.com"}},
-            "connectorProfileCredentials": {"Salesforce": {"accessToken": "t"}},
+            "connectorProfileProperties": {"Salesforce": {"instanceUrl": salesforce_org.base_url}},
+            "connectorProfileCredentials": {"Salesforce": {"accessToken": mint_token(salesforce_org)}},
         },
     )
     tasks = [

@@ -8,6 +8,8 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use sluice_api::{sigv4, AccessKey, AppState};
 use sluice_model::wire::SecretString;
+use sluice_sim::salesforce::state::{SimConfig, DEMO_CLIENT_ID, DEMO_USERNAME};
+use sluice_sim::salesforce::SalesforceSim;
 use tower::ServiceExt;
 
 const KEY_ID: &str = "SLUITESTKEY";
@@ -15,17 +17,34 @@ const SECRET: &str = "test-secret-key";
 
 struct Harness {
     state: AppState,
+    /// The Salesforce org the profiles connect to.
+    sim: SalesforceSim,
+    /// Its base URL.
+    base: String,
     _dir: tempfile::TempDir,
 }
 
 async fn harness() -> Harness {
+    harness_with(SimConfig::default()).await
+}
+
+/// A server whose Salesforce connected app is the simulator's demo app.
+async fn harness_with(config: SimConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = sluice_store::open_store(&url).await.unwrap();
     let vault = Arc::new(sluice_vault::Vault::from_key([3u8; 32]));
     let key = AccessKey { access_key_id: KEY_ID.into(), secret_access_key: SecretString::new(SECRET) };
-    let state = AppState::new(store, vault, "us-east-1".into(), "123456789012".into(), vec![key]);
-    Harness { state, _dir: dir }
+    let settings = sluice_connectors::ConnectorSettings {
+        salesforce_app: Some(sluice_connectors::salesforce::client::ClientApp {
+            client_id: DEMO_CLIENT_ID.into(),
+            client_secret: None,
+        }),
+    };
+    let state = AppState::new(store, vault, "us-east-1".into(), "123456789012".into(), vec![key])
+        .with_connector_settings(settings);
+    let (sim, base) = salesforce_sim(config);
+    Harness { state, sim, base, _dir: dir }
 }
 
 struct Reply {
@@ -60,18 +79,34 @@ impl Harness {
     async fn call(&self, path: &str, body: Value) -> Reply {
         self.send("POST", path, &body, Some(SECRET)).await
     }
-}
 
-fn salesforce_profile(name: &str, secret: &str) -> Value {
-    json!({
-        "connectorProfileName": name,
-        "connectorType": "Salesforce",
-        "connectionMode": "Public",
-        "connectorProfileConfig": {
-            "connectorProfileProperties": {"Salesforce": {"instanceUrl": "https://example.my.salesforce.com"}},
-            "connectorProfileCredentials": {"Salesforce": {"accessToken": secret, "refreshToken": secret}}
+    /// A CreateConnectorProfile request whose access and refresh tokens
+    /// are `secret`, which the org accepts.
+    fn salesforce_profile(&self, name: &str, secret: &str) -> Value {
+        {
+            let mut state = self.sim.lock();
+            let user = state.users[DEMO_USERNAME].clone();
+            state.add_session(secret.to_string(), &user);
+            state.add_refresh_token(secret.to_string(), DEMO_USERNAME, DEMO_CLIENT_ID);
         }
-    })
+        json!({
+            "connectorProfileName": name,
+            "connectorType": "Salesforce",
+            "connectionMode": "Public",
+            "connectorProfileConfig": {
+                "connectorProfileProperties": {"Salesforce": {"instanceUrl": self.base}},
+                "connectorProfileCredentials": {"Salesforce": {"accessToken": secret, "refreshToken": secret}}
+            }
+        })
+    }
+
+    /// The stored credentials of a profile, opened.
+    async fn stored_credentials(&self, name: &str) -> Value {
+        let stored = self.state.store.get_profile(name).await.unwrap().unwrap();
+        let sealed = sluice_vault::SealedSecret::from_text(stored.sealed_credentials.as_deref().unwrap()).unwrap();
+        let opened = self.state.vault.open(&sealed, &stored.arn).expect("sealed with the profile ARN as context");
+        serde_json::from_slice(&opened).unwrap()
+    }
 }
 
 fn account_flow(name: &str, profile: &str) -> Value {
@@ -98,7 +133,8 @@ async fn unsigned_and_badly_signed_requests_change_nothing() {
     let unsigned = h.send("POST", "/create-flow", &account_flow("f1", "sf"), None).await;
     assert_eq!(unsigned.status, StatusCode::FORBIDDEN);
     assert_eq!(unsigned.code.as_deref(), Some("UnrecognizedClientException"));
-    let wrong = h.send("POST", "/create-connector-profile", &salesforce_profile("sf", "x"), Some("wrong-secret")).await;
+    let wrong =
+        h.send("POST", "/create-connector-profile", &h.salesforce_profile("sf", "x"), Some("wrong-secret")).await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
     assert_eq!(wrong.code.as_deref(), Some("InvalidSignatureException"));
     let listed = h.call("/describe-connector-profiles", json!({})).await;
@@ -109,24 +145,17 @@ async fn unsigned_and_badly_signed_requests_change_nothing() {
 async fn credentials_are_sealed_and_never_returned() {
     let h = harness().await;
     let secret = "PLANTED-SECRET-4f1c";
-    let created = h.call("/create-connector-profile", salesforce_profile("sf", secret)).await;
+    let created = h.call("/create-connector-profile", h.salesforce_profile("sf", secret)).await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.body);
     let described = h.call("/describe-connector-profiles", json!({"connectorProfileNames": ["sf"]})).await;
     let text = described.body.to_string();
     assert!(!text.contains(secret), "{text}");
     let profile = &described.body["connectorProfileDetails"][0];
-    assert_eq!(profile["connectorProfileProperties"]["Salesforce"]["instanceUrl"], "https://example.my.salesforce.com");
+    assert_eq!(profile["connectorProfileProperties"]["Salesforce"]["instanceUrl"], h.base);
     assert!(profile["credentialsArn"].as_str().unwrap().starts_with("arn:aws:"));
     let stored = h.state.store.get_profile("sf").await.unwrap().unwrap();
-    let sealed = stored.sealed_credentials.unwrap();
-    assert!(!sealed.contains(secret));
-    let opened = h
-        .state
-        .vault
-        .open(&sluice_vault::SealedSecret::from_text(&sealed).unwrap(), &stored.arn)
-        .expect("sealed with the profile ARN as context");
-    let credentials: Value = serde_json::from_slice(&opened).unwrap();
-    assert_eq!(credentials["Salesforce"]["accessToken"], secret);
+    assert!(!stored.sealed_credentials.unwrap().contains(secret));
+    assert_eq!(h.stored_credentials("sf").await["Salesforce"]["accessToken"], secret);
 }
 
 #[tokio::test]
@@ -152,7 +181,7 @@ async fn flow_lifecycle_with_conflicts_and_missing_resources() {
     let h = harness().await;
     let missing_profile = h.call("/create-flow", account_flow("f1", "sf")).await;
     assert_eq!(missing_profile.code.as_deref(), Some("ResourceNotFoundException"), "{}", missing_profile.body);
-    assert_eq!(h.call("/create-connector-profile", salesforce_profile("sf", "s")).await.status, StatusCode::OK);
+    assert_eq!(h.call("/create-connector-profile", h.salesforce_profile("sf", "s")).await.status, StatusCode::OK);
     let created = h.call("/create-flow", account_flow("f1", "sf")).await;
     assert_eq!(created.body["flowStatus"], "Active");
     assert_eq!(created.body["flowArn"], "arn:aws:appflow:us-east-1:123456789012:flow/f1");
@@ -181,7 +210,7 @@ async fn flow_lifecycle_with_conflicts_and_missing_resources() {
 #[tokio::test]
 async fn scheduled_flows_activate_and_suspend() {
     let h = harness().await;
-    h.call("/create-connector-profile", salesforce_profile("sf", "s")).await;
+    h.call("/create-connector-profile", h.salesforce_profile("sf", "s")).await;
     let mut flow = account_flow("sched", "sf");
     flow["triggerConfig"] = json!({"triggerType": "Scheduled", "triggerProperties": {"Scheduled": {"scheduleExpression": "rate(1hours)", "dataPullMode": "Incremental"}}});
     assert_eq!(h.call("/create-flow", flow).await.body["flowStatus"], "Draft");
@@ -204,25 +233,21 @@ async fn unknown_paths_and_bad_json_get_aws_errors() {
     assert_eq!(bad_token.code.as_deref(), Some("ValidationException"));
 }
 
-/// A Salesforce simulator on a random local port (plain HTTP) and an access
-/// token for its demo user.
-fn salesforce_sim() -> (String, String) {
-    use sluice_sim::salesforce::state::{SimConfig, DEMO_USERNAME};
-    let sim = sluice_sim::salesforce::SalesforceSim::new(
-        sluice_sim::salesforce::seed::demo_org(),
-        SimConfig::default(),
-        None,
-    );
+/// A Salesforce simulator on a random local port (plain HTTP).
+fn salesforce_sim(config: SimConfig) -> (SalesforceSim, String) {
+    let sim = SalesforceSim::new(sluice_sim::salesforce::seed::demo_org(), config, None);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     sim.set_base_url(base.clone());
-    let token = {
-        let mut state = sim.lock();
-        let user = state.users[DEMO_USERNAME].clone();
-        state.new_session(&user)
-    };
     tokio::spawn(sluice_sim::server::serve(listener, sim.router(), None, std::future::pending()));
-    (base, token)
+    (sim, base)
+}
+
+/// An access token of the org's demo user.
+fn session(sim: &SalesforceSim) -> String {
+    let mut state = sim.lock();
+    let user = state.users[DEMO_USERNAME].clone();
+    state.new_session(&user)
 }
 
 fn live_profile(name: &str, base: &str, token: &str) -> Value {
@@ -240,8 +265,8 @@ fn live_profile(name: &str, base: &str, token: &str) -> Value {
 #[tokio::test]
 async fn connector_entities_are_listed_and_described_live() {
     let h = harness().await;
-    let (base, token) = salesforce_sim();
-    assert_eq!(h.call("/create-connector-profile", live_profile("live", &base, &token)).await.status, StatusCode::OK);
+    let token = session(&h.sim);
+    assert_eq!(h.call("/create-connector-profile", live_profile("live", &h.base, &token)).await.status, StatusCode::OK);
     let listed = h.call("/list-connector-entities", json!({"connectorProfileName": "live"})).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     let names: Vec<&str> = listed.body["connectorEntityMap"]["Objects"]
@@ -273,15 +298,33 @@ async fn connector_entities_are_listed_and_described_live() {
 #[tokio::test]
 async fn refused_credentials_are_a_connector_authentication_error() {
     let h = harness().await;
-    let (base, _) = salesforce_sim();
-    h.call("/create-connector-profile", live_profile("stale", &base, "expired-token")).await;
+    // A profile must connect before it is stored.
+    let refused = h.call("/create-connector-profile", live_profile("stale", &h.base, "expired-token")).await;
+    assert_eq!(
+        (refused.status, refused.code.as_deref()),
+        (StatusCode::UNAUTHORIZED, Some("ConnectorAuthenticationException")),
+        "{}",
+        refused.body
+    );
+    assert!(!refused.body.to_string().contains("expired-token"), "credentials never appear in errors");
+    assert!(h.state.store.get_profile("stale").await.unwrap().is_none());
+    let gone = live_profile("gone", "http://127.0.0.1:9", "t");
+    let unreachable = h.call("/create-connector-profile", gone).await;
+    assert_eq!(unreachable.code.as_deref(), Some("ConnectorServerException"), "{}", unreachable.body);
+    // Credentials that stop working later: entity browsing says so.
+    let token = session(&h.sim);
+    assert_eq!(
+        h.call("/create-connector-profile", live_profile("stale", &h.base, &token)).await.status,
+        StatusCode::OK
+    );
+    h.sim.lock().sessions.clear();
     let reply = h.call("/list-connector-entities", json!({"connectorProfileName": "stale"})).await;
     assert_eq!(
         (reply.status, reply.code.as_deref()),
         (StatusCode::UNAUTHORIZED, Some("ConnectorAuthenticationException"))
     );
     assert!(reply.body["message"].as_str().unwrap().contains("re-authorized"), "{}", reply.body);
-    assert!(!reply.body.to_string().contains("expired-token"), "credentials never appear in errors");
+    assert!(!reply.body.to_string().contains(&token), "credentials never appear in errors");
     let unknown = h.call("/list-connector-entities", json!({"connectorProfileName": "ghost"})).await;
     assert_eq!(unknown.code.as_deref(), Some("ResourceNotFoundException"));
 }
@@ -289,7 +332,7 @@ async fn refused_credentials_are_a_connector_authentication_error() {
 #[tokio::test]
 async fn cancelling_a_queued_run_marks_it_and_asks_the_worker_to_stop() {
     let h = harness().await;
-    h.call("/create-connector-profile", salesforce_profile("sf", "s")).await;
+    h.call("/create-connector-profile", h.salesforce_profile("sf", "s")).await;
     h.call("/create-flow", account_flow("f1", "sf")).await;
     let started = h.call("/start-flow", json!({"flowName": "f1"})).await;
     let id = started.body["executionId"].as_str().unwrap().to_string();
@@ -298,4 +341,40 @@ async fn cancelling_a_queued_run_marks_it_and_asks_the_worker_to_stop() {
     let records = h.call("/describe-flow-execution-records", json!({"flowName": "f1"})).await;
     assert_eq!(records.body["flowExecutions"][0]["executionStatus"], "CancelStarted");
     assert!(h.state.store.cancel_requested(&id).await.unwrap());
+}
+
+#[tokio::test]
+async fn tokens_renewed_by_the_connection_check_are_the_ones_stored() {
+    let h = harness_with(SimConfig { rotate_refresh_tokens: true, ..SimConfig::default() }).await;
+    let refresh = h.sim.lock().new_refresh_token(DEMO_USERNAME, DEMO_CLIENT_ID);
+    let mut request = live_profile("sf", &h.base, "long-expired");
+    request["connectorProfileConfig"]["connectorProfileCredentials"]["Salesforce"]["refreshToken"] = json!(refresh);
+    let created = h.call("/create-connector-profile", request).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let stored = h.stored_credentials("sf").await;
+    let rotated = stored["Salesforce"]["refreshToken"].as_str().unwrap();
+    assert_ne!(rotated, refresh, "the check refreshed and the org rotated the refresh token");
+    let state = h.sim.lock();
+    assert!(state.refresh_tokens.contains_key(rotated) && !state.refresh_tokens.contains_key(&refresh));
+    assert!(state.session(stored["Salesforce"]["accessToken"].as_str().unwrap()).is_some());
+}
+
+#[tokio::test]
+async fn a_profile_update_is_checked_and_new_credentials_clear_a_reauthorization_mark() {
+    let h = harness().await;
+    assert_eq!(h.call("/create-connector-profile", h.salesforce_profile("sf", "first")).await.status, StatusCode::OK);
+    h.state.store.set_profile_auth_error("sf", Some("invalid_grant: expired")).await.unwrap();
+    let mut broken = h.salesforce_profile("sf", "second");
+    broken["connectorProfileConfig"]["connectorProfileProperties"]["Salesforce"]["instanceUrl"] =
+        json!("http://127.0.0.1:9");
+    broken.as_object_mut().unwrap().remove("connectorType");
+    let refused = h.call("/update-connector-profile", broken).await;
+    assert_eq!(refused.code.as_deref(), Some("ConnectorServerException"), "{}", refused.body);
+    assert_eq!(h.stored_credentials("sf").await["Salesforce"]["accessToken"], "first", "nothing changed");
+    let mut update = h.salesforce_profile("sf", "second");
+    update.as_object_mut().unwrap().remove("connectorType");
+    let updated = h.call("/update-connector-profile", update).await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(h.stored_credentials("sf").await["Salesforce"]["accessToken"], "second");
+    assert_eq!(h.state.store.get_profile("sf").await.unwrap().unwrap().auth_error, None);
 }

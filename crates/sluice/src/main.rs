@@ -352,14 +352,7 @@ async fn follow_run(api: &ApiClient, name: &str, timeout: Duration) -> Result<()
             })
             .cloned()
             .unwrap_or(Value::Null);
-        let result = record.get("executionResult").cloned().unwrap_or(Value::Null);
-        let count = |key: &str| result.get(key).and_then(Value::as_i64).unwrap_or(0);
-        bar.set_message(format!(
-            "{execution_id}: {} records, {} read, {} written",
-            count("recordsProcessed"),
-            indicatif::HumanBytes(count("bytesProcessed") as u64),
-            indicatif::HumanBytes(count("bytesWritten") as u64)
-        ));
+        bar.set_message(format!("{execution_id}: {}", run_counters(&record)));
         let status = text(&record, "executionStatus");
         if !matches!(status.as_str(), "InProgress" | "CancelStarted" | "-") {
             break record;
@@ -371,13 +364,27 @@ async fn follow_run(api: &ApiClient, name: &str, timeout: Duration) -> Result<()
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     let status = text(&record, "executionStatus");
-    bar.finish_with_message(format!("{execution_id}: {status}"));
+    bar.finish_and_clear();
+    // A plain last line, also when stderr is no terminal (no bar is drawn then).
+    println!("{execution_id}: {status}, {}", run_counters(&record));
     if status != "Successful" {
         let message =
             record.pointer("/executionResult/errorInfo/executionMessage").and_then(Value::as_str).unwrap_or("");
         bail!("run {execution_id} ended {status}: {message}");
     }
     Ok(())
+}
+
+/// "N records, X read, Y written" of an execution record.
+fn run_counters(record: &Value) -> String {
+    let result = record.get("executionResult").cloned().unwrap_or(Value::Null);
+    let count = |key: &str| result.get(key).and_then(Value::as_i64).unwrap_or(0);
+    format!(
+        "{} records, {} read, {} written",
+        count("recordsProcessed"),
+        indicatif::HumanBytes(count("bytesProcessed") as u64),
+        indicatif::HumanBytes(count("bytesWritten") as u64)
+    )
 }
 
 fn text(value: &Value, key: &str) -> String {

@@ -75,7 +75,42 @@ fn profile_view(state: &AppState, record: &ProfileRecord) -> Result<ConnectorPro
     })
 }
 
-/// CreateConnectorProfile.
+/// Keeps the credentials a connection check renewed, so the profile is
+/// stored with them (a refresh during the check may rotate the refresh
+/// token the request carried).
+#[derive(Default)]
+struct RenewedDuringCheck(std::sync::Mutex<Option<ConnectorProfileCredentials>>);
+
+#[async_trait::async_trait]
+impl sluice_connectors::CredentialsKeeper for RenewedDuringCheck {
+    async fn renewed(&self, credentials: ConnectorProfileCredentials) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(credentials);
+    }
+
+    async fn refused(&self, _reason: &str) {}
+}
+
+/// Proves, as AppFlow does, that a profile connects before it is stored
+/// (for connectors this build can reach) and returns the credentials to
+/// store: the given ones, or those the check renewed.
+async fn check_profile_connects(
+    state: &AppState,
+    connector_type: ConnectorType,
+    properties: &ConnectorProfileProperties,
+    credentials: Option<&ConnectorProfileCredentials>,
+) -> Result<Option<ConnectorProfileCredentials>, ApiError> {
+    let Some(connector) = sluice_connectors::connector_for(&state.connector_settings, connector_type) else {
+        return Ok(credentials.cloned());
+    };
+    let renewed = std::sync::Arc::new(RenewedDuringCheck::default());
+    let keeper: std::sync::Arc<dyn sluice_connectors::CredentialsKeeper> = renewed.clone();
+    connector.check_connection(sluice_connectors::ProfileInput::new(properties, credentials).kept_by(&keeper)).await?;
+    let renewed = renewed.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Ok(renewed.or_else(|| credentials.cloned()))
+}
+
+/// CreateConnectorProfile. The profile must connect (a Salesforce profile
+/// makes one call with its tokens) before it is stored.
 pub async fn create_connector_profile(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let mut checked = check::<CreateConnectorProfileRequest>("CreateConnectorProfile", body_json(&body)?);
     if let Some(r) = &checked.request {
@@ -88,9 +123,19 @@ pub async fn create_connector_profile(State(state): State<AppState>, body: Bytes
     }
     let request = checked.finish()?;
     let name = request.connector_profile_name;
+    if state.store.get_profile(&name).await?.is_some() {
+        return Err(sluice_store::StoreError::AlreadyExists { kind: "connector profile", name }.into());
+    }
     let arn = appflow_arn(AppflowResourceKind::ConnectorProfile, &state.region, &state.account_id, &name);
-    let credentials = request.connector_profile_config.connector_profile_credentials.as_ref();
-    let sealed = credentials.map(|c| seal_credentials(&state, &arn, c)).transpose()?;
+    let config = &request.connector_profile_config;
+    let credentials = check_profile_connects(
+        &state,
+        request.connector_type,
+        &config.connector_profile_properties,
+        config.connector_profile_credentials.as_ref(),
+    )
+    .await?;
+    let sealed = credentials.as_ref().map(|c| seal_credentials(&state, &arn, c)).transpose()?;
     let now = now_ms();
     let record = ProfileRecord {
         name: name.clone(),
@@ -152,7 +197,24 @@ pub async fn update_connector_profile(State(state): State<AppState>, body: Bytes
     }
     let request = checked.finish()?;
     let mut record = existing.ok_or_else(|| profile_not_found(&request.connector_profile_name))?;
-    if let Some(credentials) = &request.connector_profile_config.connector_profile_credentials {
+    let connector_type = ConnectorType::from_wire(&record.connector_type)
+        .ok_or_else(|| corrupt("connector type", &record.connector_type))?;
+    let config = &request.connector_profile_config;
+    let given = config.connector_profile_credentials.clone();
+    let stored = match &given {
+        Some(_) => None,
+        None => state.profiles().open_record(record.clone()).map_err(|e| corrupt("connector profile", e))?.credentials,
+    };
+    // The changed profile must connect too, with the new credentials or the stored ones.
+    let checked_credentials = check_profile_connects(
+        &state,
+        connector_type,
+        &config.connector_profile_properties,
+        given.as_ref().or(stored.as_ref()),
+    )
+    .await?;
+    let renewed = checked_credentials.filter(|c| given.is_some() || Some(c) != stored.as_ref());
+    if let Some(credentials) = &renewed {
         record.sealed_credentials = Some(seal_credentials(&state, &record.arn, credentials)?);
         // New credentials end a "needs to be re-authorized" mark.
         record.auth_error = None;

@@ -113,10 +113,16 @@ struct MintRequest {
     username: Option<String>,
     #[serde(default)]
     client_id: Option<String>,
+    /// Use this access token value instead of a random one.
+    #[serde(default)]
+    access_token: Option<String>,
+    /// Use this refresh token value instead of a random one.
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 /// Mints an access token and a refresh token, as an authorization-code
-/// login would, without the browser step.
+/// login would, without the browser step (with the values asked for, if any).
 async fn mint_tokens(State(sim): State<SalesforceSim>, Json(request): Json<MintRequest>) -> Response {
     let mut state = sim.lock();
     let username = request.username.unwrap_or_else(|| super::state::DEMO_USERNAME.to_string());
@@ -127,8 +133,14 @@ async fn mint_tokens(State(sim): State<SalesforceSim>, Json(request): Json<MintR
     if !state.apps.contains_key(&client_id) {
         return SfError::bad_request("INVALID_CLIENT", format!("no connected app {client_id}")).into_response();
     }
-    let access_token = state.new_session(&user);
-    let refresh_token = state.new_refresh_token(&user.username, &client_id);
+    let access_token = match request.access_token {
+        Some(token) => state.add_session(token, &user),
+        None => state.new_session(&user),
+    };
+    let refresh_token = match request.refresh_token {
+        Some(token) => state.add_refresh_token(token, &user.username, &client_id),
+        None => state.new_refresh_token(&user.username, &client_id),
+    };
     let base = sim.base_url();
     Json(json!({"access_token": access_token, "refresh_token": refresh_token, "instance_url": base})).into_response()
 }

@@ -196,6 +196,12 @@ impl SimState {
     /// Issues an access token for a user.
     pub fn new_session(&mut self, user: &SimUser) -> String {
         let token = format!("{}!{}", &self.org.org_id[..15], random_token(96));
+        self.add_session(token, user)
+    }
+
+    /// Makes `token` a live access token of `user` (tests choose the
+    /// value, e.g. to look for it in logs later).
+    pub fn add_session(&mut self, token: String, user: &SimUser) -> String {
         let session = Session {
             user_id: user.user_id.clone(),
             username: user.username.clone(),
@@ -208,6 +214,11 @@ impl SimState {
     /// Issues a refresh token for a user and app.
     pub fn new_refresh_token(&mut self, username: &str, client_id: &str) -> String {
         let token = format!("5Aep861{}", random_token(80));
+        self.add_refresh_token(token, username, client_id)
+    }
+
+    /// Makes `token` a valid refresh token of a user and app.
+    pub fn add_refresh_token(&mut self, token: String, username: &str, client_id: &str) -> String {
         self.refresh_tokens
             .insert(token.clone(), RefreshGrant { username: username.to_string(), client_id: client_id.to_string() });
         token
