@@ -88,8 +88,7 @@ impl PipelineRunner {
             .s3
             .as_ref()
             .ok_or_else(|| RunError::Failed("destinationConnectorProperties.S3 is missing".into()))?;
-        let SalesforceRead { client, plan, read_schema, soql, include_deleted, datetime_fields } =
-            self.salesforce_read(source, tasks).await?;
+        let read = self.salesforce_read(source, tasks).await?;
         let salesforce_error = |e: sluice_connectors::ConnectorError| RunError::Failed(format!("Salesforce: {e}"));
 
         let format = s3
@@ -117,17 +116,19 @@ impl PipelineRunner {
                     .unwrap_or(DEFAULT_TARGET_FILE_BYTES),
             ),
         };
+        let plan = &read.plan;
         let mut output = OutputFiles::new(bucket, layout, format, plan.output_schema(), target_bytes);
         let result = async {
-            let mut decoder = RecordDecoder::new(InputFormat::JsonLines, read_schema, BATCH_ROWS)
+            let mut decoder = RecordDecoder::new(InputFormat::JsonLines, read.read_schema.clone(), BATCH_ROWS)
                 .map_err(|e| RunError::Failed(e.to_string()))?;
             let mut progress = RunProgress::default();
-            let mut pages = client.query(&soql, include_deleted);
-            while let Some(page) = pages.next_page().await.map_err(salesforce_error)? {
+            let mut pages = read.pages().await.map_err(salesforce_error)?;
+            while let Some((page, bytes_read)) = pages.next_page().await.map_err(salesforce_error)? {
                 ctx.check_cancelled()?;
-                let lines = json_lines(&page, &datetime_fields);
+                let lines = json_lines(&page, &read.datetime_fields);
                 progress.records_processed += page.len() as i64;
-                progress.bytes_processed += lines.len() as i64;
+                // Bytes read: the CSV of a bulk page, the JSON records of a REST one.
+                progress.bytes_processed += bytes_read.unwrap_or(lines.len()) as i64;
                 for batch in decoder.decode(&lines).map_err(|e| RunError::Failed(e.to_string()))? {
                     let out = plan.apply(batch).map_err(|e| RunError::Failed(e.to_string()))?;
                     output.write(&out.batch).await?;
@@ -262,7 +263,7 @@ impl OutputFiles {
 }
 
 /// How a Salesforce source is read: the client, the compiled tasks, the
-/// schema of the queried fields and the SOQL.
+/// schema of the queried fields, the SOQL and the API that runs it.
 struct SalesforceRead {
     client: SalesforceClient,
     plan: TaskPlan,
@@ -270,6 +271,128 @@ struct SalesforceRead {
     soql: String,
     include_deleted: bool,
     datetime_fields: Vec<String>,
+    /// `(name, Salesforce type)` of each queried field, in query order.
+    field_types: Vec<(String, String)>,
+    api: ReadApi,
+}
+
+/// The Salesforce API a source is read with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadApi {
+    /// REST `query` / `queryAll` pages of 2,000 records.
+    Rest,
+    /// A Bulk API 2.0 query job, read in CSV pages.
+    Bulk,
+}
+
+/// With `AUTOMATIC`, sources of at least this many records are read with
+/// Bulk API 2.0 (AppFlow's threshold).
+pub const BULK_READ_FROM: u64 = 1_000_000;
+/// Records per CSV page read from a Bulk API 2.0 query job.
+const BULK_PAGE_RECORDS: usize = 50_000;
+
+/// Salesforce's compound field types, which Bulk API 2.0 does not return.
+fn is_compound(salesforce_type: &str) -> bool {
+    matches!(salesforce_type, "address" | "location")
+}
+
+/// Which API reads a source: as `requested`, or for `AUTOMATIC` by the
+/// record count (asked for only then). Compound fields force REST (and
+/// make `BULKV2` an error), since Bulk API 2.0 cannot return them.
+async fn choose_read_api<F>(
+    requested: Option<SalesforceDataTransferApi>,
+    compound_fields: &[String],
+    count: F,
+) -> Result<ReadApi, RunError>
+where
+    F: std::future::Future<Output = Result<u64, RunError>>,
+{
+    match requested {
+        Some(SalesforceDataTransferApi::RestSync) => Ok(ReadApi::Rest),
+        Some(SalesforceDataTransferApi::Bulkv2) if !compound_fields.is_empty() => Err(RunError::Failed(format!(
+            "Bulk API 2.0 (dataTransferApi BULKV2) cannot read compound fields: {}; use REST_SYNC or leave them out",
+            compound_fields.join(", ")
+        ))),
+        Some(SalesforceDataTransferApi::Bulkv2) => Ok(ReadApi::Bulk),
+        _ if !compound_fields.is_empty() => Ok(ReadApi::Rest),
+        _ => Ok(if count.await? >= BULK_READ_FROM { ReadApi::Bulk } else { ReadApi::Rest }),
+    }
+}
+
+impl SalesforceRead {
+    /// Starts reading: the first REST page is asked for on the first
+    /// [`SourcePages::next_page`]; a Bulk API 2.0 job runs to completion here.
+    async fn pages(&self) -> Result<SourcePages<'_>, sluice_connectors::ConnectorError> {
+        Ok(match self.api {
+            ReadApi::Rest => SourcePages::Rest(self.client.query(&self.soql, self.include_deleted)),
+            ReadApi::Bulk => {
+                tracing::info!(soql = %self.soql, "reading with Bulk API 2.0");
+                SourcePages::Bulk(self.client.bulk_query(&self.soql, self.include_deleted).await?, &self.field_types)
+            }
+        })
+    }
+}
+
+/// Pages of source records, whichever API reads them: the same JSON values
+/// either way (Bulk API 2.0's CSV cells typed by the object's describe, an
+/// empty cell as null), so the output does not depend on the API.
+enum SourcePages<'a> {
+    Rest(sluice_connectors::salesforce::client::QueryPager<'a>),
+    Bulk(sluice_connectors::salesforce::client::BulkQueryPages<'a>, &'a [(String, String)]),
+}
+
+impl SourcePages<'_> {
+    /// The next page and, for CSV pages, the bytes they took, or `None` at
+    /// the end.
+    async fn next_page(
+        &mut self,
+    ) -> Result<Option<(Vec<Map<String, Value>>, Option<usize>)>, sluice_connectors::ConnectorError> {
+        match self {
+            SourcePages::Rest(pager) => Ok(pager.next_page().await?.map(|page| (page, None))),
+            SourcePages::Bulk(pages, field_types) => {
+                let Some(csv_text) = pages.next_page(BULK_PAGE_RECORDS).await? else { return Ok(None) };
+                let records = bulk_csv_records(&csv_text, field_types)
+                    .map_err(|message| sluice_connectors::ConnectorError::Protocol { system: "Salesforce", message })?;
+                Ok(Some((records, Some(csv_text.len()))))
+            }
+        }
+    }
+}
+
+/// The records of a Bulk API 2.0 CSV page as REST would give them.
+fn bulk_csv_records(text: &str, field_types: &[(String, String)]) -> Result<Vec<Map<String, Value>>, String> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> =
+        reader.headers().map_err(|e| format!("bulk query CSV: {e}"))?.iter().map(str::to_string).collect();
+    let types: Vec<&str> = header
+        .iter()
+        .map(|name| field_types.iter().find(|(n, _)| n == name).map(|(_, t)| t.as_str()).unwrap_or("string"))
+        .collect();
+    let mut records = Vec::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| format!("bulk query CSV: {e}"))?;
+        let mut record = Map::new();
+        for ((name, salesforce_type), cell) in header.iter().zip(&types).zip(row.iter()) {
+            record.insert(name.clone(), typed_cell(cell, salesforce_type));
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// A Bulk API 2.0 CSV cell as the JSON value REST gives for that type.
+fn typed_cell(cell: &str, salesforce_type: &str) -> Value {
+    if cell.is_empty() {
+        return Value::Null;
+    }
+    let number = |value: Option<serde_json::Number>| value.map(Value::Number);
+    let typed = match salesforce_type {
+        "boolean" => cell.parse::<bool>().ok().map(Value::Bool),
+        "int" | "long" => number(cell.parse::<i64>().ok().map(Into::into)),
+        "double" | "currency" | "percent" => number(cell.parse::<f64>().ok().and_then(serde_json::Number::from_f64)),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| Value::String(cell.to_string()))
 }
 
 impl PipelineRunner {
@@ -287,23 +410,41 @@ impl PipelineRunner {
             .ok_or_else(|| RunError::Failed("sourceFlowConfig.connectorProfileName is missing".into()))?;
         let client = self.salesforce_client(profile_name).await?;
         let object = &salesforce_source.object;
-        let describe = client.describe(object).await.map_err(|e| RunError::Failed(format!("Salesforce: {e}")))?;
+        let salesforce_error = |e: sluice_connectors::ConnectorError| RunError::Failed(format!("Salesforce: {e}"));
+        let describe = client.describe(object).await.map_err(salesforce_error)?;
         let (schema, datetime_fields) = source_schema(&describe);
+        let types = salesforce_types(&describe);
         let plan = TaskPlan::compile(tasks, &schema).map_err(|e| RunError::Failed(e.to_string()))?;
         let mut fields: Vec<String> = plan.source_fields().to_vec();
         if fields.is_empty() {
-            fields = schema.fields().iter().map(|f| f.name().clone()).collect();
+            // Every field, less compound ones: their parts are fields of
+            // their own, and Bulk API 2.0 cannot return them, so the output
+            // is the same whichever API reads it.
+            fields = types.iter().filter(|(_, t)| !is_compound(t)).map(|(name, _)| name.clone()).collect();
         }
+        let field_types: Vec<(String, String)> =
+            fields.iter().filter_map(|name| types.iter().find(|(n, _)| n == name).cloned()).collect();
         let read_schema = Arc::new(Schema::new(
             fields.iter().filter_map(|name| schema.field_with_name(name).ok().cloned()).collect::<Vec<Field>>(),
         ));
+        let include_deleted = salesforce_source.include_deleted_records.unwrap_or(false);
+        let compound: Vec<String> =
+            field_types.iter().filter(|(_, t)| is_compound(t)).map(|(name, _)| name.clone()).collect();
+        let count = async {
+            let mut pager = client.query(&format!("SELECT COUNT() FROM {object}"), include_deleted);
+            pager.next_page().await.map_err(salesforce_error)?;
+            Ok(pager.total_size().unwrap_or(0))
+        };
+        let api = choose_read_api(salesforce_source.data_transfer_api, &compound, count).await?;
         Ok(SalesforceRead {
             client,
             plan,
             read_schema,
             soql: format!("SELECT {} FROM {object}", fields.join(", ")),
-            include_deleted: salesforce_source.include_deleted_records.unwrap_or(false),
+            include_deleted,
             datetime_fields,
+            field_types,
+            api,
         })
     }
 
@@ -343,8 +484,8 @@ impl PipelineRunner {
 
     /// Reads CSV or JSON-lines objects under the source prefix, applies the
     /// tasks and writes the records to Salesforce: sObject collections when
-    /// there are at most [`COLLECTIONS_UP_TO`] records (or `REST_SYNC`),
-    /// Bulk API 2.0 above (or `BULKV2`). Failed records go to the error
+    /// there are fewer than [`BULK_WRITE_FROM`] records (or `REST_SYNC`),
+    /// Bulk API 2.0 from there on (or `BULKV2`). Failed records go to the error
     /// bucket as CSV with their Salesforce error; with
     /// `failOnFirstDestinationError` the first failure ends the run.
     async fn object_storage_to_salesforce(
@@ -418,7 +559,7 @@ impl PipelineRunner {
         let use_bulk = match target.data_transfer_api {
             Some(SalesforceDataTransferApi::Bulkv2) => true,
             Some(SalesforceDataTransferApi::RestSync) => false,
-            _ => records.len() > COLLECTIONS_UP_TO,
+            _ => records.len() >= BULK_WRITE_FROM,
         };
         let salesforce_error = |e: sluice_connectors::ConnectorError| failed(format!("Salesforce: {e}"));
         let mut failures: Vec<(Map<String, Value>, String)> = Vec::new();
@@ -482,8 +623,9 @@ impl PipelineRunner {
     }
 }
 
-/// Most records written with sObject collections when the API is AUTOMATIC.
-pub const COLLECTIONS_UP_TO: usize = 1000;
+/// With `AUTOMATIC`, runs writing at least this many records use Bulk API
+/// 2.0, fewer use sObject collections (AppFlow's threshold).
+pub const BULK_WRITE_FROM: usize = 1000;
 
 /// The rows of a batch as JSON records (nulls left out).
 fn batch_records(
@@ -587,6 +729,20 @@ fn source_schema(describe: &Value) -> (Schema, Vec<String>) {
     (Schema::new(fields), datetimes)
 }
 
+/// `(name, Salesforce type)` of every field of an object's describe.
+fn salesforce_types(describe: &Value) -> Vec<(String, String)> {
+    describe
+        .get("fields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|field| {
+            let name = field.get("name").and_then(Value::as_str)?;
+            Some((name.to_string(), field.get("type").and_then(Value::as_str).unwrap_or("string").to_string()))
+        })
+        .collect()
+}
+
 /// Records as JSON lines, with Salesforce datetimes
 /// (`2024-01-31T10:00:00.000+0000`) rewritten in RFC 3339 (`...Z`).
 fn json_lines(records: &[Map<String, Value>], datetime_fields: &[String]) -> Vec<u8> {
@@ -639,6 +795,42 @@ mod tests {
         let record = json!({"Id": "001", "CreatedDate": "2024-01-31T10:00:00.000+0000"}).as_object().cloned().unwrap();
         let lines = String::from_utf8(json_lines(&[record], &["CreatedDate".into()])).unwrap();
         assert_eq!(lines, "{\"Id\":\"001\",\"CreatedDate\":\"2024-01-31T10:00:00.000Z\"}\n");
+    }
+
+    #[test]
+    fn bulk_csv_cells_become_the_values_rest_gives() {
+        let types: Vec<(String, String)> =
+            [("Id", "id"), ("Paid", "boolean"), ("Seats", "int"), ("Revenue", "currency")]
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect();
+        let records =
+            bulk_csv_records("Id,Paid,Seats,Revenue\n001,true,12,1.5\n002,,,\n003,false,x,2\n", &types).unwrap();
+        assert_eq!(Value::Object(records[0].clone()), json!({"Id": "001", "Paid": true, "Seats": 12, "Revenue": 1.5}));
+        assert_eq!(
+            Value::Object(records[1].clone()),
+            json!({"Id": "002", "Paid": null, "Seats": null, "Revenue": null})
+        );
+        // A cell that does not parse as its type stays text (the decoder reports it).
+        assert_eq!(records[2]["Seats"], json!("x"));
+    }
+
+    #[tokio::test]
+    async fn the_read_api_follows_data_transfer_api_and_the_record_count() {
+        let counted = |n: u64| async move { Ok::<u64, RunError>(n) };
+        let never = async { panic!("the count is asked for only with AUTOMATIC") };
+        assert_eq!(choose_read_api(Some(SalesforceDataTransferApi::RestSync), &[], never).await, Ok(ReadApi::Rest));
+        let never = async { panic!("the count is asked for only with AUTOMATIC") };
+        assert_eq!(choose_read_api(Some(SalesforceDataTransferApi::Bulkv2), &[], never).await, Ok(ReadApi::Bulk));
+        assert_eq!(choose_read_api(None, &[], counted(999_999)).await, Ok(ReadApi::Rest));
+        assert_eq!(
+            choose_read_api(Some(SalesforceDataTransferApi::Automatic), &[], counted(1_000_000)).await,
+            Ok(ReadApi::Bulk)
+        );
+        let compound = ["BillingAddress".to_string()];
+        assert_eq!(choose_read_api(None, &compound, counted(5_000_000)).await, Ok(ReadApi::Rest));
+        let refused = choose_read_api(Some(SalesforceDataTransferApi::Bulkv2), &compound, counted(1)).await;
+        assert!(matches!(refused, Err(RunError::Failed(m)) if m.contains("BillingAddress")));
     }
 
     #[test]
