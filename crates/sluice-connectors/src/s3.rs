@@ -83,6 +83,51 @@ impl LocalBuckets {
         Ok(result.bytes().await.map_err(storage_error)?.to_vec())
     }
 
+    /// Opens an object for reading in chunks, so a large object never has
+    /// to fit in memory.
+    pub async fn open(&self, bucket: &str, key: &str) -> Result<ObjectChunks, ConnectorError> {
+        let store = self.bucket(bucket)?;
+        let result = store.get(&Path::from(key)).await.map_err(storage_error)?;
+        Ok(ObjectChunks { chunks: result.into_stream() })
+    }
+
+    /// Removes the staging files of unfinished uploads under `folder` of
+    /// `bucket` (left by a process killed mid-run; they are never listed
+    /// as objects). Returns how many were removed. Only for a folder no
+    /// running upload uses, e.g. a run's own output folder before it
+    /// starts again.
+    pub fn sweep_unfinished(&self, bucket: &str, folder: &str) -> Result<usize, ConnectorError> {
+        fn sweep(dir: &FsPath, removed: &mut usize) -> std::io::Result<()> {
+            let entries = match std::fs::read_dir(dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let path = entry.path();
+                if entry.file_type()?.is_dir() {
+                    sweep(&path, removed)?;
+                } else if is_staging_file(&entry.file_name().to_string_lossy()) {
+                    std::fs::remove_file(&path)?;
+                    *removed += 1;
+                }
+            }
+            Ok(())
+        }
+        check_bucket_name(bucket).map_err(|message| ConnectorError::Remote {
+            system: SYSTEM,
+            code: "InvalidBucketName".into(),
+            message,
+            status: 400,
+        })?;
+        let dir = self.root.join(bucket).join(folder.trim_matches('/'));
+        let mut removed = 0;
+        sweep(&dir, &mut removed)
+            .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: format!("{}: {e}", dir.display()) })?;
+        Ok(removed)
+    }
+
     /// Writes one small object at once (visible when the call returns).
     pub async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), ConnectorError> {
         let store = self.bucket(bucket)?;
@@ -103,6 +148,24 @@ impl LocalBuckets {
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
     }
+}
+
+/// The chunks of an object being read.
+pub struct ObjectChunks {
+    chunks: futures_util::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
+}
+
+impl ObjectChunks {
+    /// The next chunk, or `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, ConnectorError> {
+        self.chunks.try_next().await.map_err(storage_error)
+    }
+}
+
+/// Whether a file name is the local store's staging file of an unfinished
+/// upload (`NAME#N`).
+fn is_staging_file(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Where a flow run's output objects go, following AppFlow:
@@ -171,6 +234,9 @@ impl OutputLayout {
     }
 }
 
+/// Most parts of one upload sent at once (5 MB each).
+pub const MAX_PARTS_IN_FLIGHT: usize = 4;
+
 /// An object being written; it appears in the bucket only after
 /// [`PendingObject::finish`]. Dropping it or calling
 /// [`PendingObject::abort`] leaves nothing behind.
@@ -187,10 +253,13 @@ impl PendingObject {
         Ok(Self { key: key.to_string(), upload: WriteMultipart::new(upload), written: 0 })
     }
 
-    /// Appends bytes.
-    pub fn write(&mut self, bytes: &[u8]) {
+    /// Appends bytes. Waits while [`MAX_PARTS_IN_FLIGHT`] parts are still
+    /// being uploaded, so a slow store slows the writer down instead of
+    /// letting parts pile up in memory.
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnectorError> {
         self.upload.write(bytes);
         self.written += bytes.len() as u64;
+        self.upload.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await.map_err(storage_error)
     }
 
     /// Bytes written so far.
@@ -270,8 +339,8 @@ mod tests {
         let store = buckets.bucket("out").unwrap();
         let key = layout(None).object_key(0, "csv");
         let mut pending = PendingObject::start(&store, &key).await.unwrap();
-        pending.write(b"Id,Name\n");
-        pending.write(b"1,Acme\n");
+        pending.write(b"Id,Name\n").await.unwrap();
+        pending.write(b"1,Acme\n").await.unwrap();
         assert_eq!(buckets.list("out", Some("exports")).await.unwrap(), [], "nothing is visible before finish");
         let (finished_key, size) = pending.finish().await.unwrap();
         assert_eq!((finished_key.as_str(), size), (key.as_str(), 15));
@@ -280,8 +349,17 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.path().join("out").join(&key)).unwrap(), "Id,Name\n1,Acme\n");
 
         let mut aborted = PendingObject::start(&store, "exports/accounts/e-2/part-00000.csv").await.unwrap();
-        aborted.write(b"partial");
+        aborted.write(b"partial").await.unwrap();
         aborted.abort().await.unwrap();
+        // An upload a killed process left behind: invisible, and swept.
+        let mut left = PendingObject::start(&store, "exports/accounts/e-3/part-00000.csv").await.unwrap();
+        left.write(b"half a file").await.unwrap();
+        std::mem::forget(left);
+        assert_eq!(buckets.list("out", Some("exports/accounts/e-3")).await.unwrap(), []);
+        assert_eq!(buckets.sweep_unfinished("out", "exports/accounts/e-3").unwrap(), 1);
+        assert_eq!(std::fs::read_dir(dir.path().join("out/exports/accounts/e-3")).unwrap().count(), 0);
+        assert_eq!(buckets.sweep_unfinished("out", "exports/accounts").unwrap(), 0, "finished objects stay");
+        assert!(dir.path().join("out").join(&key).exists());
         assert_eq!(buckets.list("out", Some("exports/accounts/e-2")).await.unwrap(), []);
         assert!(buckets.bucket("Bad_Bucket").is_err());
     }

@@ -65,6 +65,9 @@ pub struct RunContext {
     pub flow: FlowRecord,
     /// How many times this run was claimed (more than 1 after a takeover).
     pub attempt: i64,
+    /// When StartFlow queued the run (ms since the epoch): the same for
+    /// every attempt, so output paths built from it do not move.
+    pub started_at_ms: i64,
     cancelled: Arc<AtomicBool>,
     progress: Mutex<RunProgress>,
     store: Arc<dyn MetadataStore>,
@@ -212,10 +215,17 @@ impl Worker {
         };
         tracing::info!(execution_id = %claimed.execution_id, flow = %flow.name, attempt = claimed.attempts, "run started");
         let cancelled = Arc::new(AtomicBool::new(self.store.cancel_requested(&claimed.execution_id).await?));
+        let started_at_ms = self
+            .store
+            .get_execution(&flow.name, &claimed.execution_id)
+            .await?
+            .map(|row| row.started_at_ms)
+            .unwrap_or_else(now_ms);
         let ctx = Arc::new(RunContext {
             execution_id: claimed.execution_id.clone(),
             flow,
             attempt: claimed.attempts,
+            started_at_ms,
             cancelled: cancelled.clone(),
             progress: Mutex::new(RunProgress::default()),
             store: self.store.clone(),

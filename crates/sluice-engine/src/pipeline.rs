@@ -43,6 +43,7 @@ pub struct PipelineRunner {
     profiles: Profiles,
     buckets: LocalBuckets,
     connector: SalesforceConnector,
+    bulk_job_records: usize,
 }
 
 impl PipelineRunner {
@@ -59,7 +60,15 @@ impl PipelineRunner {
             profiles: Profiles::new(store, vault),
             buckets,
             connector: SalesforceConnector::new(settings.salesforce_app.clone()),
+            bulk_job_records: BULK_JOB_RECORDS,
         }
+    }
+
+    /// Sets how many records one Bulk API 2.0 ingest job takes at most
+    /// (default [`BULK_JOB_RECORDS`]).
+    pub fn with_bulk_job_records(mut self, records: usize) -> Self {
+        self.bulk_job_records = records.max(1);
+        self
     }
 
     /// A client for the Salesforce profile `name`. Refreshed tokens are
@@ -102,9 +111,24 @@ impl PipelineRunner {
             flow_name: ctx.flow.name.clone(),
             execution_id: ctx.execution_id.clone(),
             prefix_config: s3.s3_output_format_config.as_ref().and_then(|c| c.prefix_config.clone()),
-            started_at: time::OffsetDateTime::now_utc(),
+            started_at: time::OffsetDateTime::from_unix_timestamp_nanos(ctx.started_at_ms as i128 * 1_000_000)
+                .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
         };
         let bucket = self.buckets.bucket(&s3.bucket_name).map_err(|e| RunError::Failed(e.to_string()))?;
+        if ctx.attempt > 1 && layout.folder().contains(&ctx.execution_id) {
+            // An earlier attempt of this run died mid-way: its unfinished
+            // uploads (never visible as objects) take disk space; drop them.
+            let folder = layout.folder();
+            match self.buckets.sweep_unfinished(&s3.bucket_name, &folder) {
+                Ok(0) => {}
+                Ok(removed) => {
+                    tracing::info!(execution_id = %ctx.execution_id, removed, "unfinished uploads of an earlier attempt removed")
+                }
+                Err(e) => {
+                    tracing::warn!(execution_id = %ctx.execution_id, error = %e, "cannot remove unfinished uploads")
+                }
+            }
+        }
         let aggregation = s3.s3_output_format_config.as_ref().and_then(|c| c.aggregation_config.as_ref());
         let target_bytes = match aggregation.and_then(|a| a.aggregation_type) {
             Some(AggregationType::SingleFile) => None,
@@ -140,7 +164,7 @@ impl PipelineRunner {
                 let out = plan.apply(batch).map_err(|e| RunError::Failed(e.to_string()))?;
                 output.write(&out.batch).await?;
             }
-            output.close_current()?;
+            output.close_current().await?;
             progress.bytes_written = output.bytes_written() as i64;
             ctx.check_cancelled()?;
             Ok(progress)
@@ -218,9 +242,9 @@ impl OutputFiles {
         }
         if let (Some(writer), Some(current)) = (self.writer.as_mut(), self.current.as_mut()) {
             writer.write(batch).map_err(|e| failed(e.to_string()))?;
-            current.write(&self.buffer.take());
+            current.write(&self.buffer.take()).await.map_err(|e| failed(e.to_string()))?;
             if self.target_bytes.is_some_and(|target| current.bytes_written() >= target) {
-                self.close_current()?;
+                self.close_current().await?;
             }
         }
         Ok(())
@@ -228,10 +252,10 @@ impl OutputFiles {
 
     /// Ends the current file (it stays unpublished). A run without any
     /// record still gets one file (a CSV header, an empty Parquet file).
-    fn close_current(&mut self) -> Result<(), RunError> {
+    async fn close_current(&mut self) -> Result<(), RunError> {
         if let (Some(writer), Some(mut current)) = (self.writer.take(), self.current.take()) {
             writer.finish().map_err(|e| RunError::Failed(e.to_string()))?;
-            current.write(&self.buffer.take());
+            current.write(&self.buffer.take()).await.map_err(|e| RunError::Failed(e.to_string()))?;
             self.bytes_written += current.bytes_written();
             self.closed.push(current);
         }
@@ -243,7 +267,7 @@ impl OutputFiles {
         if self.closed.is_empty() {
             let empty = arrow_array::RecordBatch::new_empty(self.schema.clone());
             self.write(&empty).await?;
-            self.close_current()?;
+            self.close_current().await?;
         }
         for file in self.closed.drain(..) {
             file.finish().await.map_err(|e| RunError::Failed(e.to_string()))?;
@@ -482,12 +506,12 @@ impl PipelineRunner {
         Ok(records)
     }
 
-    /// Reads CSV or JSON-lines objects under the source prefix, applies the
-    /// tasks and writes the records to Salesforce: sObject collections when
-    /// there are fewer than [`BULK_WRITE_FROM`] records (or `REST_SYNC`),
-    /// Bulk API 2.0 from there on (or `BULKV2`). Failed records go to the error
-    /// bucket as CSV with their Salesforce error; with
-    /// `failOnFirstDestinationError` the first failure ends the run.
+    /// Reads CSV or JSON-lines objects under the source prefix chunk by
+    /// chunk, applies the tasks and writes the records to Salesforce as
+    /// they come (see [`SalesforceSink`]): memory stays bounded whatever the
+    /// size of the input. Failed records go to the error bucket as CSV with
+    /// their Salesforce error; with `failOnFirstDestinationError` the first
+    /// failure ends the run.
     async fn object_storage_to_salesforce(
         &self,
         ctx: &RunContext,
@@ -514,34 +538,6 @@ impl PipelineRunner {
             Some(sluice_model::appflow::S3InputFileType::Json) => InputFormat::JsonLines,
             _ => InputFormat::Csv,
         };
-        let objects =
-            self.buckets.list(&s3.bucket_name, s3.bucket_prefix.as_deref()).await.map_err(|e| failed(e.to_string()))?;
-        let mut progress = RunProgress::default();
-        let mut records: Vec<Map<String, Value>> = Vec::new();
-        let mut plan: Option<TaskPlan> = None;
-        for object in &objects {
-            ctx.check_cancelled()?;
-            let bytes = self.buckets.get(&s3.bucket_name, &object.key).await.map_err(|e| failed(e.to_string()))?;
-            progress.bytes_processed += bytes.len() as i64;
-            let schema = Arc::new(
-                sluice_transform::codec::infer_schema(format, &bytes, 1000, true)
-                    .map_err(|e| failed(format!("{}: {e}", object.key)))?,
-            );
-            if plan.is_none() {
-                plan = Some(TaskPlan::compile(tasks, &schema).map_err(|e| failed(e.to_string()))?);
-            }
-            let Some(plan) = plan.as_ref() else { continue };
-            let mut decoder = RecordDecoder::new(format, schema, BATCH_ROWS).map_err(|e| failed(e.to_string()))?;
-            let mut batches = decoder.decode(&bytes).map_err(|e| failed(format!("{}: {e}", object.key)))?;
-            batches.extend(decoder.finish().map_err(|e| failed(format!("{}: {e}", object.key)))?);
-            for batch in batches {
-                progress.records_processed += batch.num_rows() as i64;
-                let out = plan.apply(batch).map_err(|e| failed(e.to_string()))?;
-                records.extend(batch_records(&out.batch, plan.output_schema())?);
-            }
-            ctx.report(progress).await;
-        }
-        let client = self.salesforce_client(profile_name).await?;
         let operation = match target.write_operation_type.unwrap_or(WriteOperationType::Insert) {
             WriteOperationType::Insert => WriteOperation::Insert,
             WriteOperationType::Update => WriteOperation::Update,
@@ -554,78 +550,276 @@ impl PipelineRunner {
                     .ok_or_else(|| failed("UPSERT needs idFieldNames".into()))?,
             },
         };
-        let fail_fast =
-            target.error_handling_config.as_ref().and_then(|c| c.fail_on_first_destination_error).unwrap_or(false);
-        let use_bulk = match target.data_transfer_api {
-            Some(SalesforceDataTransferApi::Bulkv2) => true,
-            Some(SalesforceDataTransferApi::RestSync) => false,
-            _ => records.len() >= BULK_WRITE_FROM,
-        };
-        let salesforce_error = |e: sluice_connectors::ConnectorError| failed(format!("Salesforce: {e}"));
-        let mut failures: Vec<(Map<String, Value>, String)> = Vec::new();
-        if use_bulk {
-            let csv = records_csv(&records);
-            let outcome = client.bulk_ingest(&target.object, &operation, csv).await.map_err(salesforce_error)?;
-            progress.bytes_written += json_size(&records);
-            if outcome.records_failed > 0 {
-                let mut reader = csv::Reader::from_reader(outcome.failed_csv.as_bytes());
-                let header: Vec<String> =
-                    reader.headers().map(|h| h.iter().map(str::to_string).collect()).unwrap_or_default();
-                for row in reader.records().flatten() {
-                    let error = row.get(1).unwrap_or("").to_string();
-                    let record: Map<String, Value> = header
-                        .iter()
-                        .zip(row.iter())
-                        .skip(2)
-                        .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
-                        .collect();
-                    failures.push((record, error));
-                }
+        let objects =
+            self.buckets.list(&s3.bucket_name, s3.bucket_prefix.as_deref()).await.map_err(|e| failed(e.to_string()))?;
+        let client = self.salesforce_client(profile_name).await?;
+        let error_handling = target.error_handling_config.as_ref();
+        let error_file = match error_handling.and_then(|c| c.bucket_name.as_deref()) {
+            Some(bucket) => {
+                let prefix = error_handling.and_then(|c| c.bucket_prefix.as_deref()).unwrap_or("").trim_matches('/');
+                let folder = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+                let key = format!("{folder}{}/{}/errors.csv", ctx.flow.name, ctx.execution_id);
+                Some((self.buckets.bucket(bucket).map_err(|e| failed(e.to_string()))?, key))
             }
-        } else {
-            for chunk in records.chunks(sluice_connectors::salesforce::client::COLLECTION_LIMIT) {
-                ctx.check_cancelled()?;
-                let results =
-                    client.write_collection(&target.object, &operation, chunk).await.map_err(salesforce_error)?;
-                for (record, result) in chunk.iter().zip(results) {
-                    if !result.success {
-                        failures.push((record.clone(), result.errors.join("; ")));
+            None => None,
+        };
+        let mut sink = SalesforceSink {
+            client: &client,
+            object: &target.object,
+            operation,
+            api: match target.data_transfer_api {
+                Some(SalesforceDataTransferApi::Bulkv2) => Some(WriteApi::Bulk),
+                Some(SalesforceDataTransferApi::RestSync) => Some(WriteApi::Collections),
+                _ => None,
+            },
+            pending: Vec::new(),
+            bulk_job_records: self.bulk_job_records,
+            fail_fast: error_handling.and_then(|c| c.fail_on_first_destination_error).unwrap_or(false),
+            errors: ErrorFile { target: error_file, columns: Vec::new(), upload: None },
+            failed: 0,
+            first_error: None,
+            bytes_written: 0,
+        };
+        let mut progress = RunProgress::default();
+        let mut plan: Option<TaskPlan> = None;
+        let read = async {
+            for object in &objects {
+                let in_object = |e: String| failed(format!("{}: {e}", object.key));
+                let mut chunks =
+                    self.buckets.open(&s3.bucket_name, &object.key).await.map_err(|e| in_object(e.to_string()))?;
+                // A sample for the schema: the first chunks up to SAMPLE_BYTES.
+                let mut sample = Vec::new();
+                let mut at_end = false;
+                while sample.len() < SAMPLE_BYTES {
+                    ctx.check_cancelled()?;
+                    match chunks.next_chunk().await.map_err(|e| in_object(e.to_string()))? {
+                        Some(chunk) => sample.extend_from_slice(&chunk),
+                        None => {
+                            at_end = true;
+                            break;
+                        }
                     }
                 }
-                progress.bytes_written += json_size(chunk);
-                if fail_fast && !failures.is_empty() {
-                    break;
+                let schema = Arc::new(
+                    sluice_transform::codec::infer_schema(format, &sample, 1000, at_end)
+                        .map_err(|e| in_object(e.to_string()))?,
+                );
+                if plan.is_none() {
+                    plan = Some(TaskPlan::compile(tasks, &schema).map_err(|e| failed(e.to_string()))?);
+                    sink.errors.columns = plan
+                        .iter()
+                        .flat_map(|p| p.output_schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>())
+                        .collect();
+                }
+                let Some(plan) = plan.as_ref() else { continue };
+                let mut decoder =
+                    RecordDecoder::new(format, schema, BATCH_ROWS).map_err(|e| in_object(e.to_string()))?;
+                let mut chunk = Some(bytes::Bytes::from(sample));
+                loop {
+                    let batches = match &chunk {
+                        Some(bytes) => {
+                            progress.bytes_processed += bytes.len() as i64;
+                            decoder.decode(bytes).map_err(|e| in_object(e.to_string()))?
+                        }
+                        None => decoder.finish().map_err(|e| in_object(e.to_string()))?,
+                    };
+                    for batch in batches {
+                        ctx.check_cancelled()?;
+                        progress.records_processed += batch.num_rows() as i64;
+                        let out = plan.apply(batch).map_err(|e| failed(e.to_string()))?;
+                        sink.push(batch_records(&out.batch, plan.output_schema())?).await?;
+                        progress.bytes_written = sink.bytes_written;
+                    }
+                    ctx.report(progress).await;
+                    if chunk.is_none() {
+                        break;
+                    }
+                    chunk =
+                        if at_end { None } else { chunks.next_chunk().await.map_err(|e| in_object(e.to_string()))? };
+                    at_end = chunk.is_none();
                 }
             }
+            sink.finish().await
         }
-        if !failures.is_empty() {
-            if let Some(errors) = target.error_handling_config.as_ref().and_then(|c| c.bucket_name.as_deref()) {
-                let prefix = target.error_handling_config.as_ref().and_then(|c| c.bucket_prefix.clone());
-                let key = format!(
-                    "{}{}/{}/errors.csv",
-                    prefix.map(|p| format!("{}/", p.trim_matches('/'))).unwrap_or_default(),
-                    ctx.flow.name,
-                    ctx.execution_id
-                );
-                self.buckets
-                    .put(errors, &key, failed_records_csv(&failures))
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-            }
-            let first = &failures[0].1;
-            if fail_fast {
-                return Err(failed(format!("{} record(s) failed; first error: {first}", failures.len())));
-            }
-            tracing::warn!(execution_id = %ctx.execution_id, failed = failures.len(), first_error = %first, "records failed");
+        .await;
+        // The error file holds every record Salesforce refused, whatever ended the run.
+        let errors_saved = sink.errors.finish().await;
+        progress.bytes_written = sink.bytes_written;
+        read?;
+        errors_saved?;
+        if let Some(first) = &sink.first_error {
+            tracing::warn!(execution_id = %ctx.execution_id, failed = sink.failed, first_error = %first, "records failed");
         }
         ctx.report(progress).await;
         Ok(progress)
     }
 }
 
+/// Bytes of an object sampled to infer its schema.
+const SAMPLE_BYTES: usize = 1024 * 1024;
+
 /// With `AUTOMATIC`, runs writing at least this many records use Bulk API
 /// 2.0, fewer use sObject collections (AppFlow's threshold).
 pub const BULK_WRITE_FROM: usize = 1000;
+
+/// Records per Bulk API 2.0 ingest job (well under its 150 MB upload limit
+/// for ordinary records); more records make more jobs.
+pub const BULK_JOB_RECORDS: usize = 100_000;
+
+/// How records are sent to Salesforce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteApi {
+    /// sObject collection calls of up to 200 records.
+    Collections,
+    /// Bulk API 2.0 ingest jobs of up to [`BULK_JOB_RECORDS`] records.
+    Bulk,
+}
+
+/// Where records bound for Salesforce go. With `AUTOMATIC` it holds up to
+/// [`BULK_WRITE_FROM`] records until it knows which API the run needs;
+/// after that it writes as soon as a call's or a job's worth is pending, so
+/// it never holds more than one bulk job of records (and its CSV).
+struct SalesforceSink<'a> {
+    client: &'a SalesforceClient,
+    object: &'a str,
+    operation: WriteOperation,
+    /// `None` while `AUTOMATIC` has not decided.
+    api: Option<WriteApi>,
+    pending: Vec<Map<String, Value>>,
+    bulk_job_records: usize,
+    fail_fast: bool,
+    errors: ErrorFile,
+    failed: u64,
+    first_error: Option<String>,
+    bytes_written: i64,
+}
+
+impl SalesforceSink<'_> {
+    async fn push(&mut self, records: Vec<Map<String, Value>>) -> Result<(), RunError> {
+        self.pending.extend(records);
+        self.drain(false).await
+    }
+
+    /// Writes what is pending, all of it at the end.
+    async fn finish(&mut self) -> Result<(), RunError> {
+        self.drain(true).await
+    }
+
+    async fn drain(&mut self, at_end: bool) -> Result<(), RunError> {
+        let api = match self.api {
+            Some(api) => api,
+            None if self.pending.len() >= BULK_WRITE_FROM => WriteApi::Bulk,
+            None if at_end => WriteApi::Collections,
+            None => return Ok(()),
+        };
+        self.api = Some(api);
+        let size = match api {
+            WriteApi::Collections => sluice_connectors::salesforce::client::COLLECTION_LIMIT,
+            WriteApi::Bulk => self.bulk_job_records,
+        };
+        while self.pending.len() >= size || (at_end && !self.pending.is_empty()) {
+            let chunk: Vec<Map<String, Value>> = self.pending.drain(..self.pending.len().min(size)).collect();
+            match api {
+                WriteApi::Collections => self.write_collection(&chunk).await?,
+                WriteApi::Bulk => self.write_bulk_job(&chunk).await?,
+            }
+            self.bytes_written += json_size(&chunk);
+            if self.fail_fast && self.failed > 0 {
+                return Err(RunError::Failed(format!(
+                    "{} record(s) failed; first error: {}",
+                    self.failed,
+                    self.first_error.as_deref().unwrap_or("")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_collection(&mut self, chunk: &[Map<String, Value>]) -> Result<(), RunError> {
+        let results = self
+            .client
+            .write_collection(self.object, &self.operation, chunk)
+            .await
+            .map_err(|e| RunError::Failed(format!("Salesforce: {e}")))?;
+        for (record, result) in chunk.iter().zip(results) {
+            if !result.success {
+                self.refused(record, &result.errors.join("; ")).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_bulk_job(&mut self, chunk: &[Map<String, Value>]) -> Result<(), RunError> {
+        let outcome = self
+            .client
+            .bulk_ingest(self.object, &self.operation, records_csv(chunk))
+            .await
+            .map_err(|e| RunError::Failed(format!("Salesforce: {e}")))?;
+        if outcome.records_failed == 0 {
+            return Ok(());
+        }
+        // failedResults: sf__Id, sf__Error, then the uploaded columns.
+        let mut reader = csv::Reader::from_reader(outcome.failed_csv.as_bytes());
+        let header: Vec<String> = reader.headers().map(|h| h.iter().map(str::to_string).collect()).unwrap_or_default();
+        for row in reader.records().flatten() {
+            let error = row.get(1).unwrap_or("").to_string();
+            let record: Map<String, Value> =
+                header.iter().zip(row.iter()).skip(2).map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect();
+            self.refused(&record, &error).await?;
+        }
+        Ok(())
+    }
+
+    async fn refused(&mut self, record: &Map<String, Value>, error: &str) -> Result<(), RunError> {
+        self.failed += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(error.to_string());
+        }
+        self.errors.add(record, error).await
+    }
+}
+
+/// The error file of a run (`errorHandlingConfig.bucketName`): refused
+/// records with their error, streamed as they come, the columns being the
+/// flow's output fields and `error`. Without a bucket, nothing is written.
+struct ErrorFile {
+    target: Option<(Arc<dyn sluice_connectors::s3::ObjectStore>, String)>,
+    columns: Vec<String>,
+    upload: Option<PendingObject>,
+}
+
+impl ErrorFile {
+    async fn add(&mut self, record: &Map<String, Value>, error: &str) -> Result<(), RunError> {
+        let failed = |e: String| RunError::Failed(format!("error file: {e}"));
+        let Some((bucket, key)) = &self.target else { return Ok(()) };
+        let mut rows = csv::Writer::from_writer(Vec::new());
+        if self.upload.is_none() {
+            self.upload = Some(PendingObject::start(bucket, key).await.map_err(|e| failed(e.to_string()))?);
+            let mut header = self.columns.clone();
+            header.push("error".into());
+            rows.write_record(&header).map_err(|e| failed(e.to_string()))?;
+        }
+        let mut row: Vec<String> = self.columns.iter().map(|c| record.get(c).map(cell).unwrap_or_default()).collect();
+        row.push(error.to_string());
+        rows.write_record(&row).map_err(|e| failed(e.to_string()))?;
+        let bytes = rows.into_inner().map_err(|e| failed(e.to_string()))?;
+        if let Some(upload) = self.upload.as_mut() {
+            upload.write(&bytes).await.map_err(|e| failed(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the file, if any record was refused.
+    async fn finish(&mut self) -> Result<(), RunError> {
+        match self.upload.take() {
+            Some(upload) => {
+                upload.finish().await.map_err(|e| RunError::Failed(format!("error file: {e}")))?;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
 
 /// The rows of a batch as JSON records (nulls left out).
 fn batch_records(
@@ -674,19 +868,6 @@ fn records_csv(records: &[Map<String, Value>]) -> Vec<u8> {
         let _ = writer.write_record(columns.iter().map(|c| record.get(c).map(cell).unwrap_or_default()));
     }
     writer.into_inner().unwrap_or_default()
-}
-
-/// Failed records as CSV: their fields, then `error`.
-fn failed_records_csv(failures: &[(Map<String, Value>, String)]) -> Vec<u8> {
-    let records: Vec<Map<String, Value>> = failures
-        .iter()
-        .map(|(record, error)| {
-            let mut row = record.clone();
-            row.insert("error".into(), Value::String(error.clone()));
-            row
-        })
-        .collect();
-    records_csv(&records)
 }
 
 #[async_trait::async_trait]

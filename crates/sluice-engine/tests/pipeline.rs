@@ -498,3 +498,61 @@ async fn bulk_and_rest_reads_give_the_same_output() {
     let deleted_rows = outputs[1].iter().filter(|line| deleted.iter().any(|id| line.contains(id.as_str())));
     assert!(deleted_rows.clone().count() == 3 && deleted_rows.into_iter().all(|l| l.contains("\"IsDeleted\":true")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_inputs_are_read_in_chunks_and_written_in_several_bulk_jobs() {
+    let setup = setup().await;
+    let inbox = setup.objects.join("inbox/status");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // Two files of 2,250 rows, over 1 MB each (an unmapped wide column):
+    // read in chunks after the schema sample.
+    let padding = "p".repeat(480);
+    for (file, first) in [("a.csv", 0), ("b.csv", 2_250)] {
+        let mut text = String::from("holiday_id,status,message,notes\n");
+        for i in first..first + 2_250 {
+            text.push_str(&format!("BIG-{i:05},Applied,row {i},{padding}\n"));
+        }
+        assert!(text.len() > 1024 * 1024);
+        std::fs::write(inbox.join(file), text).unwrap();
+    }
+    let flow = csv_to_salesforce_flow("big", "UPSERT", json!({}));
+    setup.store.create_flow(&flow).await.unwrap();
+    setup.store.insert_execution(&new_execution("exec-big", "big", now_ms())).await.unwrap();
+    setup.store.enqueue_run("exec-big", "big", now_ms()).await.unwrap();
+    let runner = Arc::new(Arc::try_unwrap(runner(&setup)).ok().unwrap().with_bulk_job_records(2_000));
+    assert!(Worker::new(setup.store.clone(), runner, WorkerConfig::default()).run_one().await.unwrap());
+    let record = setup.store.get_execution("big", "exec-big").await.unwrap().unwrap().record;
+    assert_eq!(record["executionStatus"], "Successful", "{record}");
+    assert_eq!(record["executionResult"]["recordsProcessed"], 4_500);
+    assert!(record["executionResult"]["bytesProcessed"].as_i64().unwrap() > 2 * 1024 * 1024, "{record}");
+    let big: Vec<(String, String, String)> =
+        holidays(&setup.sim).into_iter().filter(|h| h.0.starts_with("BIG-")).collect();
+    assert_eq!(big.len(), 4_500, "every row once");
+    assert!(big.iter().all(|h| h.1 == "Applied"));
+    // AUTOMATIC chose Bulk API 2.0 (4,500 >= 1,000): three jobs of at most 2,000.
+    let jobs: Vec<usize> = setup.sim.lock().bulk_jobs.values().map(|j| j.successful.len()).collect();
+    assert_eq!(jobs.len(), 3, "{jobs:?}");
+    assert!(jobs.iter().all(|n| *n <= 2_000) && jobs.iter().sum::<usize>() == 4_500, "{jobs:?}");
+}
+
+#[tokio::test]
+async fn a_run_taken_over_after_its_worker_died_removes_the_dead_attempts_uploads() {
+    let setup = setup().await;
+    let flow = banking_accounts_flow("retried", "CSV", vec![]);
+    setup.store.create_flow(&flow).await.unwrap();
+    setup.store.insert_execution(&new_execution("exec-retried", "retried", now_ms())).await.unwrap();
+    setup.store.enqueue_run("exec-retried", "retried", now_ms()).await.unwrap();
+    // A worker claims the run, starts its output and dies.
+    let dead = setup.store.claim_run("dead-worker", now_ms(), 1).await.unwrap().unwrap();
+    assert_eq!(dead.attempts, 1);
+    let folder = setup.objects.join("exports/crm/retried/exec-retried");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("part-00000.csv#1"), "Id,Name\n001,half a ro").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let record = run_queued(&setup, "retried", "exec-retried").await;
+    assert_eq!(record["executionStatus"], "Successful", "{record}");
+    let files: Vec<String> = walk(&folder).into_iter().map(|p| p.rsplit('/').next().unwrap().to_string()).collect();
+    assert_eq!(files, ["part-00000.csv"], "only the finished output is left");
+    let rows = csv::Reader::from_path(folder.join("part-00000.csv")).unwrap().records().count();
+    assert_eq!(rows, expected_banking(&setup.sim).len());
+}

@@ -125,8 +125,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Several workers (processes sharing a PostgreSQL store) never get the
     /// same run while its lease is live.
     async fn claim_run(&self, owner: &str, now_ms: i64, lease_ms: i64) -> StoreResult<Option<ClaimedRun>>;
-    /// Extends `owner`'s lease; false when the lease was lost (expired and
-    /// claimed by another worker, or the run is gone).
+    /// Extends `owner`'s lease, also one that expired while no other worker
+    /// claimed the run; false when the lease was lost (another worker
+    /// claimed the run, or it is gone).
     async fn renew_lease(&self, execution_id: &str, owner: &str, now_ms: i64, lease_ms: i64) -> StoreResult<bool>;
     /// Gives a claimed run back (its worker is stopping), so any worker can
     /// claim it at once instead of after the lease expires.

@@ -538,15 +538,15 @@ impl MetadataStore for SqlStore {
     }
 
     async fn renew_lease(&self, execution_id: &str, owner: &str, now_ms: i64, lease_ms: i64) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "UPDATE run_queue SET lease_expires_at_ms = $1 WHERE execution_id = $2 AND lease_owner = $3 AND lease_expires_at_ms >= $4",
-        )
-        .bind(now_ms + lease_ms)
-        .bind(execution_id)
-        .bind(owner)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
+        // Still ours while no other worker claimed it, even if it expired
+        // meanwhile (a busy or paused worker): a claim changes the owner.
+        let result =
+            sqlx::query("UPDATE run_queue SET lease_expires_at_ms = $1 WHERE execution_id = $2 AND lease_owner = $3")
+                .bind(now_ms + lease_ms)
+                .bind(execution_id)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
         Ok(result.rows_affected() == 1)
     }
 

@@ -274,17 +274,19 @@ async fn run_queue_leases(store: Arc<dyn MetadataStore>) {
     assert_eq!(store.claim_run("w3", 1_100, 500).await.unwrap(), None);
     assert!(store.renew_lease("e1", "w1", 1_400, 500).await.unwrap());
     assert!(!store.renew_lease("e1", "w2", 1_400, 500).await.unwrap(), "only the owner renews");
+    // e1's lease expires at 1_900; w1 was only slow: nobody claimed it, so it may renew.
+    assert!(store.renew_lease("e1", "w1", 2_000, 500).await.unwrap(), "an expired but unclaimed lease renews");
     // w2 dies: its lease on e2 expires at 1_500 and another worker takes the run over.
-    let retaken = store.claim_run("w3", 1_600, 500).await.unwrap().unwrap();
+    let retaken = store.claim_run("w3", 2_000, 500).await.unwrap().unwrap();
     assert_eq!((retaken.execution_id.as_str(), retaken.attempts), ("e2", 2));
-    assert!(!store.renew_lease("e2", "w2", 1_600, 500).await.unwrap(), "the dead worker lost it");
+    assert!(!store.renew_lease("e2", "w2", 2_000, 500).await.unwrap(), "the dead worker lost it");
     assert!(!store.finish_run("e2", "w2").await.unwrap());
     assert!(!store.cancel_requested("e1").await.unwrap());
     assert!(store.request_cancel("e1").await.unwrap());
     assert!(store.cancel_requested("e1").await.unwrap());
     assert!(!store.release_run("e1", "w2").await.unwrap(), "only the owner releases");
     assert!(store.release_run("e1", "w1").await.unwrap());
-    let again = store.claim_run("w4", 1_700, 500).await.unwrap().unwrap();
+    let again = store.claim_run("w4", 2_100, 500).await.unwrap().unwrap();
     assert_eq!((again.execution_id.as_str(), again.attempts), ("e1", 2), "a released run is claimable at once");
     assert!(store.finish_run("e1", "w4").await.unwrap());
     assert!(store.finish_run("e2", "w3").await.unwrap());
