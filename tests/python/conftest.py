@@ -35,11 +35,15 @@ REGION = "us-east-1"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
-# Env vars the server reads; they are removed from the inherited environment so
-# that each test server is configured only by what the test passes.
 # The Salesforce simulator's demo connected app.
 SIM_CLIENT_ID = "sluice-sim-client"
+# Env vars the server reads; they are removed from the inherited environment so
+# that each test server is configured only by what the test passes.
 _SERVER_ENV_VARS = (
+    "SLUICE_SALESFORCE_CLIENT_ID",
+    "SLUICE_SALESFORCE_CLIENT_SECRET",
+    "SLUICE_S3_ENDPOINT",
+    "SLUICE_S3_REGION",
     "SLUICE_ACCESS_KEY_ID",
     "SLUICE_SECRET_ACCESS_KEY",
     "SLUICE_MASTER_KEY",

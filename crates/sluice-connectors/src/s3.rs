@@ -39,10 +39,38 @@ pub fn check_bucket_name(bucket: &str) -> Result<(), String> {
     }
 }
 
-/// Buckets kept as folders under one root (the embedded default).
+/// Where the S3 connector's buckets live: folders under one root (the
+/// embedded default) or an S3 / S3-compatible endpoint.
 #[derive(Debug, Clone)]
-pub struct LocalBuckets {
-    root: PathBuf,
+pub struct Buckets {
+    place: BucketPlace,
+    /// Clients of remote buckets, one per bucket.
+    #[cfg(feature = "s3-remote")]
+    remote_clients: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<dyn ObjectStore>>>>,
+}
+
+#[derive(Debug, Clone)]
+enum BucketPlace {
+    Local(PathBuf),
+    #[cfg(feature = "s3-remote")]
+    Remote(S3Endpoint),
+}
+
+/// An S3 or S3-compatible endpoint holding every bucket.
+#[cfg(feature = "s3-remote")]
+#[derive(Debug, Clone)]
+pub struct S3Endpoint {
+    /// Endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or a local
+    /// S3-compatible server (`http://` is allowed).
+    pub endpoint: String,
+    /// Region requests are signed for.
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: sluice_model::wire::SecretString,
+    /// Session token of temporary credentials.
+    pub session_token: Option<sluice_model::wire::SecretString>,
 }
 
 /// An object found under a prefix.
@@ -54,26 +82,67 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
-impl LocalBuckets {
-    /// Buckets under `root` (normally `DATA_DIR/objects`).
-    pub fn new(root: impl AsRef<FsPath>) -> Self {
-        Self { root: root.as_ref().to_path_buf() }
+impl Buckets {
+    /// Buckets as folders under `root` (normally `DATA_DIR/objects`).
+    pub fn local(root: impl AsRef<FsPath>) -> Self {
+        Self {
+            place: BucketPlace::Local(root.as_ref().to_path_buf()),
+            #[cfg(feature = "s3-remote")]
+            remote_clients: Arc::default(),
+        }
     }
 
-    /// The store of one bucket, creating its folder.
+    /// Buckets of an S3 or S3-compatible endpoint (path-style requests).
+    #[cfg(feature = "s3-remote")]
+    pub fn remote(endpoint: S3Endpoint) -> Self {
+        // object_store's HTTPS client takes rustls's process-wide provider.
+        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+        Self { place: BucketPlace::Remote(endpoint), remote_clients: Arc::default() }
+    }
+
+    /// Where the buckets are, for logs (no credentials).
+    pub fn describe(&self) -> String {
+        match &self.place {
+            BucketPlace::Local(root) => format!("folders under {}", root.display()),
+            #[cfg(feature = "s3-remote")]
+            BucketPlace::Remote(endpoint) => format!("S3 at {} ({})", endpoint.endpoint, endpoint.region),
+        }
+    }
+
+    /// The store of one bucket (a local bucket's folder is created).
     pub fn bucket(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, ConnectorError> {
-        check_bucket_name(bucket).map_err(|message| ConnectorError::Remote {
-            system: SYSTEM,
-            code: "InvalidBucketName".into(),
-            message,
-            status: 400,
-        })?;
-        let folder = self.root.join(bucket);
-        std::fs::create_dir_all(&folder).map_err(|e| ConnectorError::Unreachable {
-            system: SYSTEM,
-            message: format!("{}: {e}", folder.display()),
-        })?;
-        Ok(Arc::new(LocalFileSystem::new_with_prefix(&folder).map_err(storage_error)?))
+        valid_bucket(bucket)?;
+        match &self.place {
+            BucketPlace::Local(root) => {
+                let folder = root.join(bucket);
+                std::fs::create_dir_all(&folder).map_err(|e| ConnectorError::Unreachable {
+                    system: SYSTEM,
+                    message: format!("{}: {e}", folder.display()),
+                })?;
+                Ok(Arc::new(LocalFileSystem::new_with_prefix(&folder).map_err(storage_error)?))
+            }
+            #[cfg(feature = "s3-remote")]
+            BucketPlace::Remote(endpoint) => {
+                let mut clients = self.remote_clients.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(client) = clients.get(bucket) {
+                    return Ok(client.clone());
+                }
+                let mut builder = object_store::aws::AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_region(&endpoint.region)
+                    .with_endpoint(&endpoint.endpoint)
+                    .with_allow_http(endpoint.endpoint.starts_with("http://"))
+                    .with_virtual_hosted_style_request(false)
+                    .with_access_key_id(&endpoint.access_key_id)
+                    .with_secret_access_key(endpoint.secret_access_key.expose());
+                if let Some(token) = &endpoint.session_token {
+                    builder = builder.with_token(token.expose());
+                }
+                let client: Arc<dyn ObjectStore> = Arc::new(builder.build().map_err(storage_error)?);
+                clients.insert(bucket.to_string(), client.clone());
+                Ok(client)
+            }
+        }
     }
 
     /// The bytes of one object.
@@ -91,9 +160,9 @@ impl LocalBuckets {
         Ok(ObjectChunks { chunks: result.into_stream() })
     }
 
-    /// Removes the staging files of unfinished uploads under `folder` of
-    /// `bucket` (left by a process killed mid-run; they are never listed
-    /// as objects). Returns how many were removed. Only for a folder no
+    /// Removes the staging files of unfinished uploads under `folder` of a
+    /// local `bucket` (left by a process killed mid-run; they are never
+    /// listed as objects). Returns how many were removed. Only for a folder no
     /// running upload uses, e.g. a run's own output folder before it
     /// starts again.
     pub fn sweep_unfinished(&self, bucket: &str, folder: &str) -> Result<usize, ConnectorError> {
@@ -115,13 +184,15 @@ impl LocalBuckets {
             }
             Ok(())
         }
-        check_bucket_name(bucket).map_err(|message| ConnectorError::Remote {
-            system: SYSTEM,
-            code: "InvalidBucketName".into(),
-            message,
-            status: 400,
-        })?;
-        let dir = self.root.join(bucket).join(folder.trim_matches('/'));
+        valid_bucket(bucket)?;
+        let root = match &self.place {
+            BucketPlace::Local(root) => root,
+            // S3 keeps unfinished multipart uploads out of listings; a
+            // bucket lifecycle rule (AbortIncompleteMultipartUpload) ends them.
+            #[cfg(feature = "s3-remote")]
+            BucketPlace::Remote(_) => return Ok(0),
+        };
+        let dir = root.join(bucket).join(folder.trim_matches('/'));
         let mut removed = 0;
         sweep(&dir, &mut removed)
             .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: format!("{}: {e}", dir.display()) })?;
@@ -160,6 +231,15 @@ impl ObjectChunks {
     pub async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, ConnectorError> {
         self.chunks.try_next().await.map_err(storage_error)
     }
+}
+
+fn valid_bucket(bucket: &str) -> Result<(), ConnectorError> {
+    check_bucket_name(bucket).map_err(|message| ConnectorError::Remote {
+        system: SYSTEM,
+        code: "InvalidBucketName".into(),
+        message,
+        status: 400,
+    })
 }
 
 /// Whether a file name is the local store's staging file of an unfinished
@@ -335,7 +415,7 @@ mod tests {
     #[tokio::test]
     async fn objects_appear_only_when_finished() {
         let dir = tempfile::tempdir().unwrap();
-        let buckets = LocalBuckets::new(dir.path());
+        let buckets = Buckets::local(dir.path());
         let store = buckets.bucket("out").unwrap();
         let key = layout(None).object_key(0, "csv");
         let mut pending = PendingObject::start(&store, &key).await.unwrap();

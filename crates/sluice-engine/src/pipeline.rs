@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use arrow_schema::{Field, Schema};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sluice_connectors::s3::{LocalBuckets, OutputLayout, PendingObject};
+use sluice_connectors::s3::{Buckets, OutputLayout, PendingObject};
 use sluice_connectors::salesforce::client::SalesforceClient;
 use sluice_connectors::salesforce::client::WriteOperation;
 use sluice_connectors::salesforce::SalesforceConnector;
@@ -41,7 +41,7 @@ struct FlowParts {
 /// Runs flows through connectors and tasks.
 pub struct PipelineRunner {
     profiles: Profiles,
-    buckets: LocalBuckets,
+    buckets: Buckets,
     connector: SalesforceConnector,
     bulk_job_records: usize,
 }
@@ -53,7 +53,7 @@ impl PipelineRunner {
     pub fn new(
         store: Arc<dyn MetadataStore>,
         vault: Arc<Vault>,
-        buckets: LocalBuckets,
+        buckets: Buckets,
         settings: &ConnectorSettings,
     ) -> Self {
         Self {
@@ -146,7 +146,7 @@ impl PipelineRunner {
             let mut decoder = RecordDecoder::new(InputFormat::JsonLines, read.read_schema.clone(), BATCH_ROWS)
                 .map_err(|e| RunError::Failed(e.to_string()))?;
             let mut progress = RunProgress::default();
-            let mut pages = read.pages().await.map_err(salesforce_error)?;
+            let mut pages = read.pages().await?;
             while let Some((page, bytes_read)) = pages.next_page().await.map_err(salesforce_error)? {
                 ctx.check_cancelled()?;
                 let lines = json_lines(&page, &read.datetime_fields);
@@ -290,6 +290,7 @@ impl OutputFiles {
 /// schema of the queried fields, the SOQL and the API that runs it.
 struct SalesforceRead {
     client: SalesforceClient,
+    object: String,
     plan: TaskPlan,
     read_schema: arrow_schema::SchemaRef,
     soql: String,
@@ -297,7 +298,8 @@ struct SalesforceRead {
     datetime_fields: Vec<String>,
     /// `(name, Salesforce type)` of each queried field, in query order.
     field_types: Vec<(String, String)>,
-    api: ReadApi,
+    /// The flow's `dataTransferApi`.
+    requested_api: Option<SalesforceDataTransferApi>,
 }
 
 /// The Salesforce API a source is read with.
@@ -313,7 +315,7 @@ enum ReadApi {
 /// Bulk API 2.0 (AppFlow's threshold).
 pub const BULK_READ_FROM: u64 = 1_000_000;
 /// Records per CSV page read from a Bulk API 2.0 query job.
-const BULK_PAGE_RECORDS: usize = 50_000;
+const BULK_PAGE_RECORDS: usize = 10_000;
 
 /// Salesforce's compound field types, which Bulk API 2.0 does not return.
 fn is_compound(salesforce_type: &str) -> bool {
@@ -344,14 +346,24 @@ where
 }
 
 impl SalesforceRead {
-    /// Starts reading: the first REST page is asked for on the first
+    /// Starts reading with the API the flow asks for (for `AUTOMATIC`, after
+    /// counting the records): the first REST page is asked for on the first
     /// [`SourcePages::next_page`]; a Bulk API 2.0 job runs to completion here.
-    async fn pages(&self) -> Result<SourcePages<'_>, sluice_connectors::ConnectorError> {
-        Ok(match self.api {
+    async fn pages(&self) -> Result<SourcePages<'_>, RunError> {
+        let salesforce_error = |e: sluice_connectors::ConnectorError| RunError::Failed(format!("Salesforce: {e}"));
+        let compound: Vec<String> =
+            self.field_types.iter().filter(|(_, t)| is_compound(t)).map(|(name, _)| name.clone()).collect();
+        let count = async {
+            let mut pager = self.client.query(&format!("SELECT COUNT() FROM {}", self.object), self.include_deleted);
+            pager.next_page().await.map_err(salesforce_error)?;
+            Ok(pager.total_size().unwrap_or(0))
+        };
+        Ok(match choose_read_api(self.requested_api, &compound, count).await? {
             ReadApi::Rest => SourcePages::Rest(self.client.query(&self.soql, self.include_deleted)),
             ReadApi::Bulk => {
                 tracing::info!(soql = %self.soql, "reading with Bulk API 2.0");
-                SourcePages::Bulk(self.client.bulk_query(&self.soql, self.include_deleted).await?, &self.field_types)
+                let job = self.client.bulk_query(&self.soql, self.include_deleted).await.map_err(salesforce_error)?;
+                SourcePages::Bulk(job, &self.field_types)
             }
         })
     }
@@ -451,24 +463,16 @@ impl PipelineRunner {
         let read_schema = Arc::new(Schema::new(
             fields.iter().filter_map(|name| schema.field_with_name(name).ok().cloned()).collect::<Vec<Field>>(),
         ));
-        let include_deleted = salesforce_source.include_deleted_records.unwrap_or(false);
-        let compound: Vec<String> =
-            field_types.iter().filter(|(_, t)| is_compound(t)).map(|(name, _)| name.clone()).collect();
-        let count = async {
-            let mut pager = client.query(&format!("SELECT COUNT() FROM {object}"), include_deleted);
-            pager.next_page().await.map_err(salesforce_error)?;
-            Ok(pager.total_size().unwrap_or(0))
-        };
-        let api = choose_read_api(salesforce_source.data_transfer_api, &compound, count).await?;
         Ok(SalesforceRead {
             client,
             plan,
             read_schema,
             soql: format!("SELECT {} FROM {object}", fields.join(", ")),
-            include_deleted,
+            object: object.clone(),
+            include_deleted: salesforce_source.include_deleted_records.unwrap_or(false),
             datetime_fields,
             field_types,
-            api,
+            requested_api: salesforce_source.data_transfer_api,
         })
     }
 
@@ -605,11 +609,9 @@ impl PipelineRunner {
                         .map_err(|e| in_object(e.to_string()))?,
                 );
                 if plan.is_none() {
-                    plan = Some(TaskPlan::compile(tasks, &schema).map_err(|e| failed(e.to_string()))?);
-                    sink.errors.columns = plan
-                        .iter()
-                        .flat_map(|p| p.output_schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>())
-                        .collect();
+                    let compiled = TaskPlan::compile(tasks, &schema).map_err(|e| failed(e.to_string()))?;
+                    sink.errors.columns = compiled.output_schema().fields().iter().map(|f| f.name().clone()).collect();
+                    plan = Some(compiled);
                 }
                 let Some(plan) = plan.as_ref() else { continue };
                 let mut decoder =
@@ -623,6 +625,8 @@ impl PipelineRunner {
                         }
                         None => decoder.finish().map_err(|e| in_object(e.to_string()))?,
                     };
+                    // Chunks are small (kilobytes); progress is recorded per batch.
+                    let decoded = !batches.is_empty();
                     for batch in batches {
                         ctx.check_cancelled()?;
                         progress.records_processed += batch.num_rows() as i64;
@@ -630,7 +634,9 @@ impl PipelineRunner {
                         sink.push(batch_records(&out.batch, plan.output_schema())?).await?;
                         progress.bytes_written = sink.bytes_written;
                     }
-                    ctx.report(progress).await;
+                    if decoded {
+                        ctx.report(progress).await;
+                    }
                     if chunk.is_none() {
                         break;
                     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use sluice_connectors::s3::LocalBuckets;
+use sluice_connectors::s3::Buckets;
 use sluice_connectors::salesforce::client::ClientApp;
 use sluice_connectors::ConnectorSettings;
 use sluice_engine::pipeline::PipelineRunner;
@@ -107,12 +107,7 @@ async fn run(setup: &Setup, flow: FlowRecord, execution_id: &str) -> Value {
 fn runner(setup: &Setup) -> Arc<PipelineRunner> {
     let settings =
         ConnectorSettings { salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }) };
-    Arc::new(PipelineRunner::new(
-        setup.store.clone(),
-        setup.vault.clone(),
-        LocalBuckets::new(&setup.objects),
-        &settings,
-    ))
+    Arc::new(PipelineRunner::new(setup.store.clone(), setup.vault.clone(), Buckets::local(&setup.objects), &settings))
 }
 
 /// Runs the queued run with one worker and returns its execution record.

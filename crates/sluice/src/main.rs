@@ -81,6 +81,14 @@ struct ServeArgs {
     /// refreshes, comes from SLUICE_SALESFORCE_CLIENT_SECRET).
     #[arg(long, env = "SLUICE_SALESFORCE_CLIENT_ID")]
     salesforce_client_id: Option<String>,
+    /// S3 or S3-compatible endpoint that holds every bucket of the S3
+    /// connector (default: folders under DATA_DIR/objects). Credentials come
+    /// from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
+    #[arg(long, env = "SLUICE_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// Region the S3 endpoint's requests are signed for.
+    #[arg(long, env = "SLUICE_S3_REGION", default_value = "us-east-1")]
+    s3_region: String,
 }
 
 #[derive(clap::Args)]
@@ -191,6 +199,25 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Where the S3 connector's buckets are: the endpoint given, or folders
+/// under the data directory.
+fn buckets(args: &ServeArgs, data: &DataDir) -> Result<sluice_connectors::s3::Buckets> {
+    let Some(endpoint) = &args.s3_endpoint else {
+        return Ok(sluice_connectors::s3::Buckets::local(data.root.join("objects")));
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(access_key_id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) else {
+        bail!("--s3-endpoint needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    };
+    Ok(sluice_connectors::s3::Buckets::remote(sluice_connectors::s3::S3Endpoint {
+        endpoint: endpoint.clone(),
+        region: args.s3_region.clone(),
+        access_key_id,
+        secret_access_key: sluice_model::wire::SecretString::new(secret),
+        session_token: env("AWS_SESSION_TOKEN").map(sluice_model::wire::SecretString::new),
+    }))
+}
+
 /// Env var holding the Salesforce connected app's consumer secret.
 const SALESFORCE_CLIENT_SECRET_ENV: &str = "SLUICE_SALESFORCE_CLIENT_SECRET";
 
@@ -228,10 +255,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
             "no Salesforce connected app configured (--salesforce-client-id): expired access tokens cannot be refreshed"
         );
     }
+    let buckets = buckets(&args, &data)?;
+    tracing::info!(buckets = %buckets.describe(), "S3 connector buckets");
     let pipeline = Arc::new(sluice_engine::pipeline::PipelineRunner::new(
         store.clone(),
         vault.clone(),
-        sluice_connectors::s3::LocalBuckets::new(data.root.join("objects")),
+        buckets,
         &connector_settings,
     ));
     let state =
