@@ -81,12 +81,16 @@ def main() -> int:
     parser.add_argument("--bin", required=True, help="the sluice binary (a release build)")
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--baseline-records", type=int, default=100_000)
+    parser.add_argument("--case", action="append", default=[], metavar="RECORDS:API:FORMAT",
+                        help="run this case instead of the default ones, e.g. 1000000:BULKV2:CSV (repeatable)")
     args = parser.parse_args()
     cases = [
         (args.baseline_records, "REST_SYNC", "CSV"),
         (args.records, "REST_SYNC", "CSV"),
         (args.records, "AUTOMATIC", "PARQUET"),
     ]
+    if args.case:
+        cases = [(int(n), api, file_type) for n, api, file_type in (c.split(":") for c in args.case)]
     rows = []
     with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
         for n, (records, api, file_type) in enumerate(cases):

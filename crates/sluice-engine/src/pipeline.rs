@@ -315,7 +315,7 @@ enum ReadApi {
 /// Bulk API 2.0 (AppFlow's threshold).
 pub const BULK_READ_FROM: u64 = 1_000_000;
 /// Records per CSV page read from a Bulk API 2.0 query job.
-const BULK_PAGE_RECORDS: usize = 10_000;
+const BULK_PAGE_RECORDS: usize = 5_000;
 
 /// Salesforce's compound field types, which Bulk API 2.0 does not return.
 fn is_compound(salesforce_type: &str) -> bool {

@@ -96,6 +96,14 @@ fn parse_json(text: &str, what: impl Into<String>) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what: what.into(), reason: e.to_string() })
 }
 
+/// `NotFound` unless an UPDATE of the profile `name` changed a row.
+fn one_profile_changed(result: &sqlx::any::AnyQueryResult, name: &str) -> StoreResult<()> {
+    if result.rows_affected() == 0 {
+        return Err(StoreError::NotFound { kind: "connector profile", name: name.to_string() });
+    }
+    Ok(())
+}
+
 fn profile_from_row(row: &AnyRow) -> StoreResult<ProfileRecord> {
     let name: String = row.try_get("name")?;
     let properties: String = row.try_get("properties")?;
@@ -252,10 +260,7 @@ impl MetadataStore for SqlStore {
         .bind(&p.name)
         .execute(&self.pool)
         .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound { kind: "connector profile", name: p.name.clone() });
-        }
-        Ok(())
+        one_profile_changed(&result, &p.name)
     }
 
     async fn save_profile_credentials(&self, name: &str, sealed: &str, now_ms: i64) -> StoreResult<()> {
@@ -268,10 +273,7 @@ impl MetadataStore for SqlStore {
         .bind(name)
         .execute(&self.pool)
         .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound { kind: "connector profile", name: name.to_string() });
-        }
-        Ok(())
+        one_profile_changed(&result, name)
     }
 
     async fn set_profile_auth_error(&self, name: &str, auth_error: Option<&str>) -> StoreResult<()> {
@@ -280,10 +282,7 @@ impl MetadataStore for SqlStore {
             .bind(name)
             .execute(&self.pool)
             .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound { kind: "connector profile", name: name.to_string() });
-        }
-        Ok(())
+        one_profile_changed(&result, name)
     }
 
     async fn delete_profile(&self, name: &str, force: bool) -> StoreResult<()> {

@@ -22,8 +22,11 @@ pub struct WriterOptions {
 }
 
 impl Default for WriterOptions {
+    /// Row groups of at most 122,880 rows (DuckDB's size) or 32 MB: a
+    /// writer's buffered row group stays small even for wide records, whose
+    /// in-memory pages and dictionaries take several times their encoded size.
     fn default() -> Self {
-        WriterOptions { parquet_max_row_group_rows: 1024 * 1024, parquet_max_row_group_bytes: 32 * 1024 * 1024 }
+        WriterOptions { parquet_max_row_group_rows: 122_880, parquet_max_row_group_bytes: 32 * 1024 * 1024 }
     }
 }
 
