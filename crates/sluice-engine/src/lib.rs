@@ -70,7 +70,18 @@ pub struct RunContext {
     pub started_at_ms: i64,
     cancelled: Arc<AtomicBool>,
     progress: Mutex<RunProgress>,
+    refused: std::sync::Mutex<Option<RefusedRecords>>,
     store: Arc<dyn MetadataStore>,
+}
+
+/// Records the destination refused while the run went on (AppFlow's
+/// `errorInfo.putFailuresCount`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedRecords {
+    /// How many.
+    pub count: i64,
+    /// What went wrong and where the refused records are.
+    pub message: String,
 }
 
 impl RunContext {
@@ -103,6 +114,12 @@ impl RunContext {
     /// The last reported progress.
     pub async fn progress(&self) -> RunProgress {
         *self.progress.lock().await
+    }
+
+    /// Notes records the destination refused; the execution record's
+    /// `errorInfo` reports them, also when the run succeeds.
+    pub fn note_refused(&self, refused: RefusedRecords) {
+        *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(refused);
     }
 }
 
@@ -228,6 +245,7 @@ impl Worker {
             started_at_ms,
             cancelled: cancelled.clone(),
             progress: Mutex::new(RunProgress::default()),
+            refused: std::sync::Mutex::new(None),
             store: self.store.clone(),
         });
         update_execution(&*self.store, &ctx.flow.name, &ctx.execution_id, |record| {
@@ -266,17 +284,24 @@ impl Worker {
             Ok(progress) => *progress,
             Err(_) => ctx.progress().await,
         };
+        let refused = ctx.refused.lock().unwrap_or_else(|p| p.into_inner()).clone();
         update_execution(&*self.store, &ctx.flow.name, &ctx.execution_id, |record| {
             set_counters(record, progress);
             record.data_pull_end_time = Some(EpochSeconds::from_millis(now_ms()));
             let result = record.execution_result.get_or_insert_with(empty_result);
+            let put_failures_count = Some(refused.as_ref().map(|r| r.count).unwrap_or(0));
             match &outcome {
-                Ok(_) => record.execution_status = Some(ExecutionStatus::Successful),
+                Ok(_) => {
+                    record.execution_status = Some(ExecutionStatus::Successful);
+                    result.error_info = refused
+                        .as_ref()
+                        .map(|r| ErrorInfo { put_failures_count, execution_message: Some(r.message.clone()) });
+                }
                 Err(RunError::Cancelled) => record.execution_status = Some(ExecutionStatus::Canceled),
                 Err(RunError::Failed(message)) => {
                     record.execution_status = Some(ExecutionStatus::Error);
                     result.error_info =
-                        Some(ErrorInfo { put_failures_count: Some(0), execution_message: Some(message.clone()) });
+                        Some(ErrorInfo { put_failures_count, execution_message: Some(message.clone()) });
                 }
             }
         })

@@ -651,11 +651,23 @@ impl PipelineRunner {
         // The error file holds every record Salesforce refused, whatever ended the run.
         let errors_saved = sink.errors.finish().await;
         progress.bytes_written = sink.bytes_written;
-        read?;
-        errors_saved?;
         if let Some(first) = &sink.first_error {
             tracing::warn!(execution_id = %ctx.execution_id, failed = sink.failed, first_error = %first, "records failed");
+            let kept = match (&sink.errors.target, errors_saved.is_ok()) {
+                (Some((_, key)), true) => format!(
+                    "they are in {}/{key}",
+                    error_handling.and_then(|c| c.bucket_name.as_deref()).unwrap_or_default()
+                ),
+                (Some(_), false) => "the error file could not be written".to_string(),
+                (None, _) => "set errorHandlingConfig.bucketName to keep them".to_string(),
+            };
+            ctx.note_refused(crate::RefusedRecords {
+                count: sink.failed as i64,
+                message: format!("{} record(s) refused by Salesforce; first error: {first}; {kept}", sink.failed),
+            });
         }
+        read?;
+        errors_saved?;
         ctx.report(progress).await;
         Ok(progress)
     }

@@ -282,6 +282,13 @@ async fn csv_in_a_bucket_upserts_into_salesforce_and_a_rerun_adds_no_duplicates(
     let record = run(&setup, csv_to_salesforce_flow("status-back", "UPSERT", json!({})), "exec-up-1").await;
     assert_eq!(record["executionStatus"], "Successful", "{record}");
     assert_eq!(record["executionResult"]["recordsProcessed"], 4);
+    let error_info = &record["executionResult"]["errorInfo"];
+    assert_eq!(error_info["putFailuresCount"], 1, "{record}");
+    let message = error_info["executionMessage"].as_str().unwrap();
+    assert!(
+        message.contains("STRING_TOO_LONG") && message.contains("errors/failed/status-back/exec-up-1/errors.csv"),
+        "{message}"
+    );
     let after = holidays(&setup.sim);
     assert_eq!(after.len(), before + 1, "HOL-9999 is new; the others are updated");
     assert!(after.contains(&("HOL-0001".into(), "Applied".into(), "ok".into())));
@@ -320,6 +327,7 @@ async fn bulk_api_and_fail_fast() {
     assert_eq!(record["executionStatus"], "Error");
     let message = record["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
     assert!(message.contains("STRING_TOO_LONG"), "{message}");
+    assert_eq!(record["executionResult"]["errorInfo"]["putFailuresCount"], 1);
 }
 
 #[tokio::test]
