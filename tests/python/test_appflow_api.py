@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.paginate import Paginator
 
-from conftest import sim_tokens
+from conftest import free_port, sim_tokens
 
 REGION = "us-east-1"
 SUPPORTED_CONNECTORS = {"Salesforce", "S3", "Marketo", "Redshift", "EventBridge"}
@@ -522,6 +522,22 @@ def test_update_profile_changes_properties(appflow):
     assert after["connectorProfileProperties"]["Salesforce"]["instanceUrl"] == new_url
     assert after["createdAt"] == before["createdAt"]
     assert after["lastUpdatedAt"] > before["lastUpdatedAt"]
+
+
+def test_a_profile_that_cannot_connect_is_not_created(appflow):
+    refused_name, unreachable_name = unique("sf-refused"), unique("sf-unreachable")
+    refused = salesforce_profile_request(refused_name)
+    refused["connectorProfileConfig"]["connectorProfileCredentials"]["Salesforce"] = {
+        "accessToken": "not-a-session-" + uuid.uuid4().hex}
+    with api_error("ConnectorAuthenticationException", 401) as excinfo:
+        appflow.create_connector_profile(**refused)
+    assert "re-authorized" in message_of(excinfo), message_of(excinfo)
+    port = free_port()  # nothing listens there
+    with api_error("ConnectorServerException", 400):
+        appflow.create_connector_profile(
+            **salesforce_profile_request(unreachable_name, instance_url=f"http://127.0.0.1:{port}"))
+    described = appflow.describe_connector_profiles(connectorProfileNames=[refused_name, unreachable_name])
+    assert described["connectorProfileDetails"] == [], "nothing was stored"
 
 
 def test_duplicate_profile_name_conflicts(appflow):
