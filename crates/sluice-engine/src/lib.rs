@@ -90,6 +90,26 @@ impl RunContext {
         self.cancelled.load(Ordering::SeqCst)
     }
 
+    /// Resolves once a cancel is asked for (checked every 200 ms); for
+    /// racing against a long wait, such as a Bulk API job.
+    pub async fn cancelled(&self) {
+        while !self.is_cancelled() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Runs `work` unless the run is cancelled first: then `work` is
+    /// dropped and `Err(RunError::Cancelled)` returned.
+    pub async fn unless_cancelled<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, RunError>>,
+    ) -> Result<T, RunError> {
+        tokio::select! {
+            result = work => result,
+            _ = self.cancelled() => Err(RunError::Cancelled),
+        }
+    }
+
     /// `Err(RunError::Cancelled)` once a cancel was asked for.
     pub fn check_cancelled(&self) -> Result<(), RunError> {
         if self.is_cancelled() {

@@ -146,7 +146,7 @@ impl PipelineRunner {
             let mut decoder = RecordDecoder::new(InputFormat::JsonLines, read.read_schema.clone(), BATCH_ROWS)
                 .map_err(|e| RunError::Failed(e.to_string()))?;
             let mut progress = RunProgress::default();
-            let mut pages = read.pages().await?;
+            let mut pages = read.pages(ctx).await?;
             while let Some((page, bytes_read)) = pages.next_page().await.map_err(salesforce_error)? {
                 ctx.check_cancelled()?;
                 let lines = json_lines(&page, &read.datetime_fields);
@@ -349,7 +349,7 @@ impl SalesforceRead {
     /// Starts reading with the API the flow asks for (for `AUTOMATIC`, after
     /// counting the records): the first REST page is asked for on the first
     /// [`SourcePages::next_page`]; a Bulk API 2.0 job runs to completion here.
-    async fn pages(&self) -> Result<SourcePages<'_>, RunError> {
+    async fn pages(&self, ctx: &RunContext) -> Result<SourcePages<'_>, RunError> {
         let salesforce_error = |e: sluice_connectors::ConnectorError| RunError::Failed(format!("Salesforce: {e}"));
         let compound: Vec<String> =
             self.field_types.iter().filter(|(_, t)| is_compound(t)).map(|(name, _)| name.clone()).collect();
@@ -362,7 +362,12 @@ impl SalesforceRead {
             ReadApi::Rest => SourcePages::Rest(self.client.query(&self.soql, self.include_deleted)),
             ReadApi::Bulk => {
                 tracing::info!(soql = %self.soql, "reading with Bulk API 2.0");
-                let job = self.client.bulk_query(&self.soql, self.include_deleted).await.map_err(salesforce_error)?;
+                // A query job may run for minutes: a cancel does not wait for it.
+                let job = ctx
+                    .unless_cancelled(async {
+                        self.client.bulk_query(&self.soql, self.include_deleted).await.map_err(salesforce_error)
+                    })
+                    .await?;
                 SourcePages::Bulk(job, &self.field_types)
             }
         })
@@ -568,6 +573,7 @@ impl PipelineRunner {
             None => None,
         };
         let mut sink = SalesforceSink {
+            ctx,
             client: &client,
             object: &target.object,
             operation,
@@ -698,6 +704,7 @@ enum WriteApi {
 /// after that it writes as soon as a call's or a job's worth is pending, so
 /// it never holds more than one bulk job of records (and its CSV).
 struct SalesforceSink<'a> {
+    ctx: &'a RunContext,
     client: &'a SalesforceClient,
     object: &'a str,
     operation: WriteOperation,
@@ -736,6 +743,7 @@ impl SalesforceSink<'_> {
             WriteApi::Bulk => self.bulk_job_records,
         };
         while self.pending.len() >= size || (at_end && !self.pending.is_empty()) {
+            self.ctx.check_cancelled()?;
             let chunk: Vec<Map<String, Value>> = self.pending.drain(..self.pending.len().min(size)).collect();
             match api {
                 WriteApi::Collections => self.write_collection(&chunk).await?,
@@ -768,11 +776,14 @@ impl SalesforceSink<'_> {
     }
 
     async fn write_bulk_job(&mut self, chunk: &[Map<String, Value>]) -> Result<(), RunError> {
-        let outcome = self
-            .client
-            .bulk_ingest(self.object, &self.operation, records_csv(chunk))
-            .await
-            .map_err(|e| RunError::Failed(format!("Salesforce: {e}")))?;
+        // A cancel does not wait for the job (records it already took stay written).
+        let ingest = async {
+            self.client
+                .bulk_ingest(self.object, &self.operation, records_csv(chunk))
+                .await
+                .map_err(|e| RunError::Failed(format!("Salesforce: {e}")))
+        };
+        let outcome = self.ctx.unless_cancelled(ingest).await?;
         if outcome.records_failed == 0 {
             return Ok(());
         }

@@ -559,3 +559,38 @@ async fn a_run_taken_over_after_its_worker_died_removes_the_dead_attempts_upload
     let rows = csv::Reader::from_path(folder.join("part-00000.csv")).unwrap().records().count();
     assert_eq!(rows, expected_banking(&setup.sim).len());
 }
+
+#[tokio::test]
+async fn a_cancel_does_not_wait_for_a_bulk_job() {
+    let setup = setup().await;
+    // Every call about the query job takes 5 s.
+    setup.sim.lock().faults = vec![FaultRule {
+        path_contains: "/jobs/query/".into(),
+        error_rate: 0.0,
+        status: 503,
+        latency_ms: 5_000,
+        limit_after_calls: None,
+        seen: 0,
+    }];
+    let flow = all_accounts_flow("slow-bulk", "BULKV2");
+    setup.store.create_flow(&flow).await.unwrap();
+    setup.store.insert_execution(&new_execution("exec-slow", "slow-bulk", now_ms())).await.unwrap();
+    setup.store.enqueue_run("exec-slow", "slow-bulk", now_ms()).await.unwrap();
+    let config = WorkerConfig { lease: std::time::Duration::from_millis(600), ..WorkerConfig::default() };
+    let worker = Worker::new(setup.store.clone(), runner(&setup), config);
+    let started = std::time::Instant::now();
+    let cancel = {
+        let store = setup.store.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert!(store.request_cancel("exec-slow").await.unwrap());
+        })
+    };
+    assert!(worker.run_one().await.unwrap());
+    cancel.await.unwrap();
+    let elapsed = started.elapsed();
+    let record = setup.store.get_execution("slow-bulk", "exec-slow").await.unwrap().unwrap().record;
+    assert_eq!(record["executionStatus"], "Canceled", "{record}");
+    assert!(elapsed < std::time::Duration::from_millis(3_000), "cancelled after {elapsed:?}");
+    assert!(walk(&setup.objects.join("exports/crm/slow-bulk")).is_empty(), "nothing published");
+}
