@@ -559,6 +559,14 @@ impl PipelineRunner {
                     .ok_or_else(|| failed("UPSERT needs idFieldNames".into()))?,
             },
         };
+        // UPDATE and DELETE find records by their Salesforce Id, held in the
+        // first of idFieldNames (default `Id`).
+        let record_id_field = match operation {
+            WriteOperation::Update | WriteOperation::Delete => {
+                Some(target.id_field_names.as_ref().and_then(|ids| ids.first().cloned()).unwrap_or_else(|| "Id".into()))
+            }
+            _ => None,
+        };
         let objects =
             self.buckets.list(&s3.bucket_name, s3.bucket_prefix.as_deref()).await.map_err(|e| failed(e.to_string()))?;
         let client = self.salesforce_client(profile_name).await?;
@@ -577,6 +585,7 @@ impl PipelineRunner {
             client: &client,
             object: &target.object,
             operation,
+            record_id_field,
             api: match target.data_transfer_api {
                 Some(SalesforceDataTransferApi::Bulkv2) => Some(WriteApi::Bulk),
                 Some(SalesforceDataTransferApi::RestSync) => Some(WriteApi::Collections),
@@ -708,6 +717,8 @@ struct SalesforceSink<'a> {
     client: &'a SalesforceClient,
     object: &'a str,
     operation: WriteOperation,
+    /// For UPDATE and DELETE: the field holding each record's Salesforce Id.
+    record_id_field: Option<String>,
     /// `None` while `AUTOMATIC` has not decided.
     api: Option<WriteApi>,
     pending: Vec<Map<String, Value>>,
@@ -721,8 +732,38 @@ struct SalesforceSink<'a> {
 
 impl SalesforceSink<'_> {
     async fn push(&mut self, records: Vec<Map<String, Value>>) -> Result<(), RunError> {
-        self.pending.extend(records);
+        match self.record_id_field.clone() {
+            None => self.pending.extend(records),
+            Some(field) => {
+                for mut record in records {
+                    // Salesforce takes the Id as `Id`; a record without one is refused here.
+                    match record.remove(&field).filter(|id| id.as_str().is_some_and(|id| !id.is_empty())) {
+                        Some(id) => {
+                            record.insert("Id".into(), id);
+                            self.pending.push(record);
+                        }
+                        None => {
+                            let error = format!("MISSING_ID: the record has no {field}, which UPDATE and DELETE need");
+                            self.refused(&record, &error).await?;
+                        }
+                    }
+                }
+                self.stop_if_failing_fast()?;
+            }
+        }
         self.drain(false).await
+    }
+
+    /// With `failOnFirstDestinationError`, ends the run once a record failed.
+    fn stop_if_failing_fast(&self) -> Result<(), RunError> {
+        if self.fail_fast && self.failed > 0 {
+            return Err(RunError::Failed(format!(
+                "{} record(s) failed; first error: {}",
+                self.failed,
+                self.first_error.as_deref().unwrap_or("")
+            )));
+        }
+        Ok(())
     }
 
     /// Writes what is pending, all of it at the end.
@@ -750,13 +791,7 @@ impl SalesforceSink<'_> {
                 WriteApi::Bulk => self.write_bulk_job(&chunk).await?,
             }
             self.bytes_written += json_size(&chunk);
-            if self.fail_fast && self.failed > 0 {
-                return Err(RunError::Failed(format!(
-                    "{} record(s) failed; first error: {}",
-                    self.failed,
-                    self.first_error.as_deref().unwrap_or("")
-                )));
-            }
+            self.stop_if_failing_fast()?;
         }
         Ok(())
     }

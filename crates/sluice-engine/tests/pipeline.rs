@@ -594,3 +594,55 @@ async fn a_cancel_does_not_wait_for_a_bulk_job() {
     assert!(elapsed < std::time::Duration::from_millis(3_000), "cancelled after {elapsed:?}");
     assert!(walk(&setup.objects.join("exports/crm/slow-bulk")).is_empty(), "nothing published");
 }
+
+fn holiday_ids(sim: &SalesforceSim) -> Vec<String> {
+    let state = sim.lock();
+    let store = state.org.object("Holiday__c").unwrap();
+    store
+        .rows
+        .iter()
+        .filter(|row| store.value(row, "IsDeleted").and_then(Value::as_bool) != Some(true))
+        .map(|row| store.value(row, "Id").unwrap().as_str().unwrap().to_string())
+        .collect()
+}
+
+fn by_id_flow(name: &str, operation: &str, tasks: Value) -> FlowRecord {
+    let mut flow = csv_to_salesforce_flow(name, operation, json!({"idFieldNames": ["Id"]}));
+    flow.definition["sourceFlowConfig"]["sourceConnectorProperties"]["S3"]["bucketPrefix"] = json!(name);
+    flow.definition["tasks"] = tasks;
+    flow
+}
+
+#[tokio::test]
+async fn update_and_delete_find_records_by_id_and_refuse_records_without_one() {
+    let setup = setup().await;
+    let ids = holiday_ids(&setup.sim);
+    let folder = setup.objects.join("inbox/by-id");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("a.csv"), format!("record_id,status\n{},Closed\n,Closed\n", ids[0])).unwrap();
+    let map = |from: &str, to: &str| json!({"taskType": "Map", "sourceFields": [from], "destinationField": to, "connectorOperator": {"S3": "NO_OP"}});
+    let update = by_id_flow("by-id", "UPDATE", json!([map("record_id", "Id"), map("status", "Status__c")]));
+    let record = run(&setup, update, "exec-update").await;
+    assert_eq!(record["executionStatus"], "Successful", "{record}");
+    assert_eq!(record["executionResult"]["errorInfo"]["putFailuresCount"], 1, "{record}");
+    let status = {
+        let state = setup.sim.lock();
+        let store = state.org.object("Holiday__c").unwrap();
+        let row =
+            store.rows.iter().find(|row| store.value(row, "Id").and_then(Value::as_str) == Some(&ids[0])).unwrap();
+        store.value(row, "Status__c").cloned()
+    };
+    assert_eq!(status, Some(json!("Closed")));
+    let errors = std::fs::read_to_string(setup.objects.join("errors/failed/by-id/exec-update/errors.csv")).unwrap();
+    assert!(errors.contains("MISSING_ID") && errors.lines().count() == 2, "{errors}");
+
+    let folder = setup.objects.join("inbox/gone");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("a.csv"), format!("record_id\n{}\n{}\n", ids[1], ids[2])).unwrap();
+    let delete = by_id_flow("gone", "DELETE", json!([map("record_id", "Id")]));
+    let record = run(&setup, delete, "exec-delete").await;
+    assert_eq!(record["executionStatus"], "Successful", "{record}");
+    let left = holiday_ids(&setup.sim);
+    assert_eq!(left.len(), ids.len() - 2);
+    assert!(!left.contains(&ids[1]) && !left.contains(&ids[2]) && left.contains(&ids[0]));
+}
