@@ -26,6 +26,11 @@ use sluice_vault::Vault;
 use crate::profiles::Profiles;
 use crate::{FlowRunner, RunContext, RunError, RunProgress};
 
+/// A Salesforce failure as the run's error.
+fn salesforce_error(error: sluice_connectors::ConnectorError) -> RunError {
+    RunError::Failed(format!("Salesforce: {error}"))
+}
+
 /// Rows per Arrow batch decoded from the source.
 const BATCH_ROWS: usize = 2000;
 
@@ -98,7 +103,6 @@ impl PipelineRunner {
             .as_ref()
             .ok_or_else(|| RunError::Failed("destinationConnectorProperties.S3 is missing".into()))?;
         let read = self.salesforce_read(source, tasks).await?;
-        let salesforce_error = |e: sluice_connectors::ConnectorError| RunError::Failed(format!("Salesforce: {e}"));
 
         let format = s3
             .s3_output_format_config
@@ -350,7 +354,6 @@ impl SalesforceRead {
     /// counting the records): the first REST page is asked for on the first
     /// [`SourcePages::next_page`]; a Bulk API 2.0 job runs to completion here.
     async fn pages(&self, ctx: &RunContext) -> Result<SourcePages<'_>, RunError> {
-        let salesforce_error = |e: sluice_connectors::ConnectorError| RunError::Failed(format!("Salesforce: {e}"));
         let compound: Vec<String> =
             self.field_types.iter().filter(|(_, t)| is_compound(t)).map(|(name, _)| name.clone()).collect();
         let count = async {
@@ -451,7 +454,6 @@ impl PipelineRunner {
             .ok_or_else(|| RunError::Failed("sourceFlowConfig.connectorProfileName is missing".into()))?;
         let client = self.salesforce_client(profile_name).await?;
         let object = &salesforce_source.object;
-        let salesforce_error = |e: sluice_connectors::ConnectorError| RunError::Failed(format!("Salesforce: {e}"));
         let describe = client.describe(object).await.map_err(salesforce_error)?;
         let (schema, datetime_fields) = source_schema(&describe);
         let types = salesforce_types(&describe);
@@ -500,8 +502,7 @@ impl PipelineRunner {
         let read = self.salesforce_read(&parts.source_flow_config, &parts.tasks).await?;
         let soql = format!("{} LIMIT {}", read.soql, limit.clamp(1, 2000));
         let mut pages = read.client.query(&soql, read.include_deleted);
-        let page =
-            pages.next_page().await.map_err(|e| RunError::Failed(format!("Salesforce: {e}")))?.unwrap_or_default();
+        let page = pages.next_page().await.map_err(salesforce_error)?.unwrap_or_default();
         let mut decoder = RecordDecoder::new(InputFormat::JsonLines, read.read_schema.clone(), BATCH_ROWS)
             .map_err(|e| RunError::Failed(e.to_string()))?;
         let mut batches =
@@ -797,11 +798,8 @@ impl SalesforceSink<'_> {
     }
 
     async fn write_collection(&mut self, chunk: &[Map<String, Value>]) -> Result<(), RunError> {
-        let results = self
-            .client
-            .write_collection(self.object, &self.operation, chunk)
-            .await
-            .map_err(|e| RunError::Failed(format!("Salesforce: {e}")))?;
+        let results =
+            self.client.write_collection(self.object, &self.operation, chunk).await.map_err(salesforce_error)?;
         for (record, result) in chunk.iter().zip(results) {
             if !result.success {
                 self.refused(record, &result.errors.join("; ")).await?;
@@ -813,10 +811,7 @@ impl SalesforceSink<'_> {
     async fn write_bulk_job(&mut self, chunk: &[Map<String, Value>]) -> Result<(), RunError> {
         // A cancel does not wait for the job (records it already took stay written).
         let ingest = async {
-            self.client
-                .bulk_ingest(self.object, &self.operation, records_csv(chunk))
-                .await
-                .map_err(|e| RunError::Failed(format!("Salesforce: {e}")))
+            self.client.bulk_ingest(self.object, &self.operation, records_csv(chunk)).await.map_err(salesforce_error)
         };
         let outcome = self.ctx.unless_cancelled(ingest).await?;
         if outcome.records_failed == 0 {

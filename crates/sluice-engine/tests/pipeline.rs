@@ -110,6 +110,11 @@ fn runner(setup: &Setup) -> Arc<PipelineRunner> {
     Arc::new(PipelineRunner::new(setup.store.clone(), setup.vault.clone(), Buckets::local(&setup.objects), &settings))
 }
 
+/// A simulator fault rule that makes calls to paths containing `path` take `latency_ms` longer.
+fn slow(path: &str, latency_ms: u64) -> FaultRule {
+    FaultRule { path_contains: path.into(), error_rate: 0.0, status: 503, latency_ms, limit_after_calls: None, seen: 0 }
+}
+
 /// Runs the queued run with one worker and returns its execution record.
 async fn run_queued(setup: &Setup, flow_name: &str, execution_id: &str) -> Value {
     let worker = Worker::new(setup.store.clone(), runner(setup), WorkerConfig::default());
@@ -365,14 +370,7 @@ async fn a_session_that_expires_mid_run_is_refreshed_and_the_rotated_token_saved
         seed::generate_leads(&mut state.org, 10_000);
         // Later pages (nextRecordsUrl) are slow, so the session can be
         // expired while the run is between pages.
-        state.faults = vec![FaultRule {
-            path_contains: "/query/".into(),
-            error_rate: 0.0,
-            status: 503,
-            latency_ms: 300,
-            limit_after_calls: None,
-            seen: 0,
-        }];
+        state.faults = vec![slow("/query/", 300)];
         state.org.object("Lead").unwrap().rows.len()
     };
     assert!(leads > 4 * 2000, "several pages: {leads}");
@@ -564,14 +562,7 @@ async fn a_run_taken_over_after_its_worker_died_removes_the_dead_attempts_upload
 async fn a_cancel_does_not_wait_for_a_bulk_job() {
     let setup = setup().await;
     // Every call about the query job takes 5 s.
-    setup.sim.lock().faults = vec![FaultRule {
-        path_contains: "/jobs/query/".into(),
-        error_rate: 0.0,
-        status: 503,
-        latency_ms: 5_000,
-        limit_after_calls: None,
-        seen: 0,
-    }];
+    setup.sim.lock().faults = vec![slow("/jobs/query/", 5_000)];
     let flow = all_accounts_flow("slow-bulk", "BULKV2");
     setup.store.create_flow(&flow).await.unwrap();
     setup.store.insert_execution(&new_execution("exec-slow", "slow-bulk", now_ms())).await.unwrap();
