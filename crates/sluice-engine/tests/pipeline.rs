@@ -214,6 +214,8 @@ async fn a_failed_run_leaves_no_output() {
     assert_eq!(record["executionStatus"], "Error");
     let message = record["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
     assert!(message.contains("re-authorized"), "{message}");
+    let marked = setup.store.get_profile("sf").await.unwrap().unwrap().auth_error;
+    assert!(marked.is_some_and(|m| m.contains("no refresh token")), "a profile that cannot refresh is marked");
     let leftovers = walk(&setup.objects.join("exports/crm/expired"));
     assert_eq!(leftovers, Vec::<String>::new());
 }

@@ -133,9 +133,13 @@ impl SalesforceClient {
                 return Ok(());
             }
         }
-        let refresh_token = tokens.refresh_token.clone().ok_or_else(|| {
-            ConnectorError::ReauthRequired("the access token expired and there is no refresh token".into())
-        })?;
+        let Some(refresh_token) = tokens.refresh_token.clone() else {
+            let reason = "the access token expired and there is no refresh token";
+            if let Some(keeper) = &self.keeper {
+                keeper.refused(reason).await;
+            }
+            return Err(ConnectorError::ReauthRequired(reason.into()));
+        };
         let app = self.app.as_ref().ok_or_else(|| {
             ConnectorError::ReauthRequired(
                 "the access token expired and no connected app is known to refresh it".into(),
