@@ -257,3 +257,16 @@ async fn bulk_query_pages_csv_and_bulk_ingest_reports_failures() {
     let bad = client.bulk_ingest("Nope__c", &WriteOperation::Insert, b"Name\nx\n".to_vec()).await.unwrap_err();
     assert!(matches!(bad, ConnectorError::Remote { ref code, .. } if code == "INVALIDJOB"), "{bad}");
 }
+
+#[tokio::test]
+async fn bulk_ingest_takes_uploads_of_several_megabytes() {
+    let (sim, base) = start(SimConfig::default()).await;
+    let client = client(&base, login(&sim));
+    let mut csv = String::from("LastName,Company,Description\n");
+    for i in 0..30_000 {
+        csv.push_str(&format!("Lead{i},Company {i},{}\n", "d".repeat(100)));
+    }
+    assert!(csv.len() > 2 * 1024 * 1024, "over axum's default 2 MB body limit");
+    let outcome = client.bulk_ingest("Lead", &WriteOperation::Insert, csv.into_bytes()).await.unwrap();
+    assert_eq!((outcome.records_processed, outcome.records_failed), (30_000, 0));
+}

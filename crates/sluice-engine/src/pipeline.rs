@@ -593,6 +593,7 @@ impl PipelineRunner {
                 _ => None,
             },
             pending: Vec::new(),
+            pending_bytes: 0,
             bulk_job_records: self.bulk_job_records,
             fail_fast: error_handling.and_then(|c| c.fail_on_first_destination_error).unwrap_or(false),
             errors: ErrorFile { target: error_file, columns: Vec::new(), upload: None },
@@ -700,6 +701,38 @@ pub const BULK_WRITE_FROM: usize = 1000;
 /// for ordinary records); more records make more jobs.
 pub const BULK_JOB_RECORDS: usize = 100_000;
 
+/// CSV bytes one Bulk API 2.0 ingest job takes at most (Salesforce allows
+/// 150 MB).
+pub const BULK_JOB_BYTES: usize = 100 * 1024 * 1024;
+
+/// How many of the first `pending` records make the next call or job: at
+/// most `max_records`, and no more than `max_bytes` of CSV (but at least one
+/// record); with their CSV bytes.
+fn next_chunk(pending: &[Map<String, Value>], max_records: usize, max_bytes: usize) -> (usize, usize) {
+    let mut take = 0;
+    let mut bytes = 0;
+    for record in pending.iter().take(max_records) {
+        let record_bytes = csv_size(record);
+        if take > 0 && bytes + record_bytes > max_bytes {
+            break;
+        }
+        take += 1;
+        bytes += record_bytes;
+    }
+    (take, bytes)
+}
+
+/// Roughly the bytes of a record as a CSV row.
+fn csv_size(record: &Map<String, Value>) -> usize {
+    record
+        .values()
+        .map(|value| match value {
+            Value::String(text) => text.len() + 3,
+            other => other.to_string().len() + 1,
+        })
+        .sum()
+}
+
 /// How records are sent to Salesforce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WriteApi {
@@ -723,6 +756,8 @@ struct SalesforceSink<'a> {
     /// `None` while `AUTOMATIC` has not decided.
     api: Option<WriteApi>,
     pending: Vec<Map<String, Value>>,
+    /// Roughly the CSV bytes of `pending`.
+    pending_bytes: usize,
     bulk_job_records: usize,
     fail_fast: bool,
     errors: ErrorFile,
@@ -734,13 +769,17 @@ struct SalesforceSink<'a> {
 impl SalesforceSink<'_> {
     async fn push(&mut self, records: Vec<Map<String, Value>>) -> Result<(), RunError> {
         match self.record_id_field.clone() {
-            None => self.pending.extend(records),
+            None => {
+                self.pending_bytes += records.iter().map(csv_size).sum::<usize>();
+                self.pending.extend(records);
+            }
             Some(field) => {
                 for mut record in records {
                     // Salesforce takes the Id as `Id`; a record without one is refused here.
                     match record.remove(&field).filter(|id| id.as_str().is_some_and(|id| !id.is_empty())) {
                         Some(id) => {
                             record.insert("Id".into(), id);
+                            self.pending_bytes += csv_size(&record);
                             self.pending.push(record);
                         }
                         None => {
@@ -784,9 +823,13 @@ impl SalesforceSink<'_> {
             WriteApi::Collections => sluice_connectors::salesforce::client::COLLECTION_LIMIT,
             WriteApi::Bulk => self.bulk_job_records,
         };
-        while self.pending.len() >= size || (at_end && !self.pending.is_empty()) {
+        let over_bytes = |sink: &Self| api == WriteApi::Bulk && sink.pending_bytes >= BULK_JOB_BYTES;
+        while self.pending.len() >= size || over_bytes(self) || (at_end && !self.pending.is_empty()) {
             self.ctx.check_cancelled()?;
-            let chunk: Vec<Map<String, Value>> = self.pending.drain(..self.pending.len().min(size)).collect();
+            let max_bytes = if api == WriteApi::Bulk { BULK_JOB_BYTES } else { usize::MAX };
+            let (take, bytes) = next_chunk(&self.pending, size, max_bytes);
+            let chunk: Vec<Map<String, Value>> = self.pending.drain(..take).collect();
+            self.pending_bytes = self.pending_bytes.saturating_sub(bytes);
             match api {
                 WriteApi::Collections => self.write_collection(&chunk).await?,
                 WriteApi::Bulk => self.write_bulk_job(&chunk).await?,
@@ -1053,6 +1096,16 @@ mod tests {
         );
         // A cell that does not parse as its type stays text (the decoder reports it).
         assert_eq!(records[2]["Seats"], json!("x"));
+    }
+
+    #[test]
+    fn chunks_stop_at_the_record_or_byte_bound() {
+        let record = |text: &str| json!({"Name": text}).as_object().cloned().unwrap();
+        let pending = vec![record("aaaaaaa"), record("bbbbbbb"), record("ccccccc")]; // 10 CSV bytes each
+        assert_eq!(next_chunk(&pending, 2, usize::MAX), (2, 20));
+        assert_eq!(next_chunk(&pending, 10, 25), (2, 20));
+        assert_eq!(next_chunk(&pending, 10, 5), (1, 10), "one record even when it alone is over the bound");
+        assert_eq!(next_chunk(&[], 10, 5), (0, 0));
     }
 
     #[tokio::test]

@@ -375,10 +375,17 @@ impl QueryPager<'_> {
 
 fn remote_error(status: StatusCode, body: &Value) -> ConnectorError {
     let first = body.as_array().and_then(|a| a.first()).unwrap_or(body);
+    // A body that is not Salesforce's error JSON (a proxy's page, an empty
+    // reply) is reported with the HTTP status and its text.
+    let plain = || match body {
+        Value::String(text) if !text.trim().is_empty() => format!("HTTP {status}: {}", text.trim()),
+        Value::Null | Value::String(_) => format!("HTTP {status} with no error body"),
+        other => format!("HTTP {status}: {other}"),
+    };
     ConnectorError::Remote {
         system: SYSTEM,
         code: first.get("errorCode").and_then(Value::as_str).unwrap_or("UNKNOWN").to_string(),
-        message: first.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| body.to_string()),
+        message: first.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(plain),
         status: status.as_u16(),
     }
 }
@@ -432,8 +439,8 @@ impl SalesforceClient {
             }
             if !response.status().is_success() {
                 let status = response.status();
-                let value: Value = response.json().await.unwrap_or(Value::Null);
-                return Err(remote_error(status, &value));
+                let text = response.text().await.unwrap_or_default();
+                return Err(remote_error(status, &serde_json::from_str(&text).unwrap_or(Value::String(text))));
             }
             return Ok(response);
         }
@@ -561,5 +568,23 @@ impl BulkQueryPages<'_> {
             .await
             .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
         Ok(Some(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_without_salesforce_json_name_the_http_status() {
+        let page = remote_error(StatusCode::PAYLOAD_TOO_LARGE, &Value::String("length limit exceeded".into()));
+        assert_eq!(page.to_string(), "Salesforce error UNKNOWN: HTTP 413 Payload Too Large: length limit exceeded");
+        let empty = remote_error(StatusCode::BAD_GATEWAY, &Value::Null);
+        assert_eq!(empty.to_string(), "Salesforce error UNKNOWN: HTTP 502 Bad Gateway with no error body");
+        let salesforce = remote_error(
+            StatusCode::BAD_REQUEST,
+            &json!([{"errorCode": "INVALID_FIELD", "message": "No such column 'Nope'"}]),
+        );
+        assert_eq!(salesforce.to_string(), "Salesforce error INVALID_FIELD: No such column 'Nope'");
     }
 }

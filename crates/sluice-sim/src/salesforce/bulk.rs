@@ -212,6 +212,9 @@ pub async fn create_ingest_job(
     Ok(Json(Value::Object(info)).into_response())
 }
 
+/// Most CSV bytes one ingest job takes (Salesforce's limit).
+pub const MAX_UPLOAD_BYTES: usize = 150 * 1024 * 1024;
+
 /// `PUT /jobs/ingest/{id}/batches`: the CSV data (one upload per job).
 pub async fn upload_batch(
     State(sim): State<SalesforceSim>,

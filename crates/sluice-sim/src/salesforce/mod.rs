@@ -128,7 +128,12 @@ impl SalesforceSim {
                 "/services/data/{version}/jobs/ingest/{id}",
                 get(bulk::get_ingest_job).patch(bulk::patch_ingest_job).delete(bulk::delete_job),
             )
-            .route("/services/data/{version}/jobs/ingest/{id}/batches", axum::routing::put(bulk::upload_batch))
+            .route(
+                "/services/data/{version}/jobs/ingest/{id}/batches",
+                // Salesforce takes up to 150 MB of CSV per ingest job.
+                axum::routing::put(bulk::upload_batch)
+                    .layer(axum::extract::DefaultBodyLimit::max(bulk::MAX_UPLOAD_BYTES)),
+            )
             .route("/services/data/{version}/jobs/ingest/{id}/successfulResults", get(bulk::successful_results))
             .route("/services/data/{version}/jobs/ingest/{id}/failedResults", get(bulk::failed_results))
             .route("/services/data/{version}/jobs/ingest/{id}/unprocessedrecords", get(bulk::unprocessed_records))
