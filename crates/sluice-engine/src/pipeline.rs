@@ -697,9 +697,9 @@ const SAMPLE_BYTES: usize = 1024 * 1024;
 /// 2.0, fewer use sObject collections (AppFlow's threshold).
 pub const BULK_WRITE_FROM: usize = 1000;
 
-/// Records per Bulk API 2.0 ingest job (well under its 150 MB upload limit
-/// for ordinary records); more records make more jobs.
-pub const BULK_JOB_RECORDS: usize = 100_000;
+/// Records per Bulk API 2.0 ingest job; more records make more jobs. The
+/// sink holds one job's records (as JSON objects) while it fills.
+pub const BULK_JOB_RECORDS: usize = 50_000;
 
 /// CSV bytes one Bulk API 2.0 ingest job takes at most (Salesforce allows
 /// 150 MB).

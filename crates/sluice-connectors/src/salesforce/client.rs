@@ -418,6 +418,8 @@ impl SalesforceClient {
         content_type: &str,
         body: Vec<u8>,
     ) -> Result<reqwest::Response, ConnectorError> {
+        // Shared, so a retry after a refresh does not copy a large upload.
+        let body = bytes::Bytes::from(body);
         for attempt in 0..2 {
             let token = self.tokens.lock().await.access_token.clone();
             let Some(token) = token else {
