@@ -72,6 +72,16 @@ def create_profile(client, org):
     )
 
 
+def create_accounts_to_s3(client, flow, s3_properties, tasks):
+    client.create_flow(
+        flowName=flow, triggerConfig={"triggerType": "OnDemand"},
+        sourceFlowConfig={"connectorType": "Salesforce", "connectorProfileName": "org",
+                          "sourceConnectorProperties": {"Salesforce": {"object": "Account"}}},
+        destinationFlowConfigList=[{"connectorType": "S3", "destinationConnectorProperties": {"S3": s3_properties}}],
+        tasks=tasks,
+    )
+
+
 def sf_query(org, soql):
     token = sim_tokens(org)["access_token"]
     response = requests.get(f"{org.base_url}/services/data/v62.0/query", params={"q": soql},
@@ -84,13 +94,10 @@ def test_salesforce_records_land_in_an_s3_bucket(sluice_on_s3, s3, salesforce_or
     s3.create_bucket(Bucket="exports")
     client = sluice_on_s3.client()
     create_profile(client, salesforce_org)
-    client.create_flow(
-        flowName="energy", triggerConfig={"triggerType": "OnDemand"},
-        sourceFlowConfig={"connectorType": "Salesforce", "connectorProfileName": "org",
-                          "sourceConnectorProperties": {"Salesforce": {"object": "Account"}}},
-        destinationFlowConfigList=[{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
-            "bucketName": "exports", "bucketPrefix": "crm", "s3OutputFormatConfig": {"fileType": "CSV"}}}}],
-        tasks=[
+    create_accounts_to_s3(
+        client, "energy",
+        {"bucketName": "exports", "bucketPrefix": "crm", "s3OutputFormatConfig": {"fileType": "CSV"}},
+        [
             {"taskType": "Filter", "sourceFields": ["Id", "Name", "Industry"],
              "connectorOperator": {"Salesforce": "PROJECTION"}},
             {"taskType": "Filter", "sourceFields": ["Industry"], "connectorOperator": {"Salesforce": "EQUAL_TO"},
@@ -143,14 +150,8 @@ def test_csv_in_an_s3_bucket_upserts_into_salesforce(sluice_on_s3, s3, salesforc
 def test_a_missing_bucket_fails_the_run_saying_so(sluice_on_s3, salesforce_org):
     client = sluice_on_s3.client()
     create_profile(client, salesforce_org)
-    client.create_flow(
-        flowName="nowhere", triggerConfig={"triggerType": "OnDemand"},
-        sourceFlowConfig={"connectorType": "Salesforce", "connectorProfileName": "org",
-                          "sourceConnectorProperties": {"Salesforce": {"object": "Account"}}},
-        destinationFlowConfigList=[{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
-            "bucketName": "no-such-bucket-here"}}}],
-        tasks=[{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Salesforce": "NO_OP"}}],
-    )
+    create_accounts_to_s3(client, "nowhere", {"bucketName": "no-such-bucket-here"},
+                          [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Salesforce": "NO_OP"}}])
     execution_id = client.start_flow(flowName="nowhere")["executionId"]
     record = finished(client, "nowhere", execution_id)
     assert record["executionStatus"] == "Error", record
