@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
-from conftest import SimProcess, SluiceServer, sim_tokens  # noqa: E402
+from conftest import SimProcess, SluiceServer, create_salesforce_profile  # noqa: E402
 
 LIMIT_MB = 300
 
@@ -52,13 +52,7 @@ def run_case(binary: str, root: pathlib.Path, records: int, api: str, file_type:
         pid = server.process.pid
         idle_mb = status_kb(pid, "VmRSS") / 1024
         client = server.client()
-        client.create_connector_profile(
-            connectorProfileName="org", connectorType="Salesforce", connectionMode="Public",
-            connectorProfileConfig={
-                "connectorProfileProperties": {"Salesforce": {"instanceUrl": sim.base_url}},
-                "connectorProfileCredentials": {"Salesforce": {"accessToken": sim_tokens(sim)["access_token"]}},
-            },
-        )
+        create_salesforce_profile(client, sim)
         if inserting:
             leads_csv(server.data_dir / "objects" / "inbox" / "leads" / "leads.csv", records)
             fields = {"last_name": "LastName", "company": "Company", "email": "Email", "city": "City"}

@@ -422,3 +422,14 @@ def sim_tokens(sim: SimProcess, access_token: Optional[str] = None, refresh_toke
     response = requests.post(f"{sim.base_url}/__sim/tokens", json=body, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def create_salesforce_profile(client, sim: SimProcess, name: str = "org") -> None:
+    """CreateConnectorProfile for the simulator's org, with a new access token of its demo user."""
+    client.create_connector_profile(
+        connectorProfileName=name, connectorType="Salesforce", connectionMode="Public",
+        connectorProfileConfig={
+            "connectorProfileProperties": {"Salesforce": {"instanceUrl": sim.base_url}},
+            "connectorProfileCredentials": {"Salesforce": {"accessToken": sim_tokens(sim)["access_token"]}},
+        },
+    )

@@ -14,7 +14,7 @@ import boto3
 import pytest
 import requests
 
-from conftest import free_port, sim_tokens
+from conftest import create_salesforce_profile, free_port, sim_tokens
 
 S3_KEYS = {"AWS_ACCESS_KEY_ID": "sluice-test-key", "AWS_SECRET_ACCESS_KEY": "sluice-test-secret"}
 
@@ -62,16 +62,6 @@ def finished(client, flow, execution_id, timeout=60.0):
         time.sleep(0.2)
 
 
-def create_profile(client, org):
-    client.create_connector_profile(
-        connectorProfileName="org", connectorType="Salesforce", connectionMode="Public",
-        connectorProfileConfig={
-            "connectorProfileProperties": {"Salesforce": {"instanceUrl": org.base_url}},
-            "connectorProfileCredentials": {"Salesforce": {"accessToken": sim_tokens(org)["access_token"]}},
-        },
-    )
-
-
 def create_accounts_to_s3(client, flow, s3_properties, tasks):
     client.create_flow(
         flowName=flow, triggerConfig={"triggerType": "OnDemand"},
@@ -93,7 +83,7 @@ def sf_query(org, soql):
 def test_salesforce_records_land_in_an_s3_bucket(sluice_on_s3, s3, salesforce_org):
     s3.create_bucket(Bucket="exports")
     client = sluice_on_s3.client()
-    create_profile(client, salesforce_org)
+    create_salesforce_profile(client, salesforce_org)
     create_accounts_to_s3(
         client, "energy",
         {"bucketName": "exports", "bucketPrefix": "crm", "s3OutputFormatConfig": {"fileType": "CSV"}},
@@ -123,7 +113,7 @@ def test_csv_in_an_s3_bucket_upserts_into_salesforce(sluice_on_s3, s3, salesforc
     s3.put_object(Bucket="inbox", Key="status/a.csv",
                   Body=b"holiday_id,status\nS3-0001,Applied\nS3-0002,Rejected\n")
     client = sluice_on_s3.client()
-    create_profile(client, salesforce_org)
+    create_salesforce_profile(client, salesforce_org)
     client.create_flow(
         flowName="status-back", triggerConfig={"triggerType": "OnDemand"},
         sourceFlowConfig={"connectorType": "S3", "sourceConnectorProperties": {"S3": {
@@ -149,7 +139,7 @@ def test_csv_in_an_s3_bucket_upserts_into_salesforce(sluice_on_s3, s3, salesforc
 
 def test_a_missing_bucket_fails_the_run_saying_so(sluice_on_s3, salesforce_org):
     client = sluice_on_s3.client()
-    create_profile(client, salesforce_org)
+    create_salesforce_profile(client, salesforce_org)
     create_accounts_to_s3(client, "nowhere", {"bucketName": "no-such-bucket-here"},
                           [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Salesforce": "NO_OP"}}])
     execution_id = client.start_flow(flowName="nowhere")["executionId"]

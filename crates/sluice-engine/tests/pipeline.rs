@@ -98,9 +98,14 @@ fn banking_accounts_flow(name: &str, file_type: &str, extra_tasks: Vec<Value>) -
 
 async fn run(setup: &Setup, flow: FlowRecord, execution_id: &str) -> Value {
     setup.store.create_flow(&flow).await.unwrap();
-    setup.store.insert_execution(&new_execution(execution_id, &flow.name, now_ms())).await.unwrap();
-    setup.store.enqueue_run(execution_id, &flow.name, now_ms()).await.unwrap();
+    enqueue(setup, &flow.name, execution_id).await;
     run_queued(setup, &flow.name, execution_id).await
+}
+
+/// Records a new run of a stored flow and queues it, as StartFlow does.
+async fn enqueue(setup: &Setup, flow_name: &str, execution_id: &str) {
+    setup.store.insert_execution(&new_execution(execution_id, flow_name, now_ms())).await.unwrap();
+    setup.store.enqueue_run(execution_id, flow_name, now_ms()).await.unwrap();
 }
 
 /// The runner a server with the simulator's connected app would have.
@@ -309,8 +314,7 @@ async fn csv_in_a_bucket_upserts_into_salesforce_and_a_rerun_adds_no_duplicates(
     assert!(errors.contains("STRING_TOO_LONG"), "{errors}");
 
     // A second run of the same flow over the same file: still one record per id.
-    setup.store.insert_execution(&new_execution("exec-up-2", "status-back", now_ms())).await.unwrap();
-    setup.store.enqueue_run("exec-up-2", "status-back", now_ms()).await.unwrap();
+    enqueue(&setup, "status-back", "exec-up-2").await;
     run_queued(&setup, "status-back", "exec-up-2").await;
     let again = holidays(&setup.sim);
     assert_eq!(again.len(), after.len());
@@ -376,26 +380,12 @@ async fn a_session_that_expires_mid_run_is_refreshed_and_the_rotated_token_saved
         state.org.object("Lead").unwrap().rows.len()
     };
     assert!(leads > 4 * 2000, "several pages: {leads}");
-    let flow = FlowRecord {
-        name: "leads".into(),
-        arn: "arn:aws:appflow:us-east-1:123456789012:flow/leads".into(),
-        status: "Active".into(),
-        definition: json!({
-            "triggerConfig": {"triggerType": "OnDemand"},
-            "sourceFlowConfig": {"connectorType": "Salesforce", "connectorProfileName": "sf",
-                                 "sourceConnectorProperties": {"Salesforce": {"object": "Lead"}}},
-            "destinationFlowConfigList": [{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
-                "bucketName": "exports", "s3OutputFormatConfig": {"fileType": "CSV"}}}}],
-            "tasks": [{"taskType": "Filter", "sourceFields": ["Id", "LastName"],
-                       "connectorOperator": {"Salesforce": "PROJECTION"}}],
-        }),
-        profile_names: vec!["sf".into()],
-        created_at_ms: 1,
-        updated_at_ms: 1,
-    };
+    let mut flow = banking_accounts_flow("leads", "CSV", vec![]);
+    flow.definition["sourceFlowConfig"]["sourceConnectorProperties"]["Salesforce"]["object"] = json!("Lead");
+    flow.definition["tasks"] = json!([{"taskType": "Filter", "sourceFields": ["Id", "LastName"],
+                                       "connectorOperator": {"Salesforce": "PROJECTION"}}]);
     setup.store.create_flow(&flow).await.unwrap();
-    setup.store.insert_execution(&new_execution("exec-leads", "leads", now_ms())).await.unwrap();
-    setup.store.enqueue_run("exec-leads", "leads", now_ms()).await.unwrap();
+    enqueue(&setup, "leads", "exec-leads").await;
     let expire = {
         let sim = setup.sim.clone();
         tokio::spawn(async move {
@@ -410,7 +400,7 @@ async fn a_session_that_expires_mid_run_is_refreshed_and_the_rotated_token_saved
     expire.await.unwrap();
     assert_eq!(record["executionStatus"], "Successful", "{record}");
     assert_eq!(record["executionResult"]["recordsProcessed"], leads);
-    let text = std::fs::read_to_string(setup.objects.join("exports/leads/exec-leads/part-00000.csv")).unwrap();
+    let text = std::fs::read_to_string(setup.objects.join("exports/crm/leads/exec-leads/part-00000.csv")).unwrap();
     let ids: std::collections::HashSet<String> =
         csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()[0].to_string()).collect();
     assert_eq!(ids.len(), leads, "every lead once, none lost across the refresh");
@@ -439,8 +429,7 @@ async fn a_refused_refresh_token_marks_the_profile_until_it_gets_new_credentials
     assert!(marked.auth_error.as_deref().is_some_and(|e| e.starts_with("invalid_grant")), "{marked:?}");
 
     // The next run is refused at once, saying what to do.
-    setup.store.insert_execution(&new_execution("exec-revoked-2", "revoked", now_ms())).await.unwrap();
-    setup.store.enqueue_run("exec-revoked-2", "revoked", now_ms()).await.unwrap();
+    enqueue(&setup, "revoked", "exec-revoked-2").await;
     let record = run_queued(&setup, "revoked", "exec-revoked-2").await;
     let message = record["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
     assert!(message.contains("UpdateConnectorProfile"), "{message}");
@@ -454,8 +443,7 @@ async fn a_refused_refresh_token_marks_the_profile_until_it_gets_new_credentials
     let record = setup.store.get_profile("sf").await.unwrap().unwrap();
     let sealed = setup.vault.seal(json!({"Salesforce": {"accessToken": fresh}}).to_string().as_bytes(), &record.arn);
     setup.store.save_profile_credentials("sf", &sealed.to_text(), now_ms()).await.unwrap();
-    setup.store.insert_execution(&new_execution("exec-revoked-3", "revoked", now_ms())).await.unwrap();
-    setup.store.enqueue_run("exec-revoked-3", "revoked", now_ms()).await.unwrap();
+    enqueue(&setup, "revoked", "exec-revoked-3").await;
     let record = run_queued(&setup, "revoked", "exec-revoked-3").await;
     assert_eq!(record["executionStatus"], "Successful", "{record}");
 }
@@ -520,8 +508,7 @@ async fn large_inputs_are_read_in_chunks_and_written_in_several_bulk_jobs() {
     }
     let flow = csv_to_salesforce_flow("big", "UPSERT", json!({}));
     setup.store.create_flow(&flow).await.unwrap();
-    setup.store.insert_execution(&new_execution("exec-big", "big", now_ms())).await.unwrap();
-    setup.store.enqueue_run("exec-big", "big", now_ms()).await.unwrap();
+    enqueue(&setup, "big", "exec-big").await;
     let runner = Arc::new(Arc::try_unwrap(runner(&setup)).ok().unwrap().with_bulk_job_records(2_000));
     assert!(Worker::new(setup.store.clone(), runner, WorkerConfig::default()).run_one().await.unwrap());
     let record = setup.store.get_execution("big", "exec-big").await.unwrap().unwrap().record;
@@ -543,8 +530,7 @@ async fn a_run_taken_over_after_its_worker_died_removes_the_dead_attempts_upload
     let setup = setup().await;
     let flow = banking_accounts_flow("retried", "CSV", vec![]);
     setup.store.create_flow(&flow).await.unwrap();
-    setup.store.insert_execution(&new_execution("exec-retried", "retried", now_ms())).await.unwrap();
-    setup.store.enqueue_run("exec-retried", "retried", now_ms()).await.unwrap();
+    enqueue(&setup, "retried", "exec-retried").await;
     // A worker claims the run, starts its output and dies.
     let dead = setup.store.claim_run("dead-worker", now_ms(), 1).await.unwrap().unwrap();
     assert_eq!(dead.attempts, 1);
@@ -567,8 +553,7 @@ async fn a_cancel_does_not_wait_for_a_bulk_job() {
     setup.sim.lock().faults = vec![slow("/jobs/query/", 5_000)];
     let flow = all_accounts_flow("slow-bulk", "BULKV2");
     setup.store.create_flow(&flow).await.unwrap();
-    setup.store.insert_execution(&new_execution("exec-slow", "slow-bulk", now_ms())).await.unwrap();
-    setup.store.enqueue_run("exec-slow", "slow-bulk", now_ms()).await.unwrap();
+    enqueue(&setup, "slow-bulk", "exec-slow").await;
     let config = WorkerConfig { lease: std::time::Duration::from_millis(600), ..WorkerConfig::default() };
     let worker = Worker::new(setup.store.clone(), runner(&setup), config);
     let started = std::time::Instant::now();
