@@ -2,7 +2,7 @@
 //! (used by the server), built on one canonical-request routine so both
 //! sides agree byte for byte.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use time::format_description::FormatItem;
 use time::macros::format_description;

@@ -18,6 +18,17 @@ use std::sync::Arc;
 use sluice_model::appflow::{ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType};
 use sluice_model::ValidationProblems;
 
+/// Makes rustls use the ring crypto provider in this process (once; later
+/// calls do nothing). Every HTTPS client here (our own and object_store's)
+/// takes the process-wide provider, and the build carries no other.
+#[cfg(any(feature = "salesforce", feature = "s3-remote"))]
+pub fn install_tls_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// What a connector error is about, for retry decisions and for the API
 /// status it maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

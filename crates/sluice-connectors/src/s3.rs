@@ -95,8 +95,7 @@ impl Buckets {
     /// Buckets of an S3 or S3-compatible endpoint (path-style requests).
     #[cfg(feature = "s3-remote")]
     pub fn remote(endpoint: S3Endpoint) -> Self {
-        // object_store's HTTPS client takes rustls's process-wide provider.
-        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+        crate::install_tls_provider();
         Self { place: BucketPlace::Remote(endpoint), remote_clients: Arc::default() }
     }
 

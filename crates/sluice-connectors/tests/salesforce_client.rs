@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use sluice_connectors::salesforce::client::{
     ClientApp, RecordResult, SalesforceClient, TokenKeeper, Tokens, WriteOperation,
 };
+use sluice_connectors::salesforce::SalesforceConnector;
 use sluice_connectors::{connector_for, ConnectorError, ConnectorSettings, CredentialsKeeper, DynError, ProfileInput};
 use sluice_model::appflow::{ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType};
 use sluice_model::wire::SecretString;
@@ -32,7 +33,7 @@ fn login(sim: &SalesforceSim) -> Tokens {
 
 fn client(base: &str, tokens: Tokens) -> SalesforceClient {
     let app = ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None };
-    SalesforceClient::new(reqwest::Client::new(), base, Some(app), tokens)
+    SalesforceClient::new(SalesforceConnector::default().http().clone(), base, Some(app), tokens)
 }
 
 #[tokio::test]

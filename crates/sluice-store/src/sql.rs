@@ -72,11 +72,13 @@ impl SqlStore {
         names: &[String],
     ) -> StoreResult<()> {
         for profile in names {
-            let exists =
-                sqlx::query(&format!("SELECT name FROM connector_profiles WHERE name = $1{}", self.share_lock()))
-                    .bind(profile)
-                    .fetch_optional(&mut **tx)
-                    .await?;
+            let exists = sqlx::query(dynamic(format!(
+                "SELECT name FROM connector_profiles WHERE name = $1{}",
+                self.share_lock()
+            )))
+            .bind(profile)
+            .fetch_optional(&mut **tx)
+            .await?;
             if exists.is_none() {
                 return Err(StoreError::NotFound { kind: "connector profile", name: profile.clone() });
             }
@@ -90,6 +92,13 @@ impl SqlStore {
             Backend::Sqlite => "",
         }
     }
+}
+
+/// A statement assembled at run time from this file's constants (column
+/// lists, a backend's lock clause, a page size) and `$n` placeholders:
+/// values always travel as bound parameters, never in the text.
+fn dynamic(sql: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql.into())
 }
 
 fn parse_json(text: &str, what: impl Into<String>) -> StoreResult<Value> {
@@ -177,9 +186,9 @@ impl MetadataStore for SqlStore {
     }
 
     async fn create_profile(&self, p: &ProfileRecord) -> StoreResult<()> {
-        let result = sqlx::query(&format!(
+        let result = sqlx::query(dynamic(format!(
             "INSERT INTO connector_profiles ({PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
+        )))
         .bind(&p.name)
         .bind(&p.arn)
         .bind(&p.connector_type)
@@ -202,7 +211,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn get_profile(&self, name: &str) -> StoreResult<Option<ProfileRecord>> {
-        let row = sqlx::query(&format!("SELECT {PROFILE_COLUMNS} FROM connector_profiles WHERE name = $1"))
+        let row = sqlx::query(dynamic(format!("SELECT {PROFILE_COLUMNS} FROM connector_profiles WHERE name = $1")))
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -233,7 +242,7 @@ impl MetadataStore for SqlStore {
             sql.push_str(&format!(" AND name IN ({})", list.join(", ")));
         }
         sql.push_str(&format!(" ORDER BY name LIMIT {}", fetch_limit(page)));
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query(dynamic(sql));
         for value in &binds {
             query = query.bind(value);
         }
@@ -322,15 +331,16 @@ impl MetadataStore for SqlStore {
     async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         self.ensure_profiles_exist(&mut tx, &flow.profile_names).await?;
-        let inserted = sqlx::query(&format!("INSERT INTO flows ({FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-            .bind(&flow.name)
-            .bind(&flow.arn)
-            .bind(&flow.status)
-            .bind(flow.definition.to_string())
-            .bind(flow.created_at_ms)
-            .bind(flow.updated_at_ms)
-            .execute(&mut *tx)
-            .await;
+        let inserted =
+            sqlx::query(dynamic(format!("INSERT INTO flows ({FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")))
+                .bind(&flow.name)
+                .bind(&flow.arn)
+                .bind(&flow.status)
+                .bind(flow.definition.to_string())
+                .bind(flow.created_at_ms)
+                .bind(flow.updated_at_ms)
+                .execute(&mut *tx)
+                .await;
         match inserted {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
@@ -344,7 +354,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn get_flow(&self, name: &str) -> StoreResult<Option<FlowRecord>> {
-        let Some(row) = sqlx::query(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE name = $1"))
+        let Some(row) = sqlx::query(dynamic(format!("SELECT {FLOW_COLUMNS} FROM flows WHERE name = $1")))
             .bind(name)
             .fetch_optional(&self.pool)
             .await?
@@ -359,13 +369,15 @@ impl MetadataStore for SqlStore {
         let limit = fetch_limit(page);
         let rows = match &page.cursor {
             Some(cursor) => {
-                sqlx::query(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE name > $1 ORDER BY name LIMIT {limit}"))
-                    .bind(cursor)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(dynamic(format!(
+                    "SELECT {FLOW_COLUMNS} FROM flows WHERE name > $1 ORDER BY name LIMIT {limit}"
+                )))
+                .bind(cursor)
+                .fetch_all(&self.pool)
+                .await?
             }
             None => {
-                sqlx::query(&format!("SELECT {FLOW_COLUMNS} FROM flows ORDER BY name LIMIT {limit}"))
+                sqlx::query(dynamic(format!("SELECT {FLOW_COLUMNS} FROM flows ORDER BY name LIMIT {limit}")))
                     .fetch_all(&self.pool)
                     .await?
             }
@@ -419,15 +431,17 @@ impl MetadataStore for SqlStore {
     }
 
     async fn insert_execution(&self, e: &ExecutionRow) -> StoreResult<()> {
-        sqlx::query(&format!("INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-            .bind(&e.execution_id)
-            .bind(&e.flow_name)
-            .bind(&e.status)
-            .bind(e.record.to_string())
-            .bind(e.started_at_ms)
-            .bind(e.updated_at_ms)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(dynamic(format!(
+            "INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        )))
+        .bind(&e.execution_id)
+        .bind(&e.flow_name)
+        .bind(&e.status)
+        .bind(e.record.to_string())
+        .bind(e.started_at_ms)
+        .bind(e.updated_at_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -449,9 +463,9 @@ impl MetadataStore for SqlStore {
     }
 
     async fn get_execution(&self, flow_name: &str, execution_id: &str) -> StoreResult<Option<ExecutionRow>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(dynamic(format!(
             "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE execution_id = $1 AND flow_name = $2"
-        ))
+        )))
         .bind(execution_id)
         .bind(flow_name)
         .fetch_optional(&self.pool)
@@ -467,11 +481,11 @@ impl MetadataStore for SqlStore {
                     .split_once(':')
                     .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id)))
                     .ok_or(StoreError::InvalidCursor)?;
-                sqlx::query(&format!(
+                sqlx::query(dynamic(format!(
                     "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE flow_name = $1 \
                      AND (started_at_ms < $2 OR (started_at_ms = $3 AND execution_id < $4)) \
                      ORDER BY started_at_ms DESC, execution_id DESC LIMIT {limit}"
-                ))
+                )))
                 .bind(flow_name)
                 .bind(started)
                 .bind(started)
@@ -480,10 +494,10 @@ impl MetadataStore for SqlStore {
                 .await?
             }
             None => {
-                sqlx::query(&format!(
+                sqlx::query(dynamic(format!(
                     "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE flow_name = $1 \
                      ORDER BY started_at_ms DESC, execution_id DESC LIMIT {limit}"
-                ))
+                )))
                 .bind(flow_name)
                 .fetch_all(&self.pool)
                 .await?
@@ -514,13 +528,13 @@ impl MetadataStore for SqlStore {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(dynamic(format!(
             "UPDATE run_queue SET lease_owner = $1, lease_expires_at_ms = $2, attempts = attempts + 1 \
              WHERE execution_id = (SELECT execution_id FROM run_queue \
                  WHERE lease_owner IS NULL OR lease_expires_at_ms < $3 \
                  ORDER BY enqueued_at_ms, execution_id LIMIT 1{skip_locked}) \
              RETURNING execution_id, flow_name, attempts"
-        ))
+        )))
         .bind(owner)
         .bind(now_ms + lease_ms)
         .bind(now_ms)

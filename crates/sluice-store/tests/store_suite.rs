@@ -26,8 +26,9 @@ impl Drop for Fixture {
             runtime.block_on(async move {
                 use sqlx::Connection;
                 if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ =
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut admin).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
+                        .execute(&mut admin)
+                        .await;
                 }
             });
         })
@@ -53,7 +54,7 @@ async fn postgres() -> Option<Fixture> {
     use sqlx::Connection;
     let db = format!("sluice_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to SLUICE_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut admin).await.unwrap();
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&format!("/{db}"));
     Some(Fixture { store: open_store(url.as_str()).await.unwrap(), _dir: None, drop_database: Some((admin_url, db)) })

@@ -16,7 +16,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use rand::RngCore;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
@@ -141,7 +141,7 @@ impl Vault {
             Ok(text) => Self::from_base64(&text, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
-                rand::thread_rng().fill_bytes(&mut key);
+                rand::rng().fill_bytes(&mut key);
                 let text = Zeroizing::new(B64.encode(key));
                 write_private_file(path, text.as_bytes()).map_err(file_error)?;
                 Ok(Self::from_key(key))
@@ -158,16 +158,16 @@ impl Vault {
     /// Encrypts `plaintext`, bound to `context` (e.g. the resource ARN).
     pub fn seal(&self, plaintext: &[u8], context: &str) -> SealedSecret {
         let mut data_key = Zeroizing::new([0u8; 32]);
-        rand::thread_rng().fill_bytes(data_key.as_mut());
+        rand::rng().fill_bytes(data_key.as_mut());
         let nonce = random_nonce();
         let ciphertext = Aes256Gcm::new_from_slice(data_key.as_ref())
             .expect("32-byte key")
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: context.as_bytes() })
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: context.as_bytes() })
             .expect("aes-gcm encryption does not fail");
         let key_nonce = random_nonce();
         let wrapped_key = self
             .master_cipher()
-            .encrypt(Nonce::from_slice(&key_nonce), Payload { msg: data_key.as_ref(), aad: self.key_id.as_bytes() })
+            .encrypt(&Nonce::from(key_nonce), Payload { msg: data_key.as_ref(), aad: self.key_id.as_bytes() })
             .expect("aes-gcm encryption does not fail");
         SealedSecret {
             v: 1,
@@ -189,15 +189,15 @@ impl Vault {
         }
         let decode =
             |field: &str, text: &str| B64.decode(text).map_err(|e| VaultError::Malformed(format!("{field}: {e}")));
-        let key_nonce = decode("key_nonce", &sealed.key_nonce)?;
-        let nonce = decode("nonce", &sealed.nonce)?;
-        if key_nonce.len() != 12 || nonce.len() != 12 {
-            return Err(VaultError::Malformed("nonce must be 12 bytes".into()));
-        }
+        let twelve_bytes = |bytes: Vec<u8>| {
+            <[u8; 12]>::try_from(bytes).map_err(|_| VaultError::Malformed("nonce must be 12 bytes".into()))
+        };
+        let key_nonce = twelve_bytes(decode("key_nonce", &sealed.key_nonce)?)?;
+        let nonce = twelve_bytes(decode("nonce", &sealed.nonce)?)?;
         let data_key = Zeroizing::new(
             self.master_cipher()
                 .decrypt(
-                    Nonce::from_slice(&key_nonce),
+                    &Nonce::from(key_nonce),
                     Payload { msg: &decode("wrapped_key", &sealed.wrapped_key)?, aad: self.key_id.as_bytes() },
                 )
                 .map_err(|_| VaultError::DecryptFailed)?,
@@ -205,7 +205,7 @@ impl Vault {
         let cipher = Aes256Gcm::new_from_slice(&data_key).map_err(|_| VaultError::DecryptFailed)?;
         let plaintext = cipher
             .decrypt(
-                Nonce::from_slice(&nonce),
+                &Nonce::from(nonce),
                 Payload { msg: &decode("ciphertext", &sealed.ciphertext)?, aad: context.as_bytes() },
             )
             .map_err(|_| VaultError::DecryptFailed)?;
@@ -219,7 +219,7 @@ impl Vault {
 
 fn random_nonce() -> [u8; 12] {
     let mut nonce = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut nonce);
+    rand::rng().fill_bytes(&mut nonce);
     nonce
 }
 

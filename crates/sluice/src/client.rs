@@ -35,6 +35,7 @@ impl ApiClient {
     /// A client for `endpoint` (e.g. `http://127.0.0.1:7878`).
     pub fn new(endpoint: &str, region: &str, key: AccessKey) -> Result<Self> {
         let endpoint = reqwest::Url::parse(endpoint).with_context(|| format!("invalid endpoint '{endpoint}'"))?;
+        sluice_connectors::install_tls_provider();
         Ok(Self { http: reqwest::Client::new(), endpoint, region: region.to_string(), key })
     }
 

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use rand::Rng;
+use rand::RngExt;
 use sluice_api::AccessKey;
 use sluice_model::wire::SecretString;
 
@@ -60,9 +60,9 @@ impl DataDir {
                 Ok(id)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut rng = rand::thread_rng();
-                let id: String = std::iter::once(rng.gen_range(1..=9u8))
-                    .chain((0..11).map(|_| rng.gen_range(0..=9u8)))
+                let mut rng = rand::rng();
+                let id: String = std::iter::once(rng.random_range(1..=9u8))
+                    .chain((0..11).map(|_| rng.random_range(0..=9u8)))
                     .map(|d| char::from(b'0' + d))
                     .collect();
                 fs::write(&path, format!("{id}\n")).with_context(|| format!("cannot write {}", path.display()))?;
@@ -104,9 +104,9 @@ impl DataDir {
 fn generate_access_key() -> AccessKey {
     const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut rng = rand::thread_rng();
-    let id: String = "SLUI".chars().chain((0..16).map(|_| UPPER[rng.gen_range(0..UPPER.len())] as char)).collect();
-    let secret: String = (0..40).map(|_| SECRET[rng.gen_range(0..SECRET.len())] as char).collect();
+    let mut rng = rand::rng();
+    let id: String = "SLUI".chars().chain((0..16).map(|_| UPPER[rng.random_range(0..UPPER.len())] as char)).collect();
+    let secret: String = (0..40).map(|_| SECRET[rng.random_range(0..SECRET.len())] as char).collect();
     AccessKey { access_key_id: id, secret_access_key: SecretString::new(secret) }
 }
 

@@ -104,6 +104,7 @@ impl SalesforceConnector {
     /// A connector whose calls time out instead of hanging, refreshing
     /// tokens with `app` (the server's connected app).
     pub fn new(app: Option<ClientApp>) -> Self {
+        crate::install_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)

@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 
 use crate::demo_names::{COMPANY_KINDS, COMPANY_WORDS, FIRST_NAMES, LAST_NAMES};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::{json, Map, Value};
 
 use super::db::{LeadDatabase, API_SOURCE};
@@ -42,7 +42,7 @@ const LEAD_STATUSES: &[&str] = &["New", "Working", "Nurture", "Qualified", "Disq
 const SOURCE_TYPES: &[&str] = &["Web form fillout", "List import", API_SOURCE];
 
 fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
-    items[rng.gen_range(0..items.len())]
+    items[rng.random_range(0..items.len())]
 }
 
 /// Field values of a realistic lead; `number` makes email and external id unique.
@@ -51,27 +51,27 @@ fn lead_values(rng: &mut StdRng, number: i64) -> Map<String, Value> {
     let last = pick(rng, LAST_NAMES);
     let company = format!("{} {}", pick(rng, COMPANY_WORDS), pick(rng, COMPANY_KINDS));
     let domain = format!("{}.example", company.to_ascii_lowercase().replace(' ', "-"));
-    let (city, state, country, region) = PLACES[rng.gen_range(0..PLACES.len())];
+    let (city, state, country, region) = PLACES[rng.random_range(0..PLACES.len())];
     let values = json!({
         "firstName": first,
         "lastName": last,
         "email": format!("{}.{}{}@{domain}", first.to_ascii_lowercase(), last.to_ascii_lowercase(), number),
         "company": company,
         "title": pick(rng, TITLES),
-        "phone": format!("+1 555 {:04}", rng.gen_range(0..10_000)),
+        "phone": format!("+1 555 {:04}", rng.random_range(0..10_000)),
         "website": format!("https://www.{domain}"),
         "industry": pick(rng, INDUSTRIES),
-        "numberOfEmployees": rng.gen_range(5..20_000),
-        "annualRevenue": (rng.gen_range(1..500) * 100_000) as f64,
+        "numberOfEmployees": rng.random_range(5..20_000),
+        "annualRevenue": (rng.random_range(1..500) * 100_000) as f64,
         "city": city,
         "state": state,
         "country": country,
         "region": region,
         "leadSource": pick(rng, LEAD_SOURCES),
         "leadStatus": "New",
-        "leadScore": rng.gen_range(0..40),
-        "unsubscribed": rng.gen_bool(0.05),
-        "doNotCall": rng.gen_bool(0.08),
+        "leadScore": rng.random_range(0..40),
+        "unsubscribed": rng.random_bool(0.05),
+        "doNotCall": rng.random_bool(0.08),
         "externalLeadId": format!("EXT-{number:06}"),
     });
     values.as_object().cloned().unwrap_or_default()
@@ -79,9 +79,9 @@ fn lead_values(rng: &mut StdRng, number: i64) -> Map<String, Value> {
 
 /// A later change of one field, for the demo's Change Data Value history.
 fn change(rng: &mut StdRng) -> Map<String, Value> {
-    let (name, value) = match rng.gen_range(0..4) {
+    let (name, value) = match rng.random_range(0..4) {
         0 => ("leadStatus", json!(pick(rng, &LEAD_STATUSES[1..]))),
-        1 => ("leadScore", json!(rng.gen_range(40..100))),
+        1 => ("leadScore", json!(rng.random_range(40..100))),
         2 => ("title", json!(pick(rng, TITLES))),
         _ => ("unsubscribed", json!(true)),
     };
@@ -104,14 +104,14 @@ pub fn demo_database() -> LeadDatabase {
         }
     };
     for order in 0..DEMO_LEADS {
-        now += rng.gen_range(60..3600);
+        now += rng.random_range(60..3600);
         apply_until(&mut db, &mut pending, now);
         let number = db.next_lead_id;
         let values = lead_values(&mut rng, number);
         let source = pick(&mut rng, SOURCE_TYPES);
         let id = db.create(values, now, source);
-        if rng.gen_bool(0.2) {
-            let when = now + rng.gen_range(3600..20 * 86_400);
+        if rng.random_bool(0.2) {
+            let when = now + rng.random_range(3600..20 * 86_400);
             pending.push(Reverse((when, order, id, Value::Object(change(&mut rng)).to_string())));
         }
     }

@@ -3,7 +3,7 @@
 
 use crate::demo_names::{COMPANY_KINDS, COMPANY_WORDS, FIRST_NAMES, LAST_NAMES};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
@@ -31,7 +31,7 @@ const STAGES: &[&str] =
     &["Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote", "Closed Won", "Closed Lost"];
 
 fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
-    items[rng.gen_range(0..items.len())]
+    items[rng.random_range(0..items.len())]
 }
 
 fn fields(value: Value) -> Map<String, Value> {
@@ -81,7 +81,7 @@ pub fn demo_org() -> Org {
     let mut rng = StdRng::seed_from_u64(42);
     let mut accounts = Vec::new();
     for i in 0..500 {
-        let (city, country) = CITIES[rng.gen_range(0..CITIES.len())];
+        let (city, country) = CITIES[rng.random_range(0..CITIES.len())];
         let name = format!("{} {} {}", pick(&mut rng, COMPANY_WORDS), pick(&mut rng, COMPANY_KINDS), i + 1);
         let id = org
             .create(
@@ -89,12 +89,12 @@ pub fn demo_org() -> Org {
                 &fields(json!({
                     "Name": name,
                     "Industry": pick(&mut rng, INDUSTRIES),
-                    "Type": if rng.gen_bool(0.6) { "Customer - Direct" } else { "Prospect" },
-                    "AnnualRevenue": (rng.gen_range(1..500) * 100_000) as f64,
-                    "NumberOfEmployees": rng.gen_range(5..20_000),
+                    "Type": if rng.random_bool(0.6) { "Customer - Direct" } else { "Prospect" },
+                    "AnnualRevenue": (rng.random_range(1..500) * 100_000) as f64,
+                    "NumberOfEmployees": rng.random_range(5..20_000),
                     "BillingCity": city,
                     "BillingCountry": country,
-                    "Phone": format!("+1 555 {:04}", rng.gen_range(0..10_000)),
+                    "Phone": format!("+1 555 {:04}", rng.random_range(0..10_000)),
                     "Website": format!("https://www.{}.example", name.to_ascii_lowercase().replace(' ', "-")),
                     "Rating": pick(&mut rng, &["Hot", "Warm", "Cold"]),
                 })),
@@ -117,7 +117,7 @@ pub fn demo_org() -> Org {
                     "Email": format!("{}.{}{}@example.com", first.to_ascii_lowercase(), last.to_ascii_lowercase(), i),
                     "Title": pick(&mut rng, &["CEO", "CTO", "Buyer", "Engineer", "Analyst", "Director"]),
                     "LeadSource": pick(&mut rng, LEAD_SOURCES),
-                    "DoNotCall": rng.gen_bool(0.1),
+                    "DoNotCall": rng.random_bool(0.1),
                 })),
                 None,
             )
@@ -132,8 +132,8 @@ pub fn demo_org() -> Org {
                 "AccountId": accounts[i % accounts.len()],
                 "Name": format!("Deal {}", i + 1),
                 "StageName": pick(&mut rng, STAGES),
-                "CloseDate": format!("2026-{:02}-{:02}", rng.gen_range(1..=12), rng.gen_range(1..=28)),
-                "Amount": (rng.gen_range(1..200) * 1_000) as f64,
+                "CloseDate": format!("2026-{:02}-{:02}", rng.random_range(1..=12), rng.random_range(1..=28)),
+                "Amount": (rng.random_range(1..200) * 1_000) as f64,
             })),
             None,
         );
@@ -184,8 +184,8 @@ pub fn generate_leads(org: &mut Org, count: usize) -> usize {
         let id = make_id(&def.key_prefix, start + n);
         let first = pick(&mut rng, FIRST_NAMES);
         let last = pick(&mut rng, LAST_NAMES);
-        let (city, country) = CITIES[rng.gen_range(0..CITIES.len())];
-        let stamp = format_datetime(now - time::Duration::minutes(rng.gen_range(0..525_600)));
+        let (city, country) = CITIES[rng.random_range(0..CITIES.len())];
+        let stamp = format_datetime(now - time::Duration::minutes(rng.random_range(0..525_600)));
         let mut row = vec![Value::Null; def.fields.len()];
         let mut set = |name: &str, value: Value| {
             if let Some((i, _)) = def.field(name) {
@@ -212,11 +212,11 @@ pub fn generate_leads(org: &mut Org, count: usize) -> usize {
         set("Industry", json!(pick(&mut rng, INDUSTRIES)));
         set("City", json!(city));
         set("Country", json!(country));
-        set("AnnualRevenue", json!((rng.gen_range(1..1000) * 10_000) as f64));
-        set("NumberOfEmployees", json!(rng.gen_range(1..5000)));
+        set("AnnualRevenue", json!((rng.random_range(1..1000) * 10_000) as f64));
+        set("NumberOfEmployees", json!(rng.random_range(1..5000)));
         set("IsConverted", json!(false));
-        set("HasOptedOutOfEmail", json!(rng.gen_bool(0.05)));
-        set("DoNotCall", json!(rng.gen_bool(0.1)));
+        set("HasOptedOutOfEmail", json!(rng.random_bool(0.05)));
+        set("DoNotCall", json!(rng.random_bool(0.1)));
         set("OwnerId", json!(admin));
         rows.push((id, row));
     }

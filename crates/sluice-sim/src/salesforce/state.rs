@@ -237,8 +237,8 @@ impl SimState {
 
 /// Random URL-safe characters.
 pub fn random_token(length: usize) -> String {
-    use rand::Rng;
+    use rand::RngExt;
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
-    let mut rng = rand::thread_rng();
-    (0..length).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+    let mut rng = rand::rng();
+    (0..length).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
 }
