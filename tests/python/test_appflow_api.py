@@ -29,15 +29,17 @@ from botocore.paginate import Paginator
 from conftest import free_port, sim_tokens
 
 REGION = "us-east-1"
-SUPPORTED_CONNECTORS = {"Salesforce", "S3", "Marketo", "Redshift", "EventBridge"}
+# The connectors of this build (the registry's list): Marketo holds profiles
+# but moves no data yet; Redshift and EventBridge are not connectors yet.
+SUPPORTED_CONNECTORS = {"Salesforce", "S3", "Marketo"}
 # connector type -> (canUseAsSource, canUseAsDestination)
 CONNECTOR_CAPABILITIES = {
     "Salesforce": (True, True),
     "S3": (True, True),
-    "Marketo": (True, True),
-    "Redshift": (False, True),
-    "EventBridge": (False, True),
+    "Marketo": (False, False),
 }
+# connector type -> supportedDestinationConnectors: the pairs that run.
+RUNNABLE_DESTINATIONS = {"Salesforce": ["S3"], "S3": ["S3", "Salesforce"], "Marketo": []}
 # The org profiles connect to (the session's simulator); set by use_salesforce_org.
 SALESFORCE_URL = ""
 MARKETO_URL = "https://123-ABC-456.mktorest.com"
@@ -920,6 +922,40 @@ def test_describe_connectors_lists_the_supported_types(appflow):
         for connector_type, config in configurations.items()
     }
     assert capabilities == CONNECTOR_CAPABILITIES
+    destinations = {t: sorted(c["supportedDestinationConnectors"]) for t, c in configurations.items()}
+    assert destinations == RUNNABLE_DESTINATIONS
+
+
+def test_a_flow_whose_pair_cannot_run_is_refused_naming_the_pairs_that_can(appflow):
+    salesforce_profile = unique("sf")
+    appflow.create_connector_profile(**salesforce_profile_request(salesforce_profile))
+    marketo_profile = unique("mk")
+    appflow.create_connector_profile(**marketo_profile_request(marketo_profile))
+    s3_destination = {"connectorType": "S3", "destinationConnectorProperties": {"S3": {"bucketName": "exports"}}}
+    salesforce_destination = {
+        "connectorType": "Salesforce",
+        "connectorProfileName": salesforce_profile,
+        "destinationConnectorProperties": {"Salesforce": {"object": "Account"}},
+    }
+    cases = [
+        ("Salesforce", salesforce_profile, {"Salesforce": {"object": "Account"}}, salesforce_destination),
+        ("Marketo", marketo_profile, {"Marketo": {"object": "leads"}}, s3_destination),
+    ]
+    for source_type, profile, properties, destination in cases:
+        name = unique("norun")
+        with api_error("ValidationException", 400) as excinfo:
+            appflow.create_flow(
+                flowName=name,
+                triggerConfig={"triggerType": "OnDemand"},
+                sourceFlowConfig={"connectorType": source_type, "connectorProfileName": profile,
+                                  "sourceConnectorProperties": properties},
+                destinationFlowConfigList=[destination],
+                tasks=[{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {source_type: "NO_OP"}}],
+            )
+        message = message_of(excinfo)
+        assert "Salesforce -> S3, S3 -> Salesforce, S3 -> S3" in message, message
+        with api_error("ResourceNotFoundException", 404):
+            appflow.describe_flow(flowName=name)
 
 
 def test_describe_connectors_filters_by_type(appflow):
@@ -945,7 +981,7 @@ def test_describe_connector_of_unsupported_type_is_an_error(appflow):
 def test_list_connectors_lists_the_supported_types(appflow):
     connectors = appflow.list_connectors()["connectors"]
     types_listed = [c["connectorType"] for c in connectors]
-    assert len(types_listed) == 5
+    assert len(types_listed) == len(SUPPORTED_CONNECTORS)
     assert set(types_listed) == SUPPORTED_CONNECTORS
 
 

@@ -90,7 +90,7 @@ async fn check(state: &AppState, request: Request) -> Result<(Request, String), 
         &auth,
         &request_parts,
         key.secret_access_key.expose(),
-        &state.region,
+        state.region(),
         service,
         OffsetDateTime::now_utc(),
     )

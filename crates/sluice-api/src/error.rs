@@ -104,27 +104,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<sluice_engine::EngineError> for ApiError {
-    fn from(error: sluice_engine::EngineError) -> Self {
+impl From<sluice_service::ServiceError> for ApiError {
+    fn from(error: sluice_service::ServiceError) -> Self {
+        use sluice_service::ServiceError;
         match error {
-            sluice_engine::EngineError::Store(e) => e.into(),
-            other => {
-                tracing::error!(error = %other, "stored execution record is unreadable");
-                Self::Internal("a stored execution record is unreadable; see the server log".into())
-            }
-        }
-    }
-}
-
-impl From<sluice_connectors::DynError> for ApiError {
-    fn from(error: sluice_connectors::DynError) -> Self {
-        use sluice_connectors::{ConnectorError, DynError};
-        match error {
-            DynError::InvalidProfile(problems) => Self::Validation(problems),
-            DynError::Connector(e @ (ConnectorError::ReauthRequired(_) | ConnectorError::Authentication(_))) => {
-                Self::ConnectorAuthentication(e.to_string())
-            }
-            DynError::Connector(e) => Self::ConnectorServer(e.to_string()),
+            ServiceError::Validation(problems) => Self::Validation(problems),
+            ServiceError::NotFound(message) => Self::ResourceNotFound(message),
+            ServiceError::Conflict(message) => Self::Conflict(message),
+            ServiceError::UnsupportedOperation(message) => Self::UnsupportedOperation(message),
+            ServiceError::ConnectorAuthentication(message) => Self::ConnectorAuthentication(message),
+            ServiceError::ConnectorServer(message) => Self::ConnectorServer(message),
+            ServiceError::Internal(message) => Self::Internal(message),
+            ServiceError::Store(error) => error.into(),
         }
     }
 }

@@ -4,8 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sluice_model::wire::SecretString;
-use sluice_store::MetadataStore;
-use sluice_vault::Vault;
+use sluice_service::appflow::AppflowService;
 
 /// An access key the server accepts.
 #[derive(Debug, Clone)]
@@ -19,57 +18,26 @@ pub struct AccessKey {
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// The metadata store.
-    pub store: Arc<dyn MetadataStore>,
-    /// Seals and opens connector credentials.
-    pub vault: Arc<Vault>,
-    /// Region requests must be signed for; part of every ARN.
-    pub region: String,
-    /// 12-digit account id; part of every ARN.
-    pub account_id: String,
+    /// AppFlow's rules (profiles, flows, runs, tags).
+    pub appflow: AppflowService,
     access_keys: Arc<HashMap<String, AccessKey>>,
-    /// Runs flow sources and tasks for previews, when the server has one.
-    pub pipeline: Option<Arc<sluice_engine::pipeline::PipelineRunner>>,
-    /// Server-wide connector settings (the Salesforce connected app).
-    pub connector_settings: Arc<sluice_connectors::ConnectorSettings>,
 }
 
 impl AppState {
-    /// Builds the state from its parts.
-    pub fn new(
-        store: Arc<dyn MetadataStore>,
-        vault: Arc<Vault>,
-        region: String,
-        account_id: String,
-        keys: Vec<AccessKey>,
-    ) -> Self {
+    /// The state of a server offering `appflow`, accepting `keys`.
+    pub fn new(appflow: AppflowService, keys: Vec<AccessKey>) -> Self {
         let access_keys = keys.into_iter().map(|k| (k.access_key_id.clone(), k)).collect();
-        Self {
-            store,
-            vault,
-            region,
-            account_id,
-            access_keys: Arc::new(access_keys),
-            pipeline: None,
-            connector_settings: Arc::default(),
-        }
+        Self { appflow, access_keys: Arc::new(access_keys) }
     }
 
-    /// Uses the server's connector settings for live calls.
-    pub fn with_connector_settings(mut self, settings: sluice_connectors::ConnectorSettings) -> Self {
-        self.connector_settings = Arc::new(settings);
-        self
+    /// Region requests must be signed for; part of every ARN.
+    pub fn region(&self) -> &str {
+        self.appflow.region()
     }
 
-    /// Stored connector profiles, opened with the vault.
-    pub fn profiles(&self) -> sluice_engine::profiles::Profiles {
-        sluice_engine::profiles::Profiles::new(self.store.clone(), self.vault.clone())
-    }
-
-    /// Adds the pipeline used by flow previews.
-    pub fn with_pipeline(mut self, pipeline: Arc<sluice_engine::pipeline::PipelineRunner>) -> Self {
-        self.pipeline = Some(pipeline);
-        self
+    /// 12-digit account id; part of every ARN.
+    pub fn account_id(&self) -> &str {
+        self.appflow.account_id()
     }
 
     /// The access key with this id, if the server knows it.
@@ -79,6 +47,6 @@ impl AppState {
 
     /// The identity recorded as `createdBy` / `lastUpdatedBy`.
     pub fn caller_arn(&self) -> String {
-        format!("arn:aws:iam::{}:root", self.account_id)
+        format!("arn:aws:iam::{}:root", self.account_id())
     }
 }

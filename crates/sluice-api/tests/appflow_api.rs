@@ -17,6 +17,8 @@ const SECRET: &str = "test-secret-key";
 
 struct Harness {
     state: AppState,
+    store: Arc<dyn sluice_store::MetadataStore>,
+    vault: Arc<sluice_vault::Vault>,
     /// The Salesforce org the profiles connect to.
     sim: SalesforceSim,
     /// Its base URL.
@@ -40,11 +42,19 @@ async fn harness_with(config: SimConfig) -> Harness {
             client_id: DEMO_CLIENT_ID.into(),
             client_secret: None,
         }),
+        ..Default::default()
     };
-    let state = AppState::new(store, vault, "us-east-1".into(), "123456789012".into(), vec![key])
-        .with_connector_settings(settings);
+    let registry = Arc::new(sluice_connectors::Registry::new(&settings));
+    let appflow = sluice_service::appflow::AppflowService::new(
+        store.clone(),
+        vault.clone(),
+        registry,
+        "us-east-1",
+        "123456789012",
+    );
+    let state = AppState::new(appflow, vec![key]);
     let (sim, base) = salesforce_sim(config);
-    Harness { state, sim, base, _dir: dir }
+    Harness { state, store, vault, sim, base, _dir: dir }
 }
 
 struct Reply {
@@ -102,9 +112,9 @@ impl Harness {
 
     /// The stored credentials of a profile, opened.
     async fn stored_credentials(&self, name: &str) -> Value {
-        let stored = self.state.store.get_profile(name).await.unwrap().unwrap();
+        let stored = self.store.get_profile(name).await.unwrap().unwrap();
         let sealed = sluice_vault::SealedSecret::from_text(stored.sealed_credentials.as_deref().unwrap()).unwrap();
-        let opened = self.state.vault.open(&sealed, &stored.arn).expect("sealed with the profile ARN as context");
+        let opened = self.vault.open(&sealed, &stored.arn).expect("sealed with the profile ARN as context");
         serde_json::from_slice(&opened).unwrap()
     }
 }
@@ -153,7 +163,7 @@ async fn credentials_are_sealed_and_never_returned() {
     let profile = &described.body["connectorProfileDetails"][0];
     assert_eq!(profile["connectorProfileProperties"]["Salesforce"]["instanceUrl"], h.base);
     assert!(profile["credentialsArn"].as_str().unwrap().starts_with("arn:aws:"));
-    let stored = h.state.store.get_profile("sf").await.unwrap().unwrap();
+    let stored = h.store.get_profile("sf").await.unwrap().unwrap();
     assert!(!stored.sealed_credentials.unwrap().contains(secret));
     assert_eq!(h.stored_credentials("sf").await["Salesforce"]["accessToken"], secret);
 }
@@ -307,7 +317,7 @@ async fn refused_credentials_are_a_connector_authentication_error() {
         refused.body
     );
     assert!(!refused.body.to_string().contains("expired-token"), "credentials never appear in errors");
-    assert!(h.state.store.get_profile("stale").await.unwrap().is_none());
+    assert!(h.store.get_profile("stale").await.unwrap().is_none());
     let gone = live_profile("gone", "http://127.0.0.1:9", "t");
     let unreachable = h.call("/create-connector-profile", gone).await;
     assert_eq!(unreachable.code.as_deref(), Some("ConnectorServerException"), "{}", unreachable.body);
@@ -340,7 +350,7 @@ async fn cancelling_a_queued_run_marks_it_and_asks_the_worker_to_stop() {
     assert_eq!(cancelled.body["invalidExecutions"], json!(["ghost"]));
     let records = h.call("/describe-flow-execution-records", json!({"flowName": "f1"})).await;
     assert_eq!(records.body["flowExecutions"][0]["executionStatus"], "CancelStarted");
-    assert!(h.state.store.cancel_requested(&id).await.unwrap());
+    assert!(h.store.cancel_requested(&id).await.unwrap());
 }
 
 #[tokio::test]
@@ -363,7 +373,7 @@ async fn tokens_renewed_by_the_connection_check_are_the_ones_stored() {
 async fn a_profile_update_is_checked_and_new_credentials_clear_a_reauthorization_mark() {
     let h = harness().await;
     assert_eq!(h.call("/create-connector-profile", h.salesforce_profile("sf", "first")).await.status, StatusCode::OK);
-    h.state.store.set_profile_auth_error("sf", Some("invalid_grant: expired")).await.unwrap();
+    h.store.set_profile_auth_error("sf", Some("invalid_grant: expired")).await.unwrap();
     let mut broken = h.salesforce_profile("sf", "second");
     broken["connectorProfileConfig"]["connectorProfileProperties"]["Salesforce"]["instanceUrl"] =
         json!("http://127.0.0.1:9");
@@ -376,5 +386,5 @@ async fn a_profile_update_is_checked_and_new_credentials_clear_a_reauthorization
     let updated = h.call("/update-connector-profile", update).await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
     assert_eq!(h.stored_credentials("sf").await["Salesforce"]["accessToken"], "second");
-    assert_eq!(h.state.store.get_profile("sf").await.unwrap().unwrap().auth_error, None);
+    assert_eq!(h.store.get_profile("sf").await.unwrap().unwrap().auth_error, None);
 }

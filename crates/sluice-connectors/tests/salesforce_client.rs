@@ -7,7 +7,7 @@ use sluice_connectors::salesforce::client::{
     ClientApp, RecordResult, SalesforceClient, TokenKeeper, Tokens, WriteOperation,
 };
 use sluice_connectors::salesforce::SalesforceConnector;
-use sluice_connectors::{connector_for, ConnectorError, ConnectorSettings, CredentialsKeeper, DynError, ProfileInput};
+use sluice_connectors::{ConnectorError, ConnectorSettings, CredentialsKeeper, DynError, ProfileInput, Registry};
 use sluice_model::appflow::{ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType};
 use sluice_model::wire::SecretString;
 use sluice_sim::salesforce::state::{SimConfig, DEMO_CLIENT_ID, DEMO_USERNAME};
@@ -44,7 +44,7 @@ async fn the_registered_connector_checks_lists_and_describes() {
         serde_json::from_value(json!({"Salesforce": {"instanceUrl": base}})).unwrap();
     let credentials: ConnectorProfileCredentials =
         serde_json::from_value(json!({"Salesforce": {"accessToken": tokens.access_token.unwrap().expose()}})).unwrap();
-    let connector = connector_for(&ConnectorSettings::default(), ConnectorType::Salesforce).unwrap();
+    let connector = Registry::new(&ConnectorSettings::default()).connector(ConnectorType::Salesforce).unwrap();
     connector.check_connection(ProfileInput::new(&properties, Some(&credentials))).await.unwrap();
     let entities = connector.list_entities(ProfileInput::new(&properties, Some(&credentials))).await.unwrap();
     let names: Vec<&str> = entities.iter().map(|e| e.name.as_str()).collect();
@@ -79,16 +79,18 @@ async fn the_servers_connected_app_refreshes_and_renewed_credentials_reach_the_o
     .unwrap();
     let input = ProfileInput::new(&properties, Some(&credentials));
     // Without a connected app the expired session cannot be renewed.
-    let bare = connector_for(&ConnectorSettings::default(), ConnectorType::Salesforce).unwrap();
+    let bare = Registry::new(&ConnectorSettings::default()).connector(ConnectorType::Salesforce).unwrap();
     match bare.list_entities(input).await.unwrap_err() {
         DynError::Connector(ConnectorError::ReauthRequired(message)) => {
             assert!(message.contains("no connected app"), "{message}")
         }
         other => panic!("expected ReauthRequired, got {other}"),
     }
-    let settings =
-        ConnectorSettings { salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }) };
-    let connector = connector_for(&settings, ConnectorType::Salesforce).unwrap();
+    let settings = ConnectorSettings {
+        salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }),
+        ..ConnectorSettings::default()
+    };
+    let connector = Registry::new(&settings).connector(ConnectorType::Salesforce).unwrap();
     let kept = Arc::new(Kept::default());
     let keeper: Arc<dyn CredentialsKeeper> = kept.clone();
     let entities = connector.list_entities(input.kept_by(&keeper)).await.unwrap();

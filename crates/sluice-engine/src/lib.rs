@@ -7,13 +7,15 @@
 //! and a run whose worker died is taken over when its lease expires.
 
 pub mod pipeline;
+mod prefetch;
 pub mod profiles;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use sluice_connectors::plane::RunScope;
+use sluice_connectors::{ConnectorError, DynError, ErrorDomain};
 use sluice_model::appflow::{ErrorInfo, ExecutionRecord, ExecutionResult, ExecutionStatus};
 use sluice_model::wire::EpochSeconds;
 use sluice_store::{ClaimedRun, ExecutionRow, FlowRecord, MetadataStore, StoreError};
@@ -44,7 +46,61 @@ pub enum RunError {
     /// The run failed; the message goes to the execution record.
     #[error("{0}")]
     Failed(String),
+    /// A connector failed after its retries (if the failure was one a retry
+    /// may fix); the message goes to the execution record.
+    #[error("{message}")]
+    Connector {
+        /// What failed, prefixed with the connector type.
+        message: String,
+        /// Whose problem it is.
+        domain: ErrorDomain,
+        /// Whether a later run may succeed as it is.
+        retryable: bool,
+    },
 }
+
+impl RunError {
+    /// A connector's error, prefixed with the connector's name.
+    pub fn from_connector(connector: &str, error: ConnectorError) -> Self {
+        match error {
+            ConnectorError::Cancelled => RunError::Cancelled,
+            ConnectorError::Invalid(message) => {
+                RunError::Connector { message, domain: ErrorDomain::User, retryable: false }
+            }
+            error => RunError::Connector {
+                message: format!("{connector}: {error}"),
+                domain: error.domain(),
+                retryable: error.is_retryable(),
+            },
+        }
+    }
+
+    /// An erased connector's error (an invalid profile or flow setting, or
+    /// the connector's own).
+    pub fn from_dyn(connector: &str, error: DynError) -> Self {
+        match error {
+            DynError::InvalidProfile(problems) => {
+                RunError::Failed(format!("the {connector} connector profile is not valid: {problems}"))
+            }
+            DynError::InvalidConfig(problems) => RunError::Failed(problems.to_string()),
+            DynError::Connector(error) => Self::from_connector(connector, error),
+        }
+    }
+
+    /// Whose problem it is, when known.
+    pub fn domain(&self) -> Option<ErrorDomain> {
+        match self {
+            RunError::Connector { domain, .. } => Some(*domain),
+            RunError::Failed(_) => Some(ErrorDomain::User),
+            RunError::Cancelled => None,
+        }
+    }
+}
+
+/// Where Sluice records how many calls a run retried: a member of the
+/// execution record's `executionResult` that AppFlow does not have (AWS SDKs
+/// ignore members they do not know).
+pub const RETRIED_CALLS_MEMBER: &str = "retriedCalls";
 
 /// Counters of a run, reported as it goes and at the end.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,7 +124,7 @@ pub struct RunContext {
     /// When StartFlow queued the run (ms since the epoch): the same for
     /// every attempt, so output paths built from it do not move.
     pub started_at_ms: i64,
-    cancelled: Arc<AtomicBool>,
+    scope: RunScope,
     progress: Mutex<RunProgress>,
     refused: std::sync::Mutex<Option<RefusedRecords>>,
     store: Arc<dyn MetadataStore>,
@@ -85,17 +141,53 @@ pub struct RefusedRecords {
 }
 
 impl RunContext {
-    /// Whether the run should stop; runners check this between batches.
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
+    /// A context for running `flow` outside a worker (tests, tools):
+    /// progress goes to `store`.
+    pub fn new(
+        store: Arc<dyn MetadataStore>,
+        flow: FlowRecord,
+        execution_id: &str,
+        started_at_ms: i64,
+        attempt: i64,
+    ) -> Self {
+        let started_at = time::OffsetDateTime::from_unix_timestamp_nanos(started_at_ms as i128 * 1_000_000)
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        Self {
+            execution_id: execution_id.to_string(),
+            scope: RunScope::new(&flow.name, execution_id, started_at, attempt),
+            flow,
+            attempt,
+            started_at_ms,
+            progress: Mutex::new(RunProgress::default()),
+            refused: std::sync::Mutex::new(None),
+            store,
+        }
     }
 
-    /// Resolves once a cancel is asked for (checked every 200 ms); for
-    /// racing against a long wait, such as a Bulk API job.
+    /// What connectors get to know about the run (its cancellation and retries).
+    pub fn scope(&self) -> &RunScope {
+        &self.scope
+    }
+
+    /// Asks the run to stop.
+    pub fn cancel(&self) {
+        self.scope.cancel.cancel();
+    }
+
+    /// Whether the run should stop; runners check this between batches.
+    pub fn is_cancelled(&self) -> bool {
+        self.scope.cancel.is_cancelled()
+    }
+
+    /// Resolves once a cancel is asked for; for racing against a long wait,
+    /// such as a Bulk API job.
     pub async fn cancelled(&self) {
-        while !self.is_cancelled() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.scope.cancel.cancelled().await
+    }
+
+    /// Calls retried so far.
+    pub fn retried_calls(&self) -> u64 {
+        self.scope.retries.counter.get()
     }
 
     /// Runs `work` unless the run is cancelled first: then `work` is
@@ -122,7 +214,8 @@ impl RunContext {
     /// Records progress and writes it to the execution record.
     pub async fn report(&self, progress: RunProgress) {
         *self.progress.lock().await = progress;
-        if let Err(e) = update_execution(&*self.store, &self.flow.name, &self.execution_id, |record| {
+        let retried = Some(self.retried_calls());
+        if let Err(e) = update_execution_full(&*self.store, &self.flow.name, &self.execution_id, retried, |record| {
             set_counters(record, progress);
         })
         .await
@@ -251,23 +344,18 @@ impl Worker {
             return Ok(());
         };
         tracing::info!(execution_id = %claimed.execution_id, flow = %flow.name, attempt = claimed.attempts, "run started");
-        let cancelled = Arc::new(AtomicBool::new(self.store.cancel_requested(&claimed.execution_id).await?));
         let started_at_ms = self
             .store
             .get_execution(&flow.name, &claimed.execution_id)
             .await?
             .map(|row| row.started_at_ms)
             .unwrap_or_else(now_ms);
-        let ctx = Arc::new(RunContext {
-            execution_id: claimed.execution_id.clone(),
-            flow,
-            attempt: claimed.attempts,
-            started_at_ms,
-            cancelled: cancelled.clone(),
-            progress: Mutex::new(RunProgress::default()),
-            refused: std::sync::Mutex::new(None),
-            store: self.store.clone(),
-        });
+        let ctx =
+            Arc::new(RunContext::new(self.store.clone(), flow, &claimed.execution_id, started_at_ms, claimed.attempts));
+        if self.store.cancel_requested(&claimed.execution_id).await? {
+            ctx.cancel();
+        }
+        let cancel = ctx.scope().cancel.clone();
         update_execution(&*self.store, &ctx.flow.name, &ctx.execution_id, |record| {
             record.execution_status = Some(ExecutionStatus::InProgress);
             record.data_pull_start_time = Some(EpochSeconds::from_millis(now_ms()));
@@ -279,7 +367,6 @@ impl Worker {
             let execution_id = ctx.execution_id.clone();
             let owner = owner.clone();
             let lease = self.config.lease;
-            let cancelled = cancelled.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(lease / 3).await;
@@ -287,13 +374,13 @@ impl Worker {
                         Ok(true) => {}
                         Ok(false) => {
                             tracing::warn!(%execution_id, "lease lost; stopping the run");
-                            cancelled.store(true, Ordering::SeqCst);
+                            cancel.cancel();
                             return;
                         }
                         Err(e) => tracing::warn!(%execution_id, error = %e, "cannot renew the lease"),
                     }
                     if store.cancel_requested(&execution_id).await.unwrap_or(false) {
-                        cancelled.store(true, Ordering::SeqCst);
+                        cancel.cancel();
                     }
                 }
             })
@@ -305,7 +392,8 @@ impl Worker {
             Err(_) => ctx.progress().await,
         };
         let refused = ctx.refused.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        update_execution(&*self.store, &ctx.flow.name, &ctx.execution_id, |record| {
+        let retried = Some(ctx.retried_calls());
+        update_execution_full(&*self.store, &ctx.flow.name, &ctx.execution_id, retried, |record| {
             set_counters(record, progress);
             record.data_pull_end_time = Some(EpochSeconds::from_millis(now_ms()));
             let result = record.execution_result.get_or_insert_with(empty_result);
@@ -318,10 +406,10 @@ impl Worker {
                         .map(|r| ErrorInfo { put_failures_count, execution_message: Some(r.message.clone()) });
                 }
                 Err(RunError::Cancelled) => record.execution_status = Some(ExecutionStatus::Canceled),
-                Err(RunError::Failed(message)) => {
+                Err(error) => {
                     record.execution_status = Some(ExecutionStatus::Error);
                     result.error_info =
-                        Some(ErrorInfo { put_failures_count, execution_message: Some(message.clone()) });
+                        Some(ErrorInfo { put_failures_count, execution_message: Some(error.to_string()) });
                 }
             }
         })
@@ -330,8 +418,19 @@ impl Worker {
             tracing::warn!(execution_id = %ctx.execution_id, "the run's lease was taken over before it finished");
         }
         match &outcome {
-            Ok(p) => tracing::info!(execution_id = %ctx.execution_id, records = p.records_processed, "run succeeded"),
-            Err(e) => tracing::warn!(execution_id = %ctx.execution_id, error = %e, "run did not succeed"),
+            Ok(p) => tracing::info!(
+                execution_id = %ctx.execution_id,
+                records = p.records_processed,
+                retried_calls = ctx.retried_calls(),
+                "run succeeded"
+            ),
+            Err(e) => tracing::warn!(
+                execution_id = %ctx.execution_id,
+                error = %e,
+                domain = ?e.domain(),
+                retried_calls = ctx.retried_calls(),
+                "run did not succeed"
+            ),
         }
         Ok(())
     }
@@ -384,17 +483,40 @@ pub async fn update_execution(
     execution_id: &str,
     change: impl FnOnce(&mut ExecutionRecord),
 ) -> Result<(), EngineError> {
+    update_execution_full(store, flow_name, execution_id, None, change).await
+}
+
+/// [`update_execution`] that also sets how many calls the run retried
+/// ([`RETRIED_CALLS_MEMBER`]; `None` keeps the stored count).
+pub async fn update_execution_full(
+    store: &dyn MetadataStore,
+    flow_name: &str,
+    execution_id: &str,
+    retried_calls: Option<u64>,
+    change: impl FnOnce(&mut ExecutionRecord),
+) -> Result<(), EngineError> {
     let Some(mut row) = store.get_execution(flow_name, execution_id).await? else {
         return Ok(());
     };
     let mut record: ExecutionRecord = serde_json::from_value(row.record.clone())
         .map_err(|e| EngineError::Corrupt("execution record", e.to_string()))?;
+    let retried = retried_calls.or_else(|| stored_retried_calls(&row.record));
     change(&mut record);
     let now = now_ms().max(row.updated_at_ms);
     record.last_updated_at = Some(EpochSeconds::from_millis(now));
     row.status = record.execution_status.map(|s| s.as_str().to_string()).unwrap_or(row.status);
     row.record = serde_json::to_value(&record).map_err(|e| EngineError::Corrupt("execution record", e.to_string()))?;
+    if let (Some(retried), Some(result)) =
+        (retried, row.record.get_mut("executionResult").and_then(Value::as_object_mut))
+    {
+        result.insert(RETRIED_CALLS_MEMBER.to_string(), Value::from(retried));
+    }
     row.updated_at_ms = now;
     store.update_execution(&row).await?;
     Ok(())
+}
+
+/// The retried-calls count kept in a stored execution record.
+pub fn stored_retried_calls(record: &Value) -> Option<u64> {
+    record.get("executionResult")?.get(RETRIED_CALLS_MEMBER)?.as_u64()
 }

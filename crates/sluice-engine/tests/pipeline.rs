@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use sluice_connectors::s3::Buckets;
 use sluice_connectors::salesforce::client::ClientApp;
-use sluice_connectors::ConnectorSettings;
+use sluice_connectors::{ConnectorSettings, Registry};
 use sluice_engine::pipeline::PipelineRunner;
 use sluice_engine::{new_execution, now_ms, Worker, WorkerConfig};
 use sluice_sim::salesforce::state::{FaultRule, SimConfig, DEMO_CLIENT_ID, DEMO_USERNAME};
@@ -110,9 +110,17 @@ async fn enqueue(setup: &Setup, flow_name: &str, execution_id: &str) {
 
 /// The runner a server with the simulator's connected app would have.
 fn runner(setup: &Setup) -> Arc<PipelineRunner> {
-    let settings =
-        ConnectorSettings { salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }) };
-    Arc::new(PipelineRunner::new(setup.store.clone(), setup.vault.clone(), Buckets::local(&setup.objects), &settings))
+    runner_with(setup, None)
+}
+
+/// The runner, with Bulk API 2.0 ingest jobs of at most `bulk_job_records`.
+fn runner_with(setup: &Setup, bulk_job_records: Option<usize>) -> Arc<PipelineRunner> {
+    let settings = ConnectorSettings {
+        salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }),
+        salesforce_bulk_job_records: bulk_job_records,
+        buckets: Some(Buckets::local(&setup.objects)),
+    };
+    Arc::new(PipelineRunner::new(setup.store.clone(), setup.vault.clone(), Arc::new(Registry::new(&settings))))
 }
 
 /// A simulator fault rule that makes calls to paths containing `path` take `latency_ms` longer.
@@ -509,7 +517,7 @@ async fn large_inputs_are_read_in_chunks_and_written_in_several_bulk_jobs() {
     let flow = csv_to_salesforce_flow("big", "UPSERT", json!({}));
     setup.store.create_flow(&flow).await.unwrap();
     enqueue(&setup, "big", "exec-big").await;
-    let runner = Arc::new(Arc::try_unwrap(runner(&setup)).ok().unwrap().with_bulk_job_records(2_000));
+    let runner = runner_with(&setup, Some(2_000));
     assert!(Worker::new(setup.store.clone(), runner, WorkerConfig::default()).run_one().await.unwrap());
     let record = setup.store.get_execution("big", "exec-big").await.unwrap().unwrap().record;
     assert_eq!(record["executionStatus"], "Successful", "{record}");

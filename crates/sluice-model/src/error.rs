@@ -15,7 +15,14 @@ impl ValidationProblems {
         Self::default()
     }
 
-    /// Records one problem.
+    /// A list of one problem.
+    pub fn single(problem: impl Into<String>) -> Self {
+        let mut problems = Self::new();
+        problems.push(problem);
+        problems
+    }
+
+    /// Adds one problem.
     pub fn push(&mut self, problem: impl Into<String>) {
         self.problems.push(problem.into());
     }

@@ -121,6 +121,10 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Queues a run for the workers.
     async fn enqueue_run(&self, execution_id: &str, flow_name: &str, now_ms: i64) -> StoreResult<()>;
+    /// Stores a new run's execution record and queues the run, in one
+    /// transaction: either both are written or neither is (a run can never
+    /// be recorded `InProgress` without being queued).
+    async fn start_run(&self, execution: &ExecutionRow) -> StoreResult<()>;
     /// Claims the oldest run that no live lease holds, for `lease_ms`.
     /// Several workers (processes sharing a PostgreSQL store) never get the
     /// same run while its lease is live.

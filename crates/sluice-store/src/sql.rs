@@ -94,6 +94,10 @@ impl SqlStore {
     }
 }
 
+/// Queues a run: `$1` execution id, `$2` flow name, `$3` when.
+const ENQUEUE_RUN: &str = "INSERT INTO run_queue (execution_id, flow_name, enqueued_at_ms, attempts, lease_owner, \
+     lease_expires_at_ms, cancel_requested) VALUES ($1, $2, $3, 0, NULL, NULL, 0)";
+
 /// A statement assembled at run time from this file's constants (column
 /// lists, a backend's lock clause, a page size) and `$n` placeholders:
 /// values always travel as bound parameters, never in the text.
@@ -507,16 +511,31 @@ impl MetadataStore for SqlStore {
         Ok(paginate(items, page.limit, |e| format!("{}:{}", e.started_at_ms, e.execution_id)))
     }
 
-    async fn enqueue_run(&self, execution_id: &str, flow_name: &str, now_ms: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO run_queue (execution_id, flow_name, enqueued_at_ms, attempts, lease_owner, lease_expires_at_ms, cancel_requested) \
-             VALUES ($1, $2, $3, 0, NULL, NULL, 0)",
-        )
-        .bind(execution_id)
-        .bind(flow_name)
-        .bind(now_ms)
-        .execute(&self.pool)
+    async fn start_run(&self, e: &ExecutionRow) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(dynamic(format!(
+            "INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        )))
+        .bind(&e.execution_id)
+        .bind(&e.flow_name)
+        .bind(&e.status)
+        .bind(e.record.to_string())
+        .bind(e.started_at_ms)
+        .bind(e.updated_at_ms)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(ENQUEUE_RUN)
+            .bind(&e.execution_id)
+            .bind(&e.flow_name)
+            .bind(e.started_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn enqueue_run(&self, execution_id: &str, flow_name: &str, now_ms: i64) -> StoreResult<()> {
+        sqlx::query(ENQUEUE_RUN).bind(execution_id).bind(flow_name).bind(now_ms).execute(&self.pool).await?;
         Ok(())
     }
 

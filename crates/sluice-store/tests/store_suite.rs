@@ -295,6 +295,23 @@ async fn run_queue_leases(store: Arc<dyn MetadataStore>) {
     assert_eq!(store.claim_run("w1", 5_000, 500).await.unwrap(), None);
 }
 
+async fn a_run_is_recorded_and_queued_together_or_not_at_all(store: Arc<dyn MetadataStore>) {
+    store.create_flow(&flow("f", &[])).await.unwrap();
+    store.start_run(&execution("f", "e1", 100)).await.unwrap();
+    assert!(store.get_execution("f", "e1").await.unwrap().is_some());
+    let claimed = store.claim_run("w1", 1_000, 500).await.unwrap().unwrap();
+    assert_eq!((claimed.execution_id.as_str(), claimed.flow_name.as_str()), ("e1", "f"));
+    // The queue insert fails (a queue row with that id is already there):
+    // the execution record written before it in the transaction is gone too.
+    store.enqueue_run("e2", "f", 50).await.unwrap();
+    assert!(store.start_run(&execution("f", "e2", 200)).await.is_err());
+    assert_eq!(store.get_execution("f", "e2").await.unwrap(), None, "no InProgress run without a queue row");
+    // The execution insert fails (the id is taken): nothing is queued.
+    assert!(store.finish_run("e1", "w1").await.unwrap());
+    assert!(store.start_run(&execution("f", "e1", 300)).await.is_err());
+    assert!(!store.request_cancel("e1").await.unwrap(), "e1 was not queued again");
+}
+
 async fn concurrent_claims_never_share_a_run(store: Arc<dyn MetadataStore>) {
     for i in 0..20 {
         store.enqueue_run(&format!("run{i:02}"), "f", i).await.unwrap();
@@ -352,6 +369,7 @@ store_suite!(sqlite:
     executions_most_recent_first,
     tags_put_overwrite_remove,
     run_queue_leases,
+    a_run_is_recorded_and_queued_together_or_not_at_all,
     concurrent_claims_never_share_a_run,
 );
 
@@ -364,6 +382,7 @@ store_suite!(postgres:
     executions_most_recent_first,
     tags_put_overwrite_remove,
     run_queue_leases,
+    a_run_is_recorded_and_queued_together_or_not_at_all,
     concurrent_claims_never_share_a_run,
 );
 

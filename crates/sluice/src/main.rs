@@ -239,6 +239,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let vault = Arc::new(sluice_vault::Vault::open_default(&data.root).context("cannot load the master key")?);
     let store_url = args.store.clone().unwrap_or_else(|| data.sqlite_url());
     let store = sluice_store::open_store(&store_url).await.context("cannot open the metadata store")?;
+    let buckets = buckets(&args, &data)?;
+    tracing::info!(buckets = %buckets.describe(), "S3 connector buckets");
     let connector_settings = sluice_connectors::ConnectorSettings {
         salesforce_app: args.salesforce_client_id.clone().map(|client_id| {
             sluice_connectors::salesforce::client::ClientApp {
@@ -249,24 +251,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
                     .map(sluice_model::wire::SecretString::new),
             }
         }),
+        salesforce_bulk_job_records: None,
+        buckets: Some(buckets),
     };
     if connector_settings.salesforce_app.is_none() {
         tracing::info!(
             "no Salesforce connected app configured (--salesforce-client-id): expired access tokens cannot be refreshed"
         );
     }
-    let buckets = buckets(&args, &data)?;
-    tracing::info!(buckets = %buckets.describe(), "S3 connector buckets");
-    let pipeline = Arc::new(sluice_engine::pipeline::PipelineRunner::new(
-        store.clone(),
-        vault.clone(),
-        buckets,
-        &connector_settings,
-    ));
-    let state =
-        sluice_api::AppState::new(store.clone(), vault.clone(), args.region.clone(), account_id.clone(), vec![key])
-            .with_pipeline(pipeline.clone())
-            .with_connector_settings(connector_settings);
+    let registry = Arc::new(sluice_connectors::Registry::new(&connector_settings));
+    let pipeline =
+        Arc::new(sluice_engine::pipeline::PipelineRunner::new(store.clone(), vault.clone(), registry.clone()));
+    let appflow =
+        sluice_service::appflow::AppflowService::new(store.clone(), vault.clone(), registry, &args.region, &account_id)
+            .with_pipeline(pipeline.clone());
+    let state = sluice_api::AppState::new(appflow, vec![key]);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

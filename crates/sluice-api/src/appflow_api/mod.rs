@@ -2,11 +2,9 @@
 //!
 //! - [`rest_handler`]: one handler per operation.
 //! - [`input`]: request parsing, model validation, paging tokens.
-//! - [`stored`]: the documents this API keeps in the metadata store.
 
 pub mod input;
 pub mod rest_handler;
-pub mod stored;
 
 use axum::routing::post;
 use axum::Router;

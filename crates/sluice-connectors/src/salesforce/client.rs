@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use sluice_model::wire::SecretString;
 use tokio::sync::Mutex;
 
+use crate::retry::Retries;
 use crate::ConnectorError;
 
 const SYSTEM: &str = "Salesforce";
@@ -56,6 +57,7 @@ pub struct SalesforceClient {
     app: Option<ClientApp>,
     tokens: Mutex<Tokens>,
     keeper: Option<Arc<dyn TokenKeeper>>,
+    retries: Retries,
 }
 
 /// Outcome of one record in a collection write.
@@ -96,7 +98,15 @@ impl SalesforceClient {
             app,
             tokens: Mutex::new(tokens),
             keeper: None,
+            retries: Retries::none(),
         }
+    }
+
+    /// Retries calls that fail for a while (HTTP 5xx, timeouts, resets,
+    /// `REQUEST_LIMIT_EXCEEDED`) as `retries` says, counting them.
+    pub fn with_retries(mut self, retries: Retries) -> Self {
+        self.retries = retries;
+        self
     }
 
     /// Sets the owner told about refreshed and refused tokens.
@@ -193,13 +203,50 @@ impl SalesforceClient {
         Ok(())
     }
 
-    /// Sends one call; on `401` refreshes the token once and retries.
+    /// Sends one call, retrying transient failures; on `401` refreshes the
+    /// token once and sends it again. Returns the status and the body as
+    /// JSON (text that is not JSON as a JSON string, an empty body as null).
     async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ConnectorError> {
+        let body = body.map(|b| bytes::Bytes::from(serde_json::to_vec(b).unwrap_or_default()));
+        let (status, _, bytes) = self.send(method, path, "application/json", body).await?;
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Ok((status, value))
+    }
+
+    /// Sends one request and reads the whole answer, retrying transient
+    /// failures as the client's [`Retries`] say. A success (or `300` from
+    /// an upsert with several matches) is returned; anything else is an error.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Option<bytes::Bytes>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ConnectorError> {
+        let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        self.retries.run(&what, || self.send_once(method.clone(), path, content_type, body.clone())).await
+    }
+
+    /// One attempt of [`SalesforceClient::send`]: on `401` the token is
+    /// refreshed once and the request sent again.
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Option<bytes::Bytes>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ConnectorError> {
+        let unreachable = |e: reqwest::Error| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() };
         for attempt in 0..2 {
             let token = self.tokens.lock().await.access_token.clone();
             let Some(token) = token else {
@@ -207,31 +254,42 @@ impl SalesforceClient {
                 continue;
             };
             let mut request = self.http.request(method.clone(), self.url(path)).bearer_auth(token.expose());
-            if let Some(body) = body {
-                request = request.json(body);
+            if let Some(body) = &body {
+                // Shared bytes: a retry does not copy a large upload.
+                request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(body.clone());
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
+            let response = request.send().await.map_err(unreachable)?;
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && attempt == 0 {
                 tracing::info!("salesforce session expired; refreshing");
                 self.refresh_replacing(Some(&token)).await?;
                 continue;
             }
-            let text = response
-                .text()
-                .await
-                .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
-            let value: Value =
-                if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await.map_err(unreachable)?;
             if status.is_success() || status == StatusCode::MULTIPLE_CHOICES {
-                return Ok((status, value));
+                return Ok((status, headers, bytes));
             }
+            let text = String::from_utf8_lossy(&bytes);
+            let value: Value = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.into_owned()))
+            };
             return Err(remote_error(status, &value));
         }
         Err(ConnectorError::Authentication("the refreshed access token was refused too".into()))
+    }
+
+    /// GET returning the raw body (query pages decoded straight into Arrow).
+    pub async fn get_bytes(&self, path: &str) -> Result<bytes::Bytes, ConnectorError> {
+        self.send(Method::GET, path, "application/json", None).await.map(|(_, _, bytes)| bytes)
+    }
+
+    /// The first page path of a SOQL query; `include_deleted` uses `queryAll`.
+    pub fn query_path(soql: &str, include_deleted: bool) -> String {
+        let resource = if include_deleted { "queryAll" } else { "query" };
+        format!("/services/data/v{API_VERSION}/{resource}?q={}", encode(soql))
     }
 
     /// GET returning JSON.
@@ -257,12 +315,7 @@ impl SalesforceClient {
 
     /// Pages of a SOQL query; `include_deleted` uses `queryAll`.
     pub fn query(&self, soql: &str, include_deleted: bool) -> QueryPager<'_> {
-        let resource = if include_deleted { "queryAll" } else { "query" };
-        QueryPager {
-            client: self,
-            next: Some(format!("/services/data/v{API_VERSION}/{resource}?q={}", encode(soql))),
-            total_size: None,
-        }
+        QueryPager { client: self, next: Some(Self::query_path(soql, include_deleted)), total_size: None }
     }
 
     /// Writes up to [`COLLECTION_LIMIT`] records with one sObject collection
@@ -346,7 +399,7 @@ pub struct QueryPager<'a> {
 impl QueryPager<'_> {
     /// The next page of records (without `attributes`), or `None` at the end.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Map<String, Value>>>, ConnectorError> {
-        let Some(path) = self.next.take() else { return Ok(None) };
+        let Some(path) = self.next.clone() else { return Ok(None) };
         let body = self.client.get(&path).await?;
         self.total_size = body.get("totalSize").and_then(Value::as_u64);
         self.next = body.get("nextRecordsUrl").and_then(Value::as_str).map(str::to_string);
@@ -411,44 +464,6 @@ pub struct IngestOutcome {
 }
 
 impl SalesforceClient {
-    async fn send_raw(
-        &self,
-        method: Method,
-        path: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> Result<reqwest::Response, ConnectorError> {
-        // Shared, so a retry after a refresh does not copy a large upload.
-        let body = bytes::Bytes::from(body);
-        for attempt in 0..2 {
-            let token = self.tokens.lock().await.access_token.clone();
-            let Some(token) = token else {
-                self.refresh().await?;
-                continue;
-            };
-            let response = self
-                .http
-                .request(method.clone(), self.url(path))
-                .bearer_auth(token.expose())
-                .header(reqwest::header::CONTENT_TYPE, content_type)
-                .body(body.clone())
-                .send()
-                .await
-                .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
-            if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
-                self.refresh_replacing(Some(&token)).await?;
-                continue;
-            }
-            if !response.status().is_success() {
-                let status = response.status();
-                let text = response.text().await.unwrap_or_default();
-                return Err(remote_error(status, &serde_json::from_str(&text).unwrap_or(Value::String(text))));
-            }
-            return Ok(response);
-        }
-        Err(ConnectorError::Authentication("the refreshed access token was refused too".into()))
-    }
-
     /// Polls a Bulk API 2.0 job until it reaches a final state, waiting
     /// longer between polls as it runs (50 ms up to 2 s).
     async fn wait_for_job(&self, kind: &str, job_id: &str) -> Result<Value, ConnectorError> {
@@ -475,6 +490,12 @@ impl SalesforceClient {
 
     /// Runs a Bulk API 2.0 query job and returns a reader of its CSV pages.
     pub async fn bulk_query(&self, soql: &str, include_deleted: bool) -> Result<BulkQueryPages<'_>, ConnectorError> {
+        Ok(BulkQueryPages { client: self, job: self.bulk_query_job(soql, include_deleted).await? })
+    }
+
+    /// Runs a Bulk API 2.0 query job to completion; its CSV pages are read
+    /// with [`SalesforceClient::bulk_results_page`].
+    pub async fn bulk_query_job(&self, soql: &str, include_deleted: bool) -> Result<BulkJob, ConnectorError> {
         let operation = if include_deleted { "queryAll" } else { "query" };
         let body = json!({"operation": operation, "query": soql, "contentType": "CSV", "lineEnding": "LF"});
         let (_, job) =
@@ -485,12 +506,36 @@ impl SalesforceClient {
             .ok_or_else(|| ConnectorError::Protocol { system: SYSTEM, message: "query job has no id".into() })?
             .to_string();
         let finished = self.wait_for_job("query", &job_id).await?;
-        Ok(BulkQueryPages {
-            client: self,
+        Ok(BulkJob {
             job_id,
             locator: Some(String::new()),
             records: finished.get("numberRecordsProcessed").and_then(Value::as_u64),
         })
+    }
+
+    /// The next CSV page of a finished query job (each with its header
+    /// row), or `None` at the end. A page that fails can be asked for again.
+    pub async fn bulk_results_page(
+        &self,
+        job: &mut BulkJob,
+        max_records: usize,
+    ) -> Result<Option<String>, ConnectorError> {
+        let Some(locator) = job.locator.take() else { return Ok(None) };
+        let mut path =
+            format!("/services/data/v{API_VERSION}/jobs/query/{}/results?maxRecords={max_records}", job.job_id);
+        if !locator.is_empty() {
+            path.push_str(&format!("&locator={}", encode(&locator)));
+        }
+        let (_, headers, bytes) = match self.send(Method::GET, &path, "text/csv", None).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                job.locator = Some(locator);
+                return Err(error);
+            }
+        };
+        let next = headers.get("Sforce-Locator").and_then(|v| v.to_str().ok()).unwrap_or("null").to_string();
+        job.locator = (next != "null" && !next.is_empty()).then_some(next);
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// Loads CSV with one Bulk API 2.0 ingest job and waits for it.
@@ -517,19 +562,16 @@ impl SalesforceClient {
             .and_then(Value::as_str)
             .ok_or_else(|| ConnectorError::Protocol { system: SYSTEM, message: "ingest job has no id".into() })?
             .to_string();
-        let uploaded = self.send_raw(Method::PUT, &format!("{base}/{job_id}/batches"), "text/csv", csv).await;
+        let uploaded = self.send(Method::PUT, &format!("{base}/{job_id}/batches"), "text/csv", Some(csv.into())).await;
         if let Err(error) = uploaded {
             let _ = self.call(Method::PATCH, &format!("{base}/{job_id}"), Some(&json!({"state": "Aborted"}))).await;
             return Err(error);
         }
         self.call(Method::PATCH, &format!("{base}/{job_id}"), Some(&json!({"state": "UploadComplete"}))).await?;
         let finished = self.wait_for_job("ingest", &job_id).await?;
-        let failed_csv = self
-            .send_raw(Method::GET, &format!("{base}/{job_id}/failedResults"), "text/csv", Vec::new())
-            .await?
-            .text()
-            .await
-            .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
+        let (_, _, failed) =
+            self.send(Method::GET, &format!("{base}/{job_id}/failedResults"), "text/csv", None).await?;
+        let failed_csv = String::from_utf8_lossy(&failed).into_owned();
         let count = |key: &str| finished.get(key).and_then(Value::as_u64).unwrap_or(0);
         Ok(IngestOutcome {
             job_id,
@@ -540,36 +582,37 @@ impl SalesforceClient {
     }
 }
 
+/// A finished Bulk API 2.0 query job and where its reading is.
+#[derive(Debug, Clone)]
+pub struct BulkJob {
+    job_id: String,
+    /// `None` once every page was read; empty before the first.
+    locator: Option<String>,
+    records: Option<u64>,
+}
+
+impl BulkJob {
+    /// Records the job found.
+    pub fn record_count(&self) -> Option<u64> {
+        self.records
+    }
+}
+
 /// CSV pages of a finished Bulk API 2.0 query job.
 pub struct BulkQueryPages<'a> {
     client: &'a SalesforceClient,
-    job_id: String,
-    locator: Option<String>,
-    records: Option<u64>,
+    job: BulkJob,
 }
 
 impl BulkQueryPages<'_> {
     /// Records the job found.
     pub fn record_count(&self) -> Option<u64> {
-        self.records
+        self.job.record_count()
     }
 
     /// The next CSV page (each with its header row), or `None` at the end.
     pub async fn next_page(&mut self, max_records: usize) -> Result<Option<String>, ConnectorError> {
-        let Some(locator) = self.locator.take() else { return Ok(None) };
-        let mut path =
-            format!("/services/data/v{API_VERSION}/jobs/query/{}/results?maxRecords={max_records}", self.job_id);
-        if !locator.is_empty() {
-            path.push_str(&format!("&locator={}", encode(&locator)));
-        }
-        let response = self.client.send_raw(Method::GET, &path, "text/csv", Vec::new()).await?;
-        let next = response.headers().get("Sforce-Locator").and_then(|v| v.to_str().ok()).unwrap_or("null").to_string();
-        self.locator = (next != "null" && !next.is_empty()).then_some(next);
-        let text = response
-            .text()
-            .await
-            .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
-        Ok(Some(text))
+        self.client.bulk_results_page(&mut self.job, max_records).await
     }
 }
 

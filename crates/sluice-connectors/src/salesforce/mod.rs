@@ -1,19 +1,31 @@
 //! The Salesforce connector: profile parsing, connection check, entity
-//! listing and description over [`client::SalesforceClient`].
+//! listing and description, and objects as flow sources and destinations.
+//!
+//! - [`client`]: the REST and Bulk API 2.0 client (token refresh, retries).
+//! - [`decode`]: REST pages and Bulk CSV straight into Arrow.
+//! - [`source`], [`sink`]: the data plane.
 
 pub mod client;
+pub mod decode;
+pub mod sink;
+pub mod source;
 
+use std::sync::Arc;
+
+use arrow_schema::SchemaRef;
 use serde_json::Value;
+use sluice_model::appflow::catalog::{ConnectorSpec, ALL_TRIGGERS};
 use sluice_model::appflow::{
-    ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType, SalesforceConnectorProfileCredentials,
+    ConnectorProfileCredentials, ConnectorProfileProperties, ConnectorType, DestinationFlowConfig, ErrorHandlingConfig,
+    SalesforceConnectorProfileCredentials, SalesforceDataTransferApi, SourceFlowConfig, WriteOperationType,
 };
 use sluice_model::wire::SecretString;
 use sluice_model::ValidationProblems;
 
-use self::client::{ClientApp, SalesforceClient, Tokens};
-use std::sync::Arc;
-
-use self::client::TokenKeeper;
+use self::client::{ClientApp, SalesforceClient, TokenKeeper, Tokens, WriteOperation};
+use self::sink::{SalesforceSink, SinkSettings, BULK_JOB_RECORDS};
+use self::source::SalesforceSource;
+use crate::plane::{DataSink, DataSource, RunScope};
 use crate::{Connector, ConnectorError, CredentialsKeeper, Entity, EntityField};
 
 /// A validated Salesforce connector profile.
@@ -86,6 +98,45 @@ impl TokenKeeper for ProfileTokens {
 pub struct SalesforceConnector {
     http: reqwest::Client,
     app: Option<ClientApp>,
+    bulk_job_records: usize,
+}
+
+/// The Salesforce connector's catalog entry.
+pub const SPEC: ConnectorSpec = ConnectorSpec {
+    connector_type: ConnectorType::Salesforce,
+    description: "Salesforce objects, change data capture and platform events",
+    can_use_as_source: true,
+    can_use_as_destination: true,
+    requires_profile: true,
+    trigger_types: ALL_TRIGGERS,
+    write_operations: &[
+        WriteOperationType::Insert,
+        WriteOperationType::Upsert,
+        WriteOperationType::Update,
+        WriteOperationType::Delete,
+    ],
+    union_member: "Salesforce",
+    same_type_destination: false,
+};
+
+/// A flow's Salesforce source settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesforceSourceConfig {
+    /// The object read.
+    pub object: String,
+    /// `includeDeletedRecords` (read with `queryAll`).
+    pub include_deleted: bool,
+    /// `dataTransferApi`.
+    pub api: Option<SalesforceDataTransferApi>,
+}
+
+/// A flow's Salesforce destination settings.
+#[derive(Debug, Clone)]
+pub struct SalesforceDestinationConfig {
+    /// How records are written.
+    pub settings: SinkSettings,
+    /// `errorHandlingConfig`.
+    pub error_handling: Option<ErrorHandlingConfig>,
 }
 
 /// How long connecting to Salesforce may take.
@@ -110,7 +161,26 @@ impl SalesforceConnector {
             .timeout(CALL_TIMEOUT)
             .build()
             .unwrap_or_default();
-        Self { http, app }
+        Self { http, app, bulk_job_records: BULK_JOB_RECORDS }
+    }
+
+    /// Sets how many records one Bulk API 2.0 ingest job takes at most
+    /// (default [`BULK_JOB_RECORDS`]).
+    pub fn with_bulk_job_records(mut self, records: usize) -> Self {
+        self.bulk_job_records = records.max(1);
+        self
+    }
+
+    /// The profile's client for a run: transient failures retried as the
+    /// run's scope says, refreshed tokens handed to the profile's keeper.
+    fn run_client(
+        &self,
+        profile: Option<SalesforceProfile>,
+        scope: &RunScope,
+    ) -> Result<Arc<SalesforceClient>, ConnectorError> {
+        let profile =
+            profile.ok_or_else(|| ConnectorError::Invalid("a Salesforce flow needs a connector profile".into()))?;
+        Ok(Arc::new(profile.client(self.http.clone()).with_retries(scope.retries.clone())))
     }
 
     /// The HTTP client the connector uses (with its timeouts).
@@ -122,9 +192,11 @@ impl SalesforceConnector {
 #[async_trait::async_trait]
 impl Connector for SalesforceConnector {
     type Profile = SalesforceProfile;
+    type SourceConfig = SalesforceSourceConfig;
+    type DestinationConfig = SalesforceDestinationConfig;
 
-    fn connector_type(&self) -> ConnectorType {
-        ConnectorType::Salesforce
+    fn spec(&self) -> ConnectorSpec {
+        SPEC
     }
 
     fn parse_profile(
@@ -181,6 +253,82 @@ impl Connector for SalesforceConnector {
         let describe = profile.client(self.http.clone()).describe(entity).await?;
         let fields = describe.get("fields").and_then(Value::as_array).cloned().unwrap_or_default();
         Ok(fields.iter().map(field_of).collect())
+    }
+
+    fn parse_source(&self, source: &SourceFlowConfig) -> Result<SalesforceSourceConfig, ValidationProblems> {
+        let salesforce = source
+            .source_connector_properties
+            .salesforce
+            .as_ref()
+            .ok_or_else(|| ValidationProblems::single("sourceConnectorProperties.Salesforce is missing"))?;
+        Ok(SalesforceSourceConfig {
+            object: salesforce.object.clone(),
+            include_deleted: salesforce.include_deleted_records.unwrap_or(false),
+            api: salesforce.data_transfer_api,
+        })
+    }
+
+    async fn open_source(
+        &self,
+        profile: Option<SalesforceProfile>,
+        config: SalesforceSourceConfig,
+        scope: &RunScope,
+    ) -> Result<Box<dyn DataSource>, ConnectorError> {
+        let client = self.run_client(profile, scope)?;
+        Ok(Box::new(SalesforceSource::open(client, &config.object, config.include_deleted, config.api, scope).await?))
+    }
+
+    fn parse_destination(
+        &self,
+        destination: &DestinationFlowConfig,
+    ) -> Result<SalesforceDestinationConfig, ValidationProblems> {
+        let target = destination
+            .destination_connector_properties
+            .salesforce
+            .as_ref()
+            .ok_or_else(|| ValidationProblems::single("destinationConnectorProperties.Salesforce is missing"))?;
+        let first_id = target.id_field_names.as_ref().and_then(|ids| ids.first().cloned());
+        let operation = match target.write_operation_type.unwrap_or(WriteOperationType::Insert) {
+            WriteOperationType::Insert => WriteOperation::Insert,
+            WriteOperationType::Update => WriteOperation::Update,
+            WriteOperationType::Delete => WriteOperation::Delete,
+            WriteOperationType::Upsert => WriteOperation::Upsert {
+                external_id_field: first_id
+                    .clone()
+                    .ok_or_else(|| ValidationProblems::single("UPSERT needs idFieldNames"))?,
+            },
+        };
+        // UPDATE and DELETE find records by their Salesforce Id, held in the
+        // first of idFieldNames (default `Id`).
+        let record_id_field = match operation {
+            WriteOperation::Update | WriteOperation::Delete => Some(first_id.unwrap_or_else(|| "Id".into())),
+            _ => None,
+        };
+        Ok(SalesforceDestinationConfig {
+            settings: SinkSettings {
+                object: target.object.clone(),
+                operation,
+                record_id_field,
+                api: target.data_transfer_api,
+                bulk_job_records: self.bulk_job_records,
+            },
+            error_handling: target.error_handling_config.clone(),
+        })
+    }
+
+    fn error_handling(&self, config: &SalesforceDestinationConfig) -> Option<ErrorHandlingConfig> {
+        config.error_handling.clone()
+    }
+
+    async fn open_sink(
+        &self,
+        profile: Option<SalesforceProfile>,
+        config: SalesforceDestinationConfig,
+        schema: SchemaRef,
+        scope: &RunScope,
+    ) -> Result<Box<dyn DataSink>, ConnectorError> {
+        let client = self.run_client(profile, scope)?;
+        Ok(Box::new(SalesforceSink::new(client, config.settings, schema, scope)))
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sluice_connectors::s3::Buckets;
-use sluice_connectors::ConnectorSettings;
+use sluice_connectors::{ConnectorSettings, Registry};
 use sluice_engine::pipeline::PipelineRunner;
 use sluice_engine::{new_execution, now_ms, Worker, WorkerConfig};
 use sluice_sim::salesforce::SalesforceSim;
@@ -40,17 +40,13 @@ impl Harness {
         let store = open_store(&format!("sqlite://{}", dir.path().join("m.db").display())).await.unwrap();
         let vault = Arc::new(Vault::from_key([9u8; 32]));
         let objects = dir.path().join("objects");
-        Self { store, vault, objects, settings: ConnectorSettings::default(), _dir: dir }
+        let settings = ConnectorSettings { buckets: Some(Buckets::local(&objects)), ..ConnectorSettings::default() };
+        Self { store, vault, objects, settings, _dir: dir }
     }
 
     /// The runner a server would have.
     pub fn runner(&self) -> Arc<PipelineRunner> {
-        Arc::new(PipelineRunner::new(
-            self.store.clone(),
-            self.vault.clone(),
-            Buckets::local(&self.objects),
-            &self.settings,
-        ))
+        Arc::new(PipelineRunner::new(self.store.clone(), self.vault.clone(), Arc::new(Registry::new(&self.settings))))
     }
 
     /// Stores `flow`, queues a run as StartFlow does and runs it with a

@@ -1,10 +1,13 @@
-//! The connectors Sluice supports and what each can do, in the terms of
-//! AppFlow's `ConnectorConfiguration`.
+//! The connector catalog: what each connector of a build can do, in the
+//! terms of AppFlow's `ConnectorConfiguration`, and which source ->
+//! destination pairs can run. The connector registry builds it from the
+//! connectors it holds (one list); the model only knows its shape, so
+//! validation and DescribeConnectors read the same catalog.
 
 use super::types::{ConnectorConfiguration, ConnectorDetail, ConnectorType, TriggerType, WriteOperationType};
 
-/// Static capabilities of one supported connector type.
-#[derive(Debug, Clone, Copy)]
+/// Static capabilities of one connector type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectorSpec {
     /// The AppFlow connector type.
     pub connector_type: ConnectorType,
@@ -23,108 +26,89 @@ pub struct ConnectorSpec {
     /// Key of this connector inside union structures such as
     /// `SourceConnectorProperties` (AppFlow spells some differently from the type).
     pub union_member: &'static str,
+    /// Whether a flow may read from and write to this same connector type
+    /// (object storage to object storage); AppFlow refuses it for apps.
+    pub same_type_destination: bool,
 }
 
-const ALL_TRIGGERS: &[TriggerType] = &[TriggerType::OnDemand, TriggerType::Scheduled, TriggerType::Event];
-const BATCH_TRIGGERS: &[TriggerType] = &[TriggerType::OnDemand, TriggerType::Scheduled];
+/// Every trigger type.
+pub const ALL_TRIGGERS: &[TriggerType] = &[TriggerType::OnDemand, TriggerType::Scheduled, TriggerType::Event];
+/// On demand and scheduled (sources without change events).
+pub const BATCH_TRIGGERS: &[TriggerType] = &[TriggerType::OnDemand, TriggerType::Scheduled];
 
-/// Every connector type Sluice accepts, in display order.
-pub const SUPPORTED_CONNECTORS: &[ConnectorSpec] = &[
-    ConnectorSpec {
-        connector_type: ConnectorType::Salesforce,
-        description: "Salesforce objects, change data capture and platform events",
-        can_use_as_source: true,
-        can_use_as_destination: true,
-        requires_profile: true,
-        trigger_types: ALL_TRIGGERS,
-        write_operations: &[
-            WriteOperationType::Insert,
-            WriteOperationType::Upsert,
-            WriteOperationType::Update,
-            WriteOperationType::Delete,
-        ],
-        union_member: "Salesforce",
-    },
-    ConnectorSpec {
-        connector_type: ConnectorType::Marketo,
-        description: "Marketo leads and activities",
-        can_use_as_source: true,
-        can_use_as_destination: true,
-        requires_profile: true,
-        trigger_types: BATCH_TRIGGERS,
-        write_operations: &[WriteOperationType::Insert, WriteOperationType::Upsert],
-        union_member: "Marketo",
-    },
-    ConnectorSpec {
-        connector_type: ConnectorType::S3,
-        description: "Object storage (a local folder by default, or any S3-compatible endpoint)",
-        can_use_as_source: true,
-        can_use_as_destination: true,
-        requires_profile: false,
-        trigger_types: BATCH_TRIGGERS,
-        write_operations: &[WriteOperationType::Insert],
-        union_member: "S3",
-    },
-    ConnectorSpec {
-        connector_type: ConnectorType::Redshift,
-        description: "Amazon Redshift or PostgreSQL tables",
-        can_use_as_source: false,
-        can_use_as_destination: true,
-        requires_profile: true,
-        trigger_types: &[],
-        write_operations: &[WriteOperationType::Insert],
-        union_member: "Redshift",
-    },
-    ConnectorSpec {
-        connector_type: ConnectorType::EventBridge,
-        description: "Sluice's event bus",
-        can_use_as_source: false,
-        can_use_as_destination: true,
-        requires_profile: false,
-        trigger_types: &[],
-        write_operations: &[WriteOperationType::Insert],
-        union_member: "EventBridge",
-    },
-];
-
-/// The spec of a connector type, or `None` when Sluice does not support it.
-pub fn connector_spec(connector_type: ConnectorType) -> Option<&'static ConnectorSpec> {
-    SUPPORTED_CONNECTORS.iter().find(|c| c.connector_type == connector_type)
+/// The connectors of a build and the pairs they can run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    specs: Vec<ConnectorSpec>,
 }
 
-/// Comma-separated list of supported type names, for error messages.
-pub fn supported_names() -> String {
-    SUPPORTED_CONNECTORS.iter().map(|c| c.connector_type.as_str()).collect::<Vec<_>>().join(", ")
-}
+impl Catalog {
+    /// A catalog of `specs`, in display order.
+    pub fn new(specs: Vec<ConnectorSpec>) -> Self {
+        Self { specs }
+    }
 
-impl ConnectorSpec {
-    /// The AppFlow `ConnectorConfiguration` describing this connector.
-    pub fn configuration(&self) -> ConnectorConfiguration {
-        let destinations: Vec<ConnectorType> = if self.can_use_as_source {
-            SUPPORTED_CONNECTORS
-                .iter()
-                .filter(|c| c.can_use_as_destination && c.connector_type != self.connector_type)
-                .map(|c| c.connector_type)
-                .collect()
-        } else {
-            Vec::new()
-        };
+    /// Every connector, in display order.
+    pub fn specs(&self) -> &[ConnectorSpec] {
+        &self.specs
+    }
+
+    /// The spec of a connector type, or `None` when this build has none.
+    pub fn spec(&self, connector_type: ConnectorType) -> Option<&ConnectorSpec> {
+        self.specs.iter().find(|c| c.connector_type == connector_type)
+    }
+
+    /// Comma-separated connector type names, for error messages.
+    pub fn supported_names(&self) -> String {
+        self.specs.iter().map(|c| c.connector_type.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Whether a flow from `source` to `destination` can run.
+    pub fn can_run(&self, source: ConnectorType, destination: ConnectorType) -> bool {
+        let (Some(from), Some(to)) = (self.spec(source), self.spec(destination)) else { return false };
+        from.can_use_as_source && to.can_use_as_destination && (source != destination || from.same_type_destination)
+    }
+
+    /// Every pair that can run, sources in display order.
+    pub fn pairs(&self) -> Vec<(ConnectorType, ConnectorType)> {
+        let mut pairs = Vec::new();
+        for source in &self.specs {
+            for destination in &self.specs {
+                if self.can_run(source.connector_type, destination.connector_type) {
+                    pairs.push((source.connector_type, destination.connector_type));
+                }
+            }
+        }
+        pairs
+    }
+
+    /// The pairs as `A -> B, C -> D`, for error messages.
+    pub fn pairs_text(&self) -> String {
+        self.pairs().iter().map(|(from, to)| format!("{from} -> {to}")).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The AppFlow `ConnectorConfiguration` describing one connector.
+    pub fn configuration(&self, spec: &ConnectorSpec) -> ConnectorConfiguration {
+        let destinations: Vec<ConnectorType> =
+            self.pairs().into_iter().filter(|(from, _)| *from == spec.connector_type).map(|(_, to)| to).collect();
         ConnectorConfiguration {
-            can_use_as_source: Some(self.can_use_as_source),
-            can_use_as_destination: Some(self.can_use_as_destination),
+            can_use_as_source: Some(spec.can_use_as_source),
+            can_use_as_destination: Some(spec.can_use_as_destination),
             supported_destination_connectors: Some(destinations),
-            supported_trigger_types: Some(self.trigger_types.to_vec()),
-            supported_write_operations: Some(self.write_operations.to_vec()),
+            supported_trigger_types: Some(spec.trigger_types.to_vec()),
+            supported_write_operations: Some(spec.write_operations.to_vec()),
             is_private_link_enabled: Some(false),
             is_private_link_endpoint_url_required: Some(false),
-            connector_type: Some(self.connector_type),
-            connector_name: Some(self.connector_type.as_str().to_string()),
-            connector_description: Some(self.description.to_string()),
+            connector_type: Some(spec.connector_type),
+            connector_name: Some(spec.connector_type.as_str().to_string()),
+            connector_description: Some(spec.description.to_string()),
             connector_owner: Some("Sluice".to_string()),
             ..Default::default()
         }
     }
+}
 
+impl ConnectorSpec {
     /// The AppFlow `ConnectorDetail` (ListConnectors entry) for this connector.
     pub fn detail(&self) -> ConnectorDetail {
         ConnectorDetail {
@@ -139,15 +123,63 @@ impl ConnectorSpec {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A catalog like a full build's: Salesforce and S3 both ways, and
+    /// Marketo for profiles only.
+    pub(crate) fn test_catalog() -> Catalog {
+        let app = ConnectorSpec {
+            connector_type: ConnectorType::Salesforce,
+            description: "Salesforce",
+            can_use_as_source: true,
+            can_use_as_destination: true,
+            requires_profile: true,
+            trigger_types: ALL_TRIGGERS,
+            write_operations: &[
+                WriteOperationType::Insert,
+                WriteOperationType::Upsert,
+                WriteOperationType::Update,
+                WriteOperationType::Delete,
+            ],
+            union_member: "Salesforce",
+            same_type_destination: false,
+        };
+        let s3 = ConnectorSpec {
+            connector_type: ConnectorType::S3,
+            description: "object storage",
+            requires_profile: false,
+            trigger_types: BATCH_TRIGGERS,
+            write_operations: &[WriteOperationType::Insert],
+            union_member: "S3",
+            same_type_destination: true,
+            ..app
+        };
+        let marketo = ConnectorSpec {
+            connector_type: ConnectorType::Marketo,
+            description: "Marketo",
+            can_use_as_source: false,
+            can_use_as_destination: false,
+            trigger_types: &[],
+            write_operations: &[],
+            union_member: "Marketo",
+            ..app
+        };
+        Catalog::new(vec![app, marketo, s3])
+    }
+
     #[test]
-    fn salesforce_can_send_to_s3_but_not_to_itself() {
-        let config = connector_spec(ConnectorType::Salesforce).unwrap().configuration();
-        let destinations = config.supported_destination_connectors.unwrap();
-        assert!(destinations.contains(&ConnectorType::S3));
-        assert!(!destinations.contains(&ConnectorType::Salesforce));
-        assert!(connector_spec(ConnectorType::Zendesk).is_none());
+    fn pairs_follow_the_specs() {
+        let catalog = test_catalog();
+        assert!(catalog.can_run(ConnectorType::Salesforce, ConnectorType::S3));
+        assert!(catalog.can_run(ConnectorType::S3, ConnectorType::S3), "object storage to object storage");
+        assert!(!catalog.can_run(ConnectorType::Salesforce, ConnectorType::Salesforce));
+        assert!(!catalog.can_run(ConnectorType::Marketo, ConnectorType::S3), "profiles only");
+        assert!(!catalog.can_run(ConnectorType::Zendesk, ConnectorType::S3));
+        assert_eq!(catalog.pairs_text(), "Salesforce -> S3, S3 -> Salesforce, S3 -> S3");
+        let salesforce = catalog.spec(ConnectorType::Salesforce).unwrap();
+        let destinations = catalog.configuration(salesforce).supported_destination_connectors.unwrap();
+        assert_eq!(destinations, [ConnectorType::S3]);
+        assert!(catalog.spec(ConnectorType::Zendesk).is_none());
     }
 }

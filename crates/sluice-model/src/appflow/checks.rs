@@ -4,7 +4,7 @@
 //! appends to one [`ValidationProblems`] so a caller sees all problems at
 //! once. No I/O: whether a named profile exists is checked by the caller.
 
-use super::catalog::{connector_spec, supported_names, ConnectorSpec};
+use super::catalog::{Catalog, ConnectorSpec};
 use super::set_members;
 use super::types::*;
 use crate::error::ValidationProblems;
@@ -12,6 +12,7 @@ use crate::error::ValidationProblems;
 /// Checks the connector-specific parts of a connector profile request.
 /// `credentials_required` is false for updates that keep stored credentials.
 pub fn check_connector_profile(
+    catalog: &Catalog,
     connector_type: ConnectorType,
     connection_mode: ConnectionMode,
     config: &ConnectorProfileConfig,
@@ -21,9 +22,11 @@ pub fn check_connector_profile(
     if connection_mode == ConnectionMode::Private {
         problems.push("connectionMode 'Private' is not supported: Sluice has no private network links; use 'Public'");
     }
-    let Some(spec) = connector_spec(connector_type) else {
-        problems
-            .push(format!("connectorType '{connector_type}' is not supported; supported types: {}", supported_names()));
+    let Some(spec) = catalog.spec(connector_type) else {
+        problems.push(format!(
+            "connectorType '{connector_type}' is not supported; supported types: {}",
+            catalog.supported_names()
+        ));
         return problems;
     };
     if !spec.requires_profile {
@@ -122,9 +125,9 @@ impl FlowParts {
 
 /// Checks a flow definition. Problems are phrased with member paths as
 /// in the request.
-pub fn check_flow(flow: &FlowParts) -> ValidationProblems {
+pub fn check_flow(catalog: &Catalog, flow: &FlowParts) -> ValidationProblems {
     let mut problems = ValidationProblems::new();
-    let source_spec = flow.source.as_ref().and_then(|source| check_source(source, &mut problems));
+    let source_spec = flow.source.as_ref().and_then(|source| check_source(catalog, source, &mut problems));
     if let Some(destinations) = &flow.destinations {
         if destinations.len() != 1 {
             problems.push(format!(
@@ -134,7 +137,18 @@ pub fn check_flow(flow: &FlowParts) -> ValidationProblems {
         }
         for (i, destination) in destinations.iter().enumerate() {
             if let Some(destination) = destination {
-                check_destination(destination, &format!("destinationFlowConfigList.{}.member", i + 1), &mut problems);
+                let path = format!("destinationFlowConfigList.{}.member", i + 1);
+                let usable = check_destination(catalog, destination, &path, &mut problems);
+                if let (Some(source), true) = (source_spec, usable) {
+                    if !catalog.can_run(source.connector_type, destination.connector_type) {
+                        problems.push(format!(
+                            "moving data from {} to {} is not supported; the pairs that can run are: {}",
+                            source.connector_type,
+                            destination.connector_type,
+                            catalog.pairs_text()
+                        ));
+                    }
+                }
             }
         }
     }
@@ -145,18 +159,25 @@ pub fn check_flow(flow: &FlowParts) -> ValidationProblems {
     problems
 }
 
-fn check_source(source: &SourceFlowConfig, problems: &mut ValidationProblems) -> Option<&'static ConnectorSpec> {
+fn check_source<'c>(
+    catalog: &'c Catalog,
+    source: &SourceFlowConfig,
+    problems: &mut ValidationProblems,
+) -> Option<&'c ConnectorSpec> {
     let connector_type = source.connector_type;
-    let spec = match connector_spec(connector_type) {
+    let spec = match catalog.spec(connector_type) {
         Some(spec) if spec.can_use_as_source => spec,
         Some(_) => {
-            problems.push(format!("sourceFlowConfig.connectorType '{connector_type}' cannot be used as a source"));
+            problems.push(format!(
+                "sourceFlowConfig.connectorType '{connector_type}' cannot be used as a source; the pairs that can run are: {}",
+                catalog.pairs_text()
+            ));
             return None;
         }
         None => {
             problems.push(format!(
                 "sourceFlowConfig.connectorType '{connector_type}' is not supported; supported types: {}",
-                supported_names()
+                catalog.supported_names()
             ));
             return None;
         }
@@ -171,20 +192,29 @@ fn check_source(source: &SourceFlowConfig, problems: &mut ValidationProblems) ->
     Some(spec)
 }
 
-fn check_destination(destination: &DestinationFlowConfig, path: &str, problems: &mut ValidationProblems) {
+/// Checks one destination; true when its connector can be a destination.
+fn check_destination(
+    catalog: &Catalog,
+    destination: &DestinationFlowConfig,
+    path: &str,
+    problems: &mut ValidationProblems,
+) -> bool {
     let connector_type = destination.connector_type;
-    let spec = match connector_spec(connector_type) {
+    let spec = match catalog.spec(connector_type) {
         Some(spec) if spec.can_use_as_destination => spec,
         Some(_) => {
-            problems.push(format!("{path}.connectorType '{connector_type}' cannot be used as a destination"));
-            return;
+            problems.push(format!(
+                "{path}.connectorType '{connector_type}' cannot be used as a destination; the pairs that can run are: {}",
+                catalog.pairs_text()
+            ));
+            return false;
         }
         None => {
             problems.push(format!(
                 "{path}.connectorType '{connector_type}' is not supported; supported types: {}",
-                supported_names()
+                catalog.supported_names()
             ));
-            return;
+            return false;
         }
     };
     let props = &destination.destination_connector_properties;
@@ -213,6 +243,7 @@ fn check_destination(destination: &DestinationFlowConfig, path: &str, problems: 
             ));
         }
     }
+    true
 }
 
 fn destination_write_operation(props: &DestinationConnectorProperties) -> Option<WriteOperationType> {
@@ -342,9 +373,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::appflow::catalog::tests::test_catalog;
 
     fn problems_of(request: &serde_json::Value) -> Vec<String> {
-        check_flow(&FlowParts::from_request(request)).problems().to_vec()
+        check_flow(&test_catalog(), &FlowParts::from_request(request)).problems().to_vec()
     }
 
     fn salesforce_to_s3() -> serde_json::Value {
@@ -448,7 +480,8 @@ mod tests {
             "connectorProfileCredentials": {"Marketo": {"clientId": "a", "clientSecret": "b"}}
         }))
         .unwrap();
-        let problems = check_connector_profile(ConnectorType::Salesforce, ConnectionMode::Private, &config, true);
+        let problems =
+            check_connector_profile(&test_catalog(), ConnectorType::Salesforce, ConnectionMode::Private, &config, true);
         let joined = problems.problems().join("\n");
         assert!(joined.contains("connectionMode 'Private' is not supported"), "{joined}");
         assert!(joined.contains("Salesforce.instanceUrl is required"), "{joined}");
@@ -456,9 +489,10 @@ mod tests {
             joined.contains("connectorProfileCredentials must set only the 'Salesforce' member, found [Marketo]"),
             "{joined}"
         );
-        let s3 = check_connector_profile(ConnectorType::S3, ConnectionMode::Public, &config, true);
+        let s3 = check_connector_profile(&test_catalog(), ConnectorType::S3, ConnectionMode::Public, &config, true);
         assert_eq!(s3.len(), 1);
-        let zendesk = check_connector_profile(ConnectorType::Zendesk, ConnectionMode::Public, &config, true);
+        let zendesk =
+            check_connector_profile(&test_catalog(), ConnectorType::Zendesk, ConnectionMode::Public, &config, true);
         assert!(zendesk.problems()[0].contains("not supported"));
     }
 }

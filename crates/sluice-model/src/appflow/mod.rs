@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod checks;
+pub mod flow;
 #[rustfmt::skip]
 pub mod types;
 

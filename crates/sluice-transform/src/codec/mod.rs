@@ -18,7 +18,7 @@ use sluice_model::appflow::{FileType, S3InputFileType};
 pub use read::{infer_schema, RecordDecoder, RecordReader};
 #[cfg(feature = "parquet")]
 pub use read::{read_parquet, ParquetBatches};
-pub use write::{FinishedOutput, RecordWriter, WriterOptions};
+pub use write::{json_objects, FinishedOutput, RecordWriter, WriterOptions};
 
 /// Rows per decoded batch unless told otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 8192;

@@ -183,6 +183,23 @@ impl<W: Write + Send> RecordWriter<W> {
     }
 }
 
+/// The rows of a batch as JSON objects (null fields left out), as JSON
+/// lines would carry them.
+pub fn json_objects(batch: &RecordBatch) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, TransformError> {
+    let mut writer = arrow_json::LineDelimitedWriter::new(Vec::new());
+    writer.write(batch)?;
+    writer.finish()?;
+    let lines = writer.into_inner();
+    lines
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            serde_json::from_slice(line)
+                .map_err(|e| TransformError::InvalidInput { format: "json lines", reason: e.to_string() })
+        })
+        .collect()
+}
+
 fn field_list(schema: &SchemaRef) -> String {
     schema
         .fields()

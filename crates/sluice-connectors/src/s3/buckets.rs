@@ -1,8 +1,8 @@
-//! Object storage for the S3 connector, through `object_store`. The
-//! embedded default keeps each bucket as a folder under the data
-//! directory's `objects/`. Outputs follow AppFlow's key layout and are
-//! written as multipart uploads that become visible only when complete,
-//! so an interrupted run never leaves an object that looks finished.
+//! The buckets of the S3 connector, through `object_store`. The embedded
+//! default keeps each bucket as a folder under the data directory's
+//! `objects/`. Objects are written as multipart uploads that become
+//! visible only when complete, so an interrupted run never leaves an
+//! object that looks finished.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -12,8 +12,6 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 pub use object_store::ObjectStore;
 use object_store::{ObjectStoreExt, WriteMultipart};
-use sluice_model::appflow::{PathPrefix, PrefixConfig, PrefixFormat, PrefixType};
-use time::OffsetDateTime;
 
 use crate::ConnectorError;
 
@@ -80,6 +78,8 @@ pub struct ObjectInfo {
     pub key: String,
     /// Size in bytes.
     pub size: u64,
+    /// When it was last written, in milliseconds since the epoch.
+    pub last_modified_ms: i64,
 }
 
 impl Buckets {
@@ -211,7 +211,11 @@ impl Buckets {
         let prefix = prefix.filter(|p| !p.is_empty()).map(Path::from);
         let mut objects: Vec<ObjectInfo> = store
             .list(prefix.as_ref())
-            .map_ok(|meta| ObjectInfo { key: meta.location.to_string(), size: meta.size })
+            .map_ok(|meta| ObjectInfo {
+                key: meta.location.to_string(),
+                size: meta.size,
+                last_modified_ms: meta.last_modified.timestamp_millis(),
+            })
             .try_collect()
             .await
             .map_err(storage_error)?;
@@ -245,72 +249,6 @@ fn valid_bucket(bucket: &str) -> Result<(), ConnectorError> {
 /// upload (`NAME#N`).
 fn is_staging_file(name: &str) -> bool {
     name.rsplit_once('#').is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Where a flow run's output objects go, following AppFlow:
-/// `bucketPrefix/flowName/[time path/]executionId/[time-]part-00000.ext`.
-#[derive(Debug, Clone)]
-pub struct OutputLayout {
-    /// `bucketPrefix` of the destination.
-    pub bucket_prefix: Option<String>,
-    /// The flow.
-    pub flow_name: String,
-    /// The run.
-    pub execution_id: String,
-    /// `prefixConfig` of the destination.
-    pub prefix_config: Option<PrefixConfig>,
-    /// When the run started (the time in path and file prefixes).
-    pub started_at: OffsetDateTime,
-}
-
-impl OutputLayout {
-    fn time_parts(&self) -> Vec<String> {
-        let t = self.started_at;
-        let format = self.prefix_config.as_ref().and_then(|p| p.prefix_format).unwrap_or(PrefixFormat::Day);
-        let all = [
-            format!("{:04}", t.year()),
-            format!("{:02}", u8::from(t.month())),
-            format!("{:02}", t.day()),
-            format!("{:02}", t.hour()),
-            format!("{:02}", t.minute()),
-        ];
-        let keep = match format {
-            PrefixFormat::Year => 1,
-            PrefixFormat::Month => 2,
-            PrefixFormat::Day => 3,
-            PrefixFormat::Hour => 4,
-            PrefixFormat::Minute => 5,
-        };
-        all[..keep].to_vec()
-    }
-
-    /// The folder of this run's objects.
-    pub fn folder(&self) -> String {
-        let mut parts: Vec<String> =
-            self.bucket_prefix.iter().filter(|p| !p.is_empty()).map(|p| p.trim_matches('/').to_string()).collect();
-        parts.push(self.flow_name.clone());
-        let prefix_type = self.prefix_config.as_ref().and_then(|p| p.prefix_type);
-        if matches!(prefix_type, Some(PrefixType::Path) | Some(PrefixType::PathAndFilename)) {
-            parts.extend(self.time_parts());
-        }
-        let hierarchy = self.prefix_config.as_ref().and_then(|p| p.path_prefix_hierarchy.clone()).unwrap_or_default();
-        if hierarchy.is_empty() || hierarchy.contains(&PathPrefix::ExecutionId) {
-            parts.push(self.execution_id.clone());
-        }
-        parts.join("/")
-    }
-
-    /// The key of output file number `index` with extension `extension`.
-    pub fn object_key(&self, index: usize, extension: &str) -> String {
-        let prefix_type = self.prefix_config.as_ref().and_then(|p| p.prefix_type);
-        let stem = match prefix_type {
-            Some(PrefixType::Filename) | Some(PrefixType::PathAndFilename) => {
-                format!("{}-part-{index:05}", self.time_parts().join("-"))
-            }
-            _ => format!("part-{index:05}"),
-        };
-        format!("{}/{stem}.{extension}", self.folder())
-    }
 }
 
 /// Most parts of one upload sent at once (5 MB each).
@@ -360,48 +298,7 @@ impl PendingObject {
 
 #[cfg(test)]
 mod tests {
-    use time::macros::datetime;
-
     use super::*;
-
-    fn layout(prefix_config: Option<PrefixConfig>) -> OutputLayout {
-        OutputLayout {
-            bucket_prefix: Some("exports/".into()),
-            flow_name: "accounts".into(),
-            execution_id: "e-1".into(),
-            prefix_config,
-            started_at: datetime!(2026-11-24 07:05:09 UTC),
-        }
-    }
-
-    #[test]
-    fn keys_follow_appflow_layout() {
-        assert_eq!(layout(None).object_key(0, "csv"), "exports/accounts/e-1/part-00000.csv");
-        let path_hour = PrefixConfig {
-            prefix_type: Some(PrefixType::Path),
-            prefix_format: Some(PrefixFormat::Hour),
-            ..Default::default()
-        };
-        assert_eq!(
-            layout(Some(path_hour)).object_key(3, "parquet"),
-            "exports/accounts/2026/11/24/07/e-1/part-00003.parquet"
-        );
-        let file_day = PrefixConfig {
-            prefix_type: Some(PrefixType::Filename),
-            prefix_format: Some(PrefixFormat::Day),
-            ..Default::default()
-        };
-        assert_eq!(layout(Some(file_day)).object_key(1, "jsonl"), "exports/accounts/e-1/2026-11-24-part-00001.jsonl");
-        let both = PrefixConfig {
-            prefix_type: Some(PrefixType::PathAndFilename),
-            prefix_format: Some(PrefixFormat::Minute),
-            ..Default::default()
-        };
-        assert_eq!(
-            layout(Some(both)).object_key(0, "csv"),
-            "exports/accounts/2026/11/24/07/05/e-1/2026-11-24-07-05-part-00000.csv"
-        );
-    }
 
     #[test]
     fn bucket_names() {
@@ -416,7 +313,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let buckets = Buckets::local(dir.path());
         let store = buckets.bucket("out").unwrap();
-        let key = layout(None).object_key(0, "csv");
+        let key = "exports/accounts/e-1/part-00000.csv".to_string();
         let mut pending = PendingObject::start(&store, &key).await.unwrap();
         pending.write(b"Id,Name\n").await.unwrap();
         pending.write(b"1,Acme\n").await.unwrap();
@@ -424,7 +321,8 @@ mod tests {
         let (finished_key, size) = pending.finish().await.unwrap();
         assert_eq!((finished_key.as_str(), size), (key.as_str(), 15));
         let listed = buckets.list("out", Some("exports/accounts")).await.unwrap();
-        assert_eq!(listed, [ObjectInfo { key: key.clone(), size: 15 }]);
+        assert_eq!(listed.iter().map(|o| (o.key.as_str(), o.size)).collect::<Vec<_>>(), [(key.as_str(), 15)]);
+        assert!(listed[0].last_modified_ms > 1_700_000_000_000, "{listed:?}");
         assert_eq!(std::fs::read_to_string(dir.path().join("out").join(&key)).unwrap(), "Id,Name\n1,Acme\n");
 
         let mut aborted = PendingObject::start(&store, "exports/accounts/e-2/part-00000.csv").await.unwrap();

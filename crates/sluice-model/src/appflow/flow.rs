@@ -1,17 +1,19 @@
-//! Documents the AppFlow API keeps in the metadata store. Each carries a
-//! `version` so later releases can read what earlier ones wrote.
+//! A flow's definition as Sluice keeps it: the domain document the API,
+//! the engine and the service layer share, stored in the metadata store as
+//! JSON with a `version`, so later releases can read what earlier ones wrote.
 
 use serde::{Deserialize, Serialize};
-use sluice_model::appflow::*;
+
+use super::types::*;
 
 fn version_1() -> u32 {
     1
 }
 
 /// A flow definition as stored (`flows.definition`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StoredFlow {
+pub struct FlowSpec {
     /// Document version.
     #[serde(default = "version_1")]
     pub version: u32,
@@ -33,15 +35,32 @@ pub struct StoredFlow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_catalog_config: Option<MetadataCatalogConfig>,
     /// Who created the flow.
+    #[serde(default)]
     pub created_by: String,
     /// Who last changed it.
+    #[serde(default)]
     pub last_updated_by: String,
     /// Why a scheduled or event flow is suspended or errored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_status_message: Option<String>,
 }
 
-impl StoredFlow {
+impl FlowSpec {
+    /// The stored document, parsed.
+    pub fn from_document(document: &serde_json::Value) -> Result<Self, String> {
+        serde_json::from_value(document.clone()).map_err(|e| format!("the stored flow definition is unreadable: {e}"))
+    }
+
+    /// The document to store.
+    pub fn to_document(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The flow's destination (AppFlow flows have exactly one).
+    pub fn destination(&self) -> Option<&DestinationFlowConfig> {
+        self.destination_flow_config_list.first()
+    }
+
     /// Connector profiles the flow uses (source and destinations).
     pub fn profile_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.source_flow_config.connector_profile_name.iter().cloned().collect();

@@ -1,0 +1,91 @@
+//! AppFlow's rules, below its API: [`AppflowService`] holds what they need
+//! (the store, the vault, the connector registry, the engine's runner) and
+//! its methods are the operations, grouped by resource:
+//!
+//! - [`profiles`]: connector profiles and live entity browsing;
+//! - [`flows`]: flow definitions and their validation;
+//! - [`status`]: the flow-status state machine;
+//! - [`runs`]: StartFlow, StopFlow, execution records, cancellation, previews;
+//! - [`tags`]: resource tags.
+
+pub mod flows;
+pub mod profiles;
+pub mod runs;
+pub mod status;
+pub mod tags;
+
+use std::sync::Arc;
+
+use sluice_connectors::Registry;
+use sluice_engine::pipeline::PipelineRunner;
+use sluice_model::appflow::catalog::Catalog;
+use sluice_store::MetadataStore;
+use sluice_vault::Vault;
+
+/// The AppFlow service of one server (an account and a region).
+#[derive(Clone)]
+pub struct AppflowService {
+    store: Arc<dyn MetadataStore>,
+    vault: Arc<Vault>,
+    registry: Arc<Registry>,
+    pipeline: Option<Arc<PipelineRunner>>,
+    region: String,
+    account_id: String,
+}
+
+impl AppflowService {
+    /// The service over `store`, sealing credentials with `vault`, with the
+    /// connectors of `registry`, in `region` for `account_id` (both part of
+    /// every ARN).
+    pub fn new(
+        store: Arc<dyn MetadataStore>,
+        vault: Arc<Vault>,
+        registry: Arc<Registry>,
+        region: &str,
+        account_id: &str,
+    ) -> Self {
+        Self { store, vault, registry, pipeline: None, region: region.to_string(), account_id: account_id.to_string() }
+    }
+
+    /// Uses `pipeline` for previews.
+    pub fn with_pipeline(mut self, pipeline: Arc<PipelineRunner>) -> Self {
+        self.pipeline = Some(pipeline);
+        self
+    }
+
+    /// The metadata store.
+    pub fn store(&self) -> &Arc<dyn MetadataStore> {
+        &self.store
+    }
+
+    /// The connectors of this build.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// What the connectors can do and which pairs can run.
+    pub fn catalog(&self) -> &Catalog {
+        self.registry.catalog()
+    }
+
+    /// The region in every ARN.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The account in every ARN.
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// Stored connector profiles, opened with the vault.
+    pub fn profiles(&self) -> sluice_engine::profiles::Profiles {
+        sluice_engine::profiles::Profiles::new(self.store.clone(), self.vault.clone())
+    }
+}
+
+/// Milliseconds since the epoch, never earlier than `previous + 1` (so an
+/// update always moves `lastUpdatedAt`).
+pub(crate) fn later_than(previous: i64) -> i64 {
+    sluice_engine::now_ms().max(previous + 1)
+}
