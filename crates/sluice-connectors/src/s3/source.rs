@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use arrow_array::{new_null_array, ArrayRef, RecordBatch};
+use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch};
 use arrow_schema::{Schema, SchemaRef};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
@@ -206,6 +206,7 @@ impl DataSource for S3Source {
             ready: VecDeque::new(),
             bytes_pending: 0,
             remaining: request.limit,
+            rows_in_object: 0,
             scope: self.scope.clone(),
         }))
     }
@@ -230,6 +231,8 @@ struct ObjectRecords {
     bytes_pending: u64,
     /// Records still wanted, with a limit.
     remaining: Option<usize>,
+    /// Records decoded from the current object so far.
+    rows_in_object: usize,
     scope: RunScope,
 }
 
@@ -238,6 +241,7 @@ impl ObjectRecords {
     async fn open_next(&mut self) -> Result<bool, ConnectorError> {
         let Some(object) = self.objects.pop_front() else { return Ok(false) };
         let wrap = in_object(&object.key);
+        self.rows_in_object = 0;
         self.current = Some(match object_format(&object.key, self.config.file_type) {
             ObjectFormat::Parquet => {
                 let builder = parquet_builder(&self.buckets, &self.config.bucket, &object).await?;
@@ -276,7 +280,9 @@ impl ObjectRecords {
     /// Matches decoded batches to the flow's fields and queues them.
     fn accept(&mut self, key: &str, batches: Vec<RecordBatch>) -> Result<(), ConnectorError> {
         for batch in batches {
-            let batch = conform(&batch, &self.schema).map_err(in_object(key))?;
+            let first_row = self.rows_in_object;
+            self.rows_in_object += batch.num_rows();
+            let batch = conform(&batch, &self.schema, first_row).map_err(in_object(key))?;
             if batch.num_rows() > 0 {
                 self.ready.push_back(batch);
             }
@@ -362,8 +368,10 @@ const STRICT: arrow_cast::CastOptions<'static> =
     arrow_cast::CastOptions { safe: false, format_options: arrow_cast::display::FormatOptions::new() };
 
 /// `batch` with exactly the fields of `schema`, by name: missing fields
-/// are null, others converted to the schema's type.
-fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
+/// are null, others converted to the schema's type. `first_row` is the
+/// batch's first record in its object, for naming the record a value that
+/// does not convert is in.
+fn conform(batch: &RecordBatch, schema: &SchemaRef, first_row: usize) -> Result<RecordBatch, String> {
     if batch.schema().fields() == schema.fields() {
         return Ok(batch.clone());
     }
@@ -373,11 +381,19 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Strin
         let column = match batch.column_by_name(field.name()) {
             None => new_null_array(field.data_type(), rows),
             Some(column) if column.data_type() == field.data_type() => column.clone(),
-            Some(column) => arrow_cast::cast_with_options(column, field.data_type(), &STRICT).map_err(|e| {
+            Some(column) => arrow_cast::cast_with_options(column, field.data_type(), &STRICT).map_err(|_| {
+                // Which record: the first whose value became null in a lenient cast.
+                let lenient = arrow_cast::cast(column, field.data_type()).ok();
+                let row = lenient
+                    .and_then(|converted| (0..rows).find(|&i| column.is_valid(i) && converted.is_null(i)))
+                    .map(|i| first_row + i + 1);
+                let at = match row {
+                    Some(row) => format!("data row {row} (line {}), ", row + 1),
+                    None => String::new(),
+                };
                 format!(
-                    "field {} holds {} values that cannot be read as {} like the first object's: {e}",
+                    "{at}column '{}': the value is not a valid {} (the type the first object gave the field)",
                     field.name(),
-                    column.data_type(),
                     field.data_type()
                 )
             })?,
@@ -416,16 +432,16 @@ mod tests {
             vec![Arc::new(StringArray::from(vec!["1", "2"])), Arc::new(StringArray::from(vec!["a", "b"]))],
         )
         .unwrap();
-        let conformed = conform(&batch, &flow).unwrap();
+        let conformed = conform(&batch, &flow, 0).unwrap();
         assert_eq!(conformed.schema(), flow);
         assert_eq!(conformed.column(1).as_any().downcast_ref::<Int64Array>().unwrap().values(), &[1, 2]);
         assert_eq!(conformed.column(2).null_count(), 2);
         let bad = RecordBatch::try_new(
             object,
-            vec![Arc::new(StringArray::from(vec!["x"])), Arc::new(StringArray::from(vec!["a"]))],
+            vec![Arc::new(StringArray::from(vec!["3", "x"])), Arc::new(StringArray::from(vec!["a", "b"]))],
         )
         .unwrap();
-        let error = conform(&bad, &flow).unwrap_err();
-        assert!(error.contains("field n"), "{error}");
+        let error = conform(&bad, &flow, 10).unwrap_err();
+        assert_eq!(error, "data row 12 (line 13), column 'n': the value is not a valid Int64 (the type the first object gave the field)");
     }
 }

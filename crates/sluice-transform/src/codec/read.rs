@@ -96,6 +96,44 @@ fn invalid(format: InputFormat, error: ArrowError) -> TransformError {
     TransformError::InvalidInput { format: format.name(), reason: error.to_string() }
 }
 
+/// A CSV decoding error without the value it is about (values may be
+/// sensitive, and Arrow's message quotes the value and the whole row):
+/// Arrow's `... for column N at line L ...` becomes "data row L (line L+1),
+/// column N+1 'name': the value is not a valid TYPE". Other errors keep
+/// Arrow's wording.
+fn csv_error(error: ArrowError, schema: &Schema) -> TransformError {
+    let text = error.to_string();
+    let number_after = |marker: &str| -> Option<usize> {
+        let start = text.find(marker)? + marker.len();
+        let digits: String = text[start..].chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let type_name = text
+        .find("as type '")
+        .map(|start| &text[start + "as type '".len()..])
+        .and_then(|rest| rest.split('\'').next())
+        .map(str::to_string);
+    match (number_after("for column "), number_after(" at line "), type_name) {
+        (Some(column), Some(row), Some(type_name)) => {
+            let name = schema.fields().get(column).map(|f| f.name().as_str()).unwrap_or("?");
+            TransformError::InvalidInput {
+                format: InputFormat::Csv.name(),
+                reason: format!(
+                    "data row {row} (line {}), column {} '{name}': the value is not a valid {type_name}",
+                    row + 1,
+                    column + 1
+                ),
+            }
+        }
+        _ => match text.find(". Row data:") {
+            Some(cut) => {
+                TransformError::InvalidInput { format: InputFormat::Csv.name(), reason: text[..cut].to_string() }
+            }
+            None => invalid(InputFormat::Csv, error),
+        },
+    }
+}
+
 enum Decoder {
     Csv(Box<arrow_csv::reader::Decoder>),
     JsonLines(arrow_json::reader::Decoder),
@@ -170,16 +208,22 @@ impl RecordDecoder {
         }
     }
 
+    fn error(&self, error: ArrowError) -> TransformError {
+        match self.format {
+            InputFormat::Csv => csv_error(error, &self.schema),
+            format => invalid(format, error),
+        }
+    }
+
     /// Decodes a chunk, returning the batches it completed.
     pub fn decode(&mut self, chunk: &[u8]) -> Result<Vec<RecordBatch>, TransformError> {
-        let format = self.format;
         let mut batches = Vec::new();
         let mut rest = chunk;
         loop {
-            let consumed = self.decode_some(rest).map_err(|error| invalid(format, error))?;
+            let consumed = self.decode_some(rest).map_err(|error| self.error(error))?;
             rest = &rest[consumed..];
             if self.is_full() {
-                if let Some(batch) = self.flush().map_err(|error| invalid(format, error))? {
+                if let Some(batch) = self.flush().map_err(|error| self.error(error))? {
                     batches.push(batch);
                 }
                 continue;
@@ -196,13 +240,14 @@ impl RecordDecoder {
         let format = self.format;
         let mut batches = Vec::new();
         if self.is_full() {
-            batches.extend(self.flush().map_err(|error| invalid(format, error))?);
+            batches.extend(self.flush().map_err(|error| self.error(error))?);
         }
+        let schema = self.schema.clone();
         match &mut self.decoder {
             // An empty chunk tells the CSV parser the input ended, which
             // completes a last record without a line break.
             Decoder::Csv(decoder) => {
-                decoder.decode(&[]).map_err(|error| invalid(format, error))?;
+                decoder.decode(&[]).map_err(|error| csv_error(error, &schema))?;
             }
             Decoder::JsonLines(decoder) => {
                 if decoder.has_partial_record() {
@@ -213,7 +258,7 @@ impl RecordDecoder {
                 }
             }
         }
-        batches.extend(self.flush().map_err(|error| invalid(format, error))?);
+        batches.extend(self.flush().map_err(|error| self.error(error))?);
         Ok(batches)
     }
 }

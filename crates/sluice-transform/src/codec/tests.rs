@@ -328,3 +328,21 @@ fn parquet_needs_its_feature() {
     let error = RecordWriter::new(OutputFormat::Parquet, schema(), Vec::new()).expect_err("no parquet");
     assert_eq!(error.to_string(), "this build of sluice-transform has no parquet support (cargo feature `parquet`)");
 }
+
+#[test]
+fn csv_value_errors_name_the_row_and_column_but_not_the_value() {
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("a", DataType::Utf8, true), Field::new("n", DataType::Int64, true)]));
+    let text = "a,n\nx,1\ny,2\n\"multi\nline\",3\nz,secret-oops\nw,5\n";
+    let mut decoder = RecordDecoder::new(InputFormat::Csv, schema, 2).unwrap();
+    let mut error = None;
+    for chunk in text.as_bytes().chunks(3) {
+        if let Err(e) = decoder.decode(chunk) {
+            error = Some(e);
+            break;
+        }
+    }
+    let message = error.expect("the bad value fails the decoder").to_string();
+    assert_eq!(message, "invalid csv input: data row 4 (line 5), column 2 'n': the value is not a valid Int64");
+    assert!(!message.contains("secret"), "values are never echoed: {message}");
+}
