@@ -52,6 +52,8 @@ _SERVER_ENV_VARS = (
     "SLUICE_REGION",
     "SLUICE_STORE_URL",
     "SLUICE_ENDPOINT",
+    "SLUICE_LOG_FORMAT",
+    "SLUICE_LOG",
 )
 
 # Servers that are running now, so a failing test can show their log tails.

@@ -108,6 +108,20 @@ def test_cli_flow_run_follows_the_run_to_its_end(sluice_bin, fresh_server, sales
     assert sorted(r["executionStatus"] for r in runs) == ["Error", "Successful"]
 
 
+def test_a_burst_of_server_errors_is_retried_and_shown(sluice_bin, fresh_server, salesforce_org):
+    fresh_server.client().create_connector_profile(**PROFILE)
+    fresh_server.client().create_flow(**FLOW)
+    faults = f"{salesforce_org.base_url}/__sim/faults"
+    burst = {"path_contains": "/query", "fail_first": 2, "status": 503}
+    assert requests.put(faults, json=[burst], timeout=10).status_code == 200
+    try:
+        result = run_cli(sluice_bin, fresh_server, "flow", "run", "cli-accounts", "--timeout", "60")
+    finally:
+        requests.delete(faults, timeout=10)
+    last_line = result.stdout.strip().splitlines()[-1]
+    assert ": Successful, 500 records, " in last_line and last_line.endswith(", 2 calls retried"), last_line
+
+
 def test_cli_rejects_misspelt_fields_before_sending(sluice_bin, fresh_server, tmp_path):
     bad = dict(FLOW, flowNmae="typo")
     bad["triggerConfig"] = {"triggerType": "Sometimes"}
@@ -144,3 +158,24 @@ def test_aws_cli_lists_flows_with_the_generated_credentials_file(fresh_server):
     assert result.returncode == 0, result.stderr
     flows = json.loads(result.stdout)["flows"]
     assert [f["flowName"] for f in flows] == ["cli-accounts"]
+
+
+def test_server_logs_carry_no_colour_codes_when_stderr_is_not_a_terminal(fresh_server):
+    fresh_server.client().list_flows()
+    log = fresh_server.log_path.read_bytes()
+    assert b"/list-flows" in log, log[-2000:]
+    assert b"\x1b[" not in log, "ANSI escape codes in a log file"
+
+
+def test_json_logs_are_one_object_per_line(server_factory):
+    srv = server_factory(env={"SLUICE_LOG_FORMAT": "json"})
+    srv.client().list_flows()
+    srv.stop()
+    lines = srv.log_path.read_text().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    requests_logged = [r for r in records if r.get("fields", {}).get("path") == "/list-flows"]
+    assert requests_logged, lines[-20:]
+    assert requests_logged[0]["fields"]["status"] == 200
+    assert all(r["level"] in {"TRACE", "DEBUG", "INFO", "WARN", "ERROR"} for r in records)
+    # Only the credentials banner and the listening line are not JSON.
+    assert all(line.startswith("{") or not line.startswith("20") for line in lines), lines

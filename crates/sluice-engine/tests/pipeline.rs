@@ -125,7 +125,20 @@ fn runner_with(setup: &Setup, bulk_job_records: Option<usize>) -> Arc<PipelineRu
 
 /// A simulator fault rule that makes calls to paths containing `path` take `latency_ms` longer.
 fn slow(path: &str, latency_ms: u64) -> FaultRule {
-    FaultRule { path_contains: path.into(), error_rate: 0.0, status: 503, latency_ms, limit_after_calls: None, seen: 0 }
+    FaultRule {
+        path_contains: path.into(),
+        error_rate: 0.0,
+        status: 503,
+        latency_ms,
+        limit_after_calls: None,
+        fail_first: None,
+        seen: 0,
+    }
+}
+
+/// A simulator fault rule failing the first `count` calls to paths containing `path` with `status`.
+fn burst(path: &str, status: u16, count: u64) -> FaultRule {
+    FaultRule { fail_first: Some(count), status, ..slow(path, 0) }
 }
 
 /// Runs the queued run with one worker and returns its execution record.
@@ -631,4 +644,36 @@ async fn update_and_delete_find_records_by_id_and_refuse_records_without_one() {
     let left = holiday_ids(&setup.sim);
     assert_eq!(left.len(), ids.len() - 2);
     assert!(!left.contains(&ids[1]) && !left.contains(&ids[2]) && left.contains(&ids[0]));
+}
+
+#[tokio::test]
+async fn a_burst_of_503s_is_retried_and_counted_and_a_400_fails_at_once() {
+    let setup = setup().await;
+    // Three failures in a row on the query: retried with backoff, the run succeeds.
+    setup.sim.lock().faults = vec![burst("/query", 503, 3)];
+    let record = run(&setup, banking_accounts_flow("flaky", "CSV", vec![]), "exec-flaky").await;
+    assert_eq!(record["executionStatus"], "Successful", "{record}");
+    assert_eq!(record["executionResult"]["retriedCalls"], 3, "{record}");
+    let rows = csv::Reader::from_path(setup.objects.join("exports/crm/flaky/exec-flaky/part-00000.csv"))
+        .unwrap()
+        .records()
+        .count();
+    assert_eq!(rows, expected_banking(&setup.sim).len(), "every record once");
+
+    // A 400 is the caller's problem: no retry, the run fails at once.
+    setup.sim.lock().faults = vec![burst("/query", 400, 1)];
+    let started = std::time::Instant::now();
+    let record = run(&setup, banking_accounts_flow("refused", "CSV", vec![]), "exec-refused").await;
+    assert_eq!(record["executionStatus"], "Error", "{record}");
+    assert_eq!(record["executionResult"]["retriedCalls"], 0, "{record}");
+    let message = record["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
+    assert!(message.starts_with("Salesforce:") && message.contains("unavailable"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "no backoff for a 400");
+    assert!(walk(&setup.objects.join("exports/crm/refused")).is_empty(), "nothing published");
+
+    // More failures than attempts: the run fails after its retries, saying why.
+    setup.sim.lock().faults = vec![burst("/describe", 503, 100)];
+    let record = run(&setup, banking_accounts_flow("down", "CSV", vec![]), "exec-down").await;
+    assert_eq!(record["executionStatus"], "Error", "{record}");
+    assert_eq!(record["executionResult"]["retriedCalls"], 5, "six attempts in all: {record}");
 }

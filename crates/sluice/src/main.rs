@@ -22,6 +22,10 @@ use crate::datadir::{CredentialSource, DataDir};
 #[derive(Parser)]
 #[command(name = "sluice", version, about = "Self-hosted, AppFlow-compatible data integration")]
 struct Cli {
+    /// Log format on stderr: text (colours only on a terminal) or json (one
+    /// object per line, for log collectors).
+    #[arg(long, global = true, value_enum, default_value = "text", env = "SLUICE_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,9 +77,6 @@ struct ServeArgs {
     /// Use postgres://... to share one store between several servers.
     #[arg(long, env = "SLUICE_STORE_URL")]
     store: Option<String>,
-    /// Log format on stderr.
-    #[arg(long, value_enum, default_value = "text")]
-    log_format: LogFormat,
     /// Consumer key of the Salesforce connected app that refreshes the
     /// profiles' access tokens (its secret, if the app needs one for
     /// refreshes, comes from SLUICE_SALESFORCE_CLIENT_SECRET).
@@ -174,12 +175,15 @@ enum FlowAction {
 async fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => {
+            init_logging(cli.log_format);
+            serve(args).await
+        }
         Command::Profile { target, action } => profile(target, action).await,
         Command::Flow { target, action } => flow(target, action).await,
         #[cfg(feature = "sim")]
         Command::Sim { app } => {
-            init_logging(LogFormat::Text);
+            init_logging(cli.log_format);
             sim::run(app, shutdown_signal()).await
         }
     };
@@ -189,13 +193,16 @@ async fn main() {
     }
 }
 
+/// Logs go to stderr, filtered by `SLUICE_LOG` (default `info`); text logs
+/// are coloured only when stderr is a terminal.
 fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
     }
 }
 
@@ -222,7 +229,6 @@ fn buckets(args: &ServeArgs, data: &DataDir) -> Result<sluice_connectors::s3::Bu
 const SALESFORCE_CLIENT_SECRET_ENV: &str = "SLUICE_SALESFORCE_CLIENT_SECRET";
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    init_logging(args.log_format);
     let data = DataDir::open(&args.data_dir)?;
     let account_id = data.account_id()?;
     let (key, source) = data.root_credentials()?;
@@ -407,12 +413,18 @@ async fn follow_run(api: &ApiClient, name: &str, timeout: Duration) -> Result<()
 fn run_counters(record: &Value) -> String {
     let result = record.get("executionResult").cloned().unwrap_or(Value::Null);
     let count = |key: &str| result.get(key).and_then(Value::as_i64).unwrap_or(0);
-    format!(
+    let mut counters = format!(
         "{} records, {} read, {} written",
         count("recordsProcessed"),
         indicatif::HumanBytes(count("bytesProcessed") as u64),
         indicatif::HumanBytes(count("bytesWritten") as u64)
-    )
+    );
+    match count("retriedCalls") {
+        0 => {}
+        1 => counters.push_str(", 1 call retried"),
+        n => counters.push_str(&format!(", {n} calls retried")),
+    }
+    counters
 }
 
 fn text(value: &Value, key: &str) -> String {

@@ -216,7 +216,9 @@ async fn api_guard(State(sim): State<SalesforceSim>, request: Request, next: Nex
                 latency += rule.latency_ms;
                 if rule.limit_after_calls.is_some_and(|n| rule.seen > n) {
                     failure = Some(limit_exceeded());
-                } else if rule.error_rate > 0.0 && rand::random::<f64>() < rule.error_rate {
+                } else if rule.fail_first.is_some_and(|n| rule.seen <= n)
+                    || (rule.error_rate > 0.0 && rand::random::<f64>() < rule.error_rate)
+                {
                     let status = StatusCode::from_u16(rule.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
                     failure = Some(SfError {
                         status,

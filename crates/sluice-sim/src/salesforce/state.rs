@@ -112,6 +112,10 @@ pub struct FaultRule {
     /// have been served.
     #[serde(default)]
     pub limit_after_calls: Option<u64>,
+    /// Fail the first this many matching requests with `status` (a burst of
+    /// errors), then serve normally.
+    #[serde(default)]
+    pub fail_first: Option<u64>,
     /// Matching requests seen so far.
     #[serde(default)]
     pub seen: u64,
