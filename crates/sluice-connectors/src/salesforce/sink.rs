@@ -26,6 +26,9 @@ pub const BULK_JOB_RECORDS: usize = 50_000;
 /// CSV bytes one Bulk API 2.0 ingest job takes at most (Salesforce allows
 /// 150 MB).
 pub const BULK_JOB_BYTES: usize = 100 * 1024 * 1024;
+/// Ingest jobs in flight at once: while Salesforce processes one, the next
+/// is gathered and uploaded, so neither side waits for the other.
+pub const JOBS_IN_FLIGHT: usize = 2;
 
 /// How records are sent to Salesforce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +73,23 @@ pub struct SalesforceSink {
     pending: Vec<RecordBatch>,
     pending_rows: usize,
     job: BulkJobCsv,
+    /// Ingest jobs uploaded and not yet seen finished, oldest first.
+    in_flight: std::collections::VecDeque<IngestTask>,
     refused: Vec<RefusedRecord>,
     scope: RunScope,
     bytes_written: u64,
+}
+
+type IngestTask = tokio::task::JoinHandle<Result<super::client::IngestOutcome, ConnectorError>>;
+
+impl Drop for SalesforceSink {
+    /// A run that ends early stops following its jobs (what Salesforce
+    /// already took stays written, as with a cancel).
+    fn drop(&mut self) {
+        for task in self.in_flight.drain(..) {
+            task.abort();
+        }
+    }
 }
 
 impl SalesforceSink {
@@ -108,6 +125,7 @@ impl SalesforceSink {
             pending: Vec::new(),
             pending_rows: 0,
             job: BulkJobCsv::default(),
+            in_flight: std::collections::VecDeque::new(),
             refused: Vec::new(),
             scope: scope.clone(),
             bytes_written: 0,
@@ -182,8 +200,11 @@ impl SalesforceSink {
                     self.add_to_job(batch).await?;
                 }
                 self.pending_rows = 0;
-                if at_end && self.job.records > 0 {
+                if at_end {
                     self.run_job().await?;
+                    while !self.in_flight.is_empty() {
+                        self.collect_oldest_job().await?;
+                    }
                 }
             }
         }
@@ -249,17 +270,37 @@ impl SalesforceSink {
         Ok(())
     }
 
+    /// Uploads the gathered job and lets Salesforce process it while the
+    /// next one gathers; with [`JOBS_IN_FLIGHT`] jobs out, waits for the oldest.
     async fn run_job(&mut self) -> Result<(), ConnectorError> {
         let job = std::mem::take(&mut self.job);
         if job.records == 0 {
             return Ok(());
         }
+        while self.in_flight.len() >= JOBS_IN_FLIGHT {
+            self.collect_oldest_job().await?;
+        }
         self.scope.check_cancelled()?;
         self.bytes_written += job.csv.len() as u64;
+        let client = self.client.clone();
+        let object = self.settings.object.clone();
+        let operation = self.settings.operation.clone();
+        self.in_flight.push_back(tokio::spawn(async move { client.bulk_ingest(&object, &operation, job.csv).await }));
+        Ok(())
+    }
+
+    /// Waits for the oldest job in flight and takes its refused records.
+    async fn collect_oldest_job(&mut self) -> Result<(), ConnectorError> {
+        let Some(task) = self.in_flight.pop_front() else { return Ok(()) };
         // A cancel does not wait for the job (records it already took stay written).
         let outcome = self
             .scope
-            .unless_cancelled(self.client.bulk_ingest(&self.settings.object, &self.settings.operation, job.csv))
+            .unless_cancelled(async {
+                task.await.map_err(|e| ConnectorError::Protocol {
+                    system: "Salesforce",
+                    message: format!("bulk ingest task failed: {e}"),
+                })?
+            })
             .await?;
         if outcome.records_failed == 0 {
             return Ok(());

@@ -187,7 +187,7 @@ async fn list_events(State(sim): State<SalesforceSim>) -> Json<Value> {
         .iter()
         .rev()
         .take(100)
-        .map(|e| json!({"replayId": e.replay_id, "channel": e.channel, "payload": e.payload}))
+        .map(|e| json!({"replayId": e.replay_id, "channel": e.channel, "payload": e.payload()}))
         .collect();
     Json(Value::Array(events))
 }

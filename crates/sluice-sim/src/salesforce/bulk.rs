@@ -37,10 +37,12 @@ pub struct BulkJob {
     pub info: Map<String, Value>,
     /// Uploaded CSV (ingest).
     pub upload: Vec<u8>,
-    /// `sf__Id,sf__Created,...` rows of successful records (ingest).
-    pub successful: Vec<Vec<String>>,
-    /// `sf__Id,sf__Error,...` rows of failed records (ingest).
-    pub failed: Vec<Vec<String>>,
+    /// The uploaded rows once processed (ingest); results point into it.
+    pub upload_rows: Vec<Vec<String>>,
+    /// `(upload row, record id, created)` of each successful record (ingest).
+    pub successful: Vec<(usize, String, bool)>,
+    /// `(upload row, error)` of each failed record (ingest).
+    pub failed: Vec<(usize, String)>,
     /// Rows never processed (ingest, aborted jobs).
     pub unprocessed: Vec<Vec<String>>,
     /// Header of the uploaded CSV (ingest).
@@ -201,6 +203,7 @@ pub async fn create_ingest_job(
         kind: JobKind::Ingest,
         info: info.clone(),
         upload: Vec::new(),
+        upload_rows: Vec::new(),
         successful: Vec::new(),
         failed: Vec::new(),
         unprocessed: Vec::new(),
@@ -312,22 +315,15 @@ fn process_ingest(sim: &SalesforceSim, id: &str, user: &str) {
     let object = info.get("object").and_then(Value::as_str).unwrap_or("").to_string();
     let operation = info.get("operation").and_then(Value::as_str).unwrap_or("").to_string();
     let external_id = info.get("externalIdFieldName").and_then(Value::as_str).map(str::to_string);
-    let mut successful = Vec::new();
+    let mut successful = Vec::with_capacity(rows.len());
     let mut failed = Vec::new();
-    for row in &rows {
+    for (index, row) in rows.iter().enumerate() {
         let fields = row_fields(&header, row);
         let result = apply_row(&mut state.org, &object, &operation, external_id.as_deref(), fields, user);
         match result {
-            Ok((record_id, created)) => {
-                let mut out = vec![record_id, created.to_string()];
-                out.extend(row.iter().cloned());
-                successful.push(out);
-            }
+            Ok((record_id, created)) => successful.push((index, record_id, created)),
             Err(error) => {
-                let mut out =
-                    vec![String::new(), format!("{}:{}:{} --", error.code, error.message, error.fields.join(","))];
-                out.extend(row.iter().cloned());
-                failed.push(out);
+                failed.push((index, format!("{}:{}:{} --", error.code, error.message, error.fields.join(","))))
             }
         }
     }
@@ -341,6 +337,7 @@ fn process_ingest(sim: &SalesforceSim, id: &str, user: &str) {
     job.info.insert("apiActiveProcessingTime".into(), json!(elapsed));
     job.successful = successful;
     job.failed = failed;
+    job.upload_rows = rows;
     set_state(job, "JobComplete");
 }
 
@@ -416,10 +413,22 @@ pub async fn get_ingest_job(
 }
 
 /// A results CSV: `sf__Id`, the given second column, then the uploaded columns.
-fn result_csv(job: &BulkJob, second_column: &str, rows: &[Vec<String>]) -> Response {
+/// A results CSV: `sf__Id`, the second column, then the uploaded row.
+fn result_csv<'a>(
+    job: &BulkJob,
+    second_column: &str,
+    results: impl Iterator<Item = (usize, &'a str, String)>,
+) -> Response {
     let mut header = vec!["sf__Id".to_string(), second_column.to_string()];
     header.extend(job.upload_header.iter().cloned());
-    csv_response(write_csv(&job.info, &header, rows))
+    let rows: Vec<Vec<String>> = results
+        .map(|(index, id, second)| {
+            let mut row = vec![id.to_string(), second];
+            row.extend(job.upload_rows.get(index).into_iter().flatten().cloned());
+            row
+        })
+        .collect();
+    csv_response(write_csv(&job.info, &header, &rows))
 }
 
 /// `GET /jobs/ingest/{id}/successfulResults`.
@@ -429,7 +438,11 @@ pub async fn successful_results(
 ) -> SfResult {
     let state = sim.lock();
     let job = ingest_job(&state, &id)?;
-    Ok(result_csv(job, "sf__Created", &job.successful))
+    Ok(result_csv(
+        job,
+        "sf__Created",
+        job.successful.iter().map(|(i, id, created)| (*i, id.as_str(), created.to_string())),
+    ))
 }
 
 /// `GET /jobs/ingest/{id}/failedResults`.
@@ -439,7 +452,7 @@ pub async fn failed_results(
 ) -> SfResult {
     let state = sim.lock();
     let job = ingest_job(&state, &id)?;
-    Ok(result_csv(job, "sf__Error", &job.failed))
+    Ok(result_csv(job, "sf__Error", job.failed.iter().map(|(i, error)| (*i, "", error.clone()))))
 }
 
 /// `GET /jobs/ingest/{id}/unprocessedrecords`: rows of an aborted job.
@@ -522,6 +535,7 @@ pub async fn create_query_job(
         kind: JobKind::Query,
         info: info.clone(),
         upload: Vec::new(),
+        upload_rows: Vec::new(),
         successful: Vec::new(),
         failed: Vec::new(),
         unprocessed: Vec::new(),

@@ -2,6 +2,7 @@
 //! validation, and the change events every write produces.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -45,8 +46,8 @@ pub type Row = Vec<Value>;
 /// An object's definition and records.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectStore {
-    /// Metadata.
-    pub def: ObjectDef,
+    /// Metadata (shared: writes borrow it while they change the org).
+    pub def: Arc<ObjectDef>,
     /// Records, including soft-deleted ones (`IsDeleted` true).
     pub rows: Vec<Row>,
     /// Id -> row index.
@@ -56,7 +57,7 @@ pub struct ObjectStore {
 
 impl ObjectStore {
     fn new(def: ObjectDef) -> Self {
-        Self { def, rows: Vec::new(), by_id: HashMap::new() }
+        Self { def: Arc::new(def), rows: Vec::new(), by_id: HashMap::new() }
     }
 
     fn reindex(&mut self) {
@@ -91,14 +92,30 @@ pub struct StoredEvent {
     pub replay_id: u64,
     /// Channel, e.g. `/data/AccountChangeEvent` or `/event/Holiday_Event__e`.
     pub channel: String,
-    /// The event payload.
-    pub payload: Value,
+    /// The event payload, kept as JSON text: the log holds every write of
+    /// the last 72 hours, and text takes a fraction of a JSON tree's memory.
+    pub payload: Box<serde_json::value::RawValue>,
     /// When it was published.
     pub created_ms: i64,
 }
 
+impl StoredEvent {
+    /// The payload as a JSON value.
+    pub fn payload(&self) -> Value {
+        serde_json::from_str(self.payload.get()).unwrap_or(Value::Null)
+    }
+}
+
+fn empty_payload() -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string("{}".into()).expect("{} is JSON")
+}
+
 /// Retention of events, as on the platform: 72 hours.
 pub const EVENT_RETENTION_MS: i64 = 72 * 3600 * 1000;
+/// The event log keeps at most this many events (the oldest go first), so
+/// a bulk load of millions of records does not hold gigabytes of change
+/// events.
+pub const MAX_EVENTS: usize = 250_000;
 
 /// Every object and record of the org.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -199,15 +216,19 @@ impl Org {
             return self.publish_platform_event(&def, fields, &user, now);
         }
         let mut row: Row = vec![Value::Null; def.fields.len()];
+        let mut given = vec![false; def.fields.len()];
         let mut problems_missing = Vec::new();
-        let assigned = assign(&def, fields, true)?;
+        for (i, value) in assign(&def, fields, true)? {
+            row[i] = value;
+            given[i] = true;
+        }
         for (i, field) in def.fields.iter().enumerate() {
-            if let Some(value) = assigned.get(&i) {
-                row[i] = value.clone();
-            } else if let Some(default) = &field.default_value {
-                row[i] = default.clone();
-            } else if field.field_type == FieldType::Boolean {
-                row[i] = json!(false);
+            if !given[i] {
+                if let Some(default) = &field.default_value {
+                    row[i] = default.clone();
+                } else if field.field_type == FieldType::Boolean {
+                    row[i] = json!(false);
+                }
             }
             if field.required_on_create() && row[i].is_null() {
                 problems_missing.push(field.name.clone());
@@ -243,12 +264,11 @@ impl Org {
         }
         derive_fields(&def, &mut row);
         self.check_unique(&def, &row, None)?;
-        let changed: Vec<String> =
-            def.fields.iter().enumerate().filter(|(i, _)| !row[*i].is_null()).map(|(_, f)| f.name.clone()).collect();
+        // The change event carries every field set (changedFields stays empty for CREATE).
+        self.record_change(&def, "CREATE", &id, &row, &[], &[], &user, now);
         let store = self.object_mut(object)?;
         store.by_id.insert(id.clone(), store.rows.len());
-        store.rows.push(row.clone());
-        self.record_change(&def, "CREATE", &id, &row, &changed, &[], &user, now);
+        store.rows.push(row);
         Ok(id)
     }
 
@@ -461,7 +481,7 @@ impl Org {
         let assigned = assign(def, fields, true)?;
         let mut payload = Map::new();
         for (i, field) in def.fields.iter().enumerate() {
-            if let Some(v) = assigned.get(&i) {
+            if let Some((_, v)) = assigned.iter().find(|(column, _)| *column == i) {
                 payload.insert(field.name.clone(), v.clone());
             } else if field.createable {
                 payload.insert(field.name.clone(), Value::Null);
@@ -477,8 +497,16 @@ impl Org {
 
     /// Appends an event to the log, dropping events past retention.
     pub fn publish(&mut self, channel: String, payload: Value, now: OffsetDateTime) -> u64 {
+        let payload = serde_json::value::to_raw_value(&payload).unwrap_or_else(|_| empty_payload());
+        self.publish_raw(channel, payload, now)
+    }
+
+    /// Appends an event given as JSON text.
+    fn publish_raw(&mut self, channel: String, payload: Box<serde_json::value::RawValue>, now: OffsetDateTime) -> u64 {
         let created_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-        while self.events.front().is_some_and(|e| created_ms - e.created_ms > EVENT_RETENTION_MS) {
+        while self.events.front().is_some_and(|e| created_ms - e.created_ms > EVENT_RETENTION_MS)
+            || self.events.len() >= MAX_EVENTS
+        {
             self.events.pop_front();
         }
         let replay_id = self.next_replay_id;
@@ -500,39 +528,50 @@ impl Org {
         now: OffsetDateTime,
     ) {
         let commit_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-        let mut payload = Map::new();
-        payload.insert(
-            "ChangeEventHeader".into(),
-            json!({
-                "entityName": def.name,
-                "recordIds": [id],
-                "changeType": change_type,
-                "changeOrigin": "com/salesforce/api/rest/62.0",
-                "transactionKey": uuid::Uuid::new_v4().to_string(),
-                "sequenceNumber": 1,
-                "commitTimestamp": commit_ms,
-                "commitNumber": self.next_replay_id,
-                "commitUser": user,
-                "changedFields": if change_type == "UPDATE" { json!(changed) } else { json!([]) },
-                "diffFields": [],
-                "nulledFields": nulled,
-            }),
-        );
-        if change_type != "DELETE" {
-            for name in changed {
-                if let Some((i, _)) = def.field(name) {
-                    if name != "Id" && name != "IsDeleted" {
-                        payload.insert(name.clone(), row[i].clone());
-                    }
-                }
+        let columns: Vec<usize> = match change_type {
+            "DELETE" => Vec::new(),
+            "CREATE" => (0..row.len()).filter(|i| !row[*i].is_null()).collect(),
+            _ => changed.iter().filter_map(|name| def.field(name).map(|(i, _)| i)).collect(),
+        };
+        let header = json!({
+            "entityName": def.name,
+            "recordIds": [id],
+            "changeType": change_type,
+            "changeOrigin": "com/salesforce/api/rest/62.0",
+            "transactionKey": uuid::Uuid::new_v4().to_string(),
+            "sequenceNumber": 1,
+            "commitTimestamp": commit_ms,
+            "commitNumber": self.next_replay_id,
+            "commitUser": user,
+            "changedFields": if change_type == "UPDATE" { json!(changed) } else { json!([]) },
+            "diffFields": [],
+            "nulledFields": nulled,
+        });
+        // The payload is written as JSON text straight from the row (one
+        // change event per write adds up in bulk loads).
+        let mut text = Vec::with_capacity(512 + columns.len() * 32);
+        text.extend_from_slice(b"{\"ChangeEventHeader\":");
+        let mut written = serde_json::to_writer(&mut text, &header);
+        for i in columns {
+            let name = &def.fields[i].name;
+            if name != "Id" && name != "IsDeleted" {
+                text.push(b',');
+                written = written.and_then(|()| serde_json::to_writer(&mut text, name));
+                text.push(b':');
+                written = written.and_then(|()| serde_json::to_writer(&mut text, &row[i]));
             }
         }
+        text.push(b'}');
         let entity = match def.name.strip_suffix("__c") {
             Some(base) => format!("{base}__ChangeEvent"),
             None => format!("{}ChangeEvent", def.name),
         };
-        let payload = Value::Object(payload);
-        self.publish(format!("/data/{entity}"), payload, now);
+        let payload = written
+            .ok()
+            .and_then(|()| String::from_utf8(text).ok())
+            .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
+            .unwrap_or_else(empty_payload);
+        self.publish_raw(format!("/data/{entity}"), payload, now);
     }
 }
 
@@ -545,8 +584,8 @@ impl Default for Org {
 /// Checks and converts the fields of a create or update. Returns column ->
 /// value. System fields and `attributes` are refused or ignored as
 /// Salesforce does.
-fn assign(def: &ObjectDef, fields: &Map<String, Value>, creating: bool) -> Result<HashMap<usize, Value>, SfError> {
-    let mut out = HashMap::new();
+fn assign(def: &ObjectDef, fields: &Map<String, Value>, creating: bool) -> Result<Vec<(usize, Value)>, SfError> {
+    let mut out: Vec<(usize, Value)> = Vec::with_capacity(fields.len());
     let mut not_writable = Vec::new();
     for (name, value) in fields {
         if name == "attributes" {
@@ -561,7 +600,12 @@ fn assign(def: &ObjectDef, fields: &Map<String, Value>, creating: bool) -> Resul
             not_writable.push(field.name.clone());
             continue;
         }
-        out.insert(i, coerce(field, value)?);
+        let value = coerce(field, value)?;
+        // A field named twice (in another case) keeps its last value.
+        match out.iter_mut().find(|(column, _)| *column == i) {
+            Some(existing) => existing.1 = value,
+            None => out.push((i, value)),
+        }
     }
     if !not_writable.is_empty() {
         return Err(SfError::bad_request(
@@ -754,11 +798,11 @@ mod tests {
         let events: Vec<&StoredEvent> = org.events.iter().skip(before).collect();
         assert_eq!(events.len(), 3);
         assert!(events.iter().all(|e| e.channel == "/data/ContactChangeEvent"));
-        let header = &events[1].payload["ChangeEventHeader"];
+        let header = &events[1].payload()["ChangeEventHeader"];
         assert_eq!(header["changeType"], "UPDATE");
         assert_eq!(header["recordIds"][0], id);
         assert!(header["changedFields"].as_array().unwrap().contains(&json!("Title")));
-        assert_eq!(events[1].payload["Title"], "CTO");
+        assert_eq!(events[1].payload()["Title"], "CTO");
         assert!(events[0].replay_id < events[2].replay_id);
     }
 
@@ -798,7 +842,7 @@ mod tests {
         org.create("Holiday_Event__e", &fields(json!({"Action__c": "Add"})), None).unwrap();
         let last = org.events.back().unwrap();
         assert_eq!(last.channel, "/event/Holiday_Event__e");
-        assert_eq!(last.payload["Action__c"], "Add");
+        assert_eq!(last.payload()["Action__c"], "Add");
         assert!(org.object("Holiday_Event__e").unwrap().rows.is_empty());
     }
 
@@ -811,8 +855,8 @@ mod tests {
         org.publish("/event/A__e".into(), json!({"n": 2}), now - time::Duration::hours(1));
         assert_eq!(org.events.len(), 2, "pruning happens on the next publish");
         org.publish("/event/A__e".into(), json!({"n": 3}), now);
-        let kept: Vec<&Value> = org.events.iter().map(|e| &e.payload["n"]).collect();
-        assert_eq!(kept, [&json!(2), &json!(3)]);
+        let kept: Vec<Value> = org.events.iter().map(|e| e.payload()["n"].clone()).collect();
+        assert_eq!(kept, [json!(2), json!(3)]);
     }
 
     #[test]

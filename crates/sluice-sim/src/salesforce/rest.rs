@@ -89,7 +89,7 @@ pub async fn limits(State(sim): State<SalesforceSim>) -> Json<Value> {
 pub async fn global_describe(State(sim): State<SalesforceSim>, Path(version): Path<String>) -> Json<Value> {
     let state = sim.lock();
     let version = version_number(&version);
-    let mut objects: Vec<&ObjectDef> = state.org.objects.values().map(|s| &s.def).collect();
+    let mut objects: Vec<&ObjectDef> = state.org.objects.values().map(|s| s.def.as_ref()).collect();
     objects.sort_by(|a, b| a.name.cmp(&b.name));
     Json(json!({
         "encoding": "UTF-8",

@@ -96,7 +96,7 @@ fn replay_start(org: &Org, replay: i64) -> Result<u64, String> {
 }
 
 fn event_message(subscription: &str, event: &StoredEvent) -> Value {
-    let mut payload = event.payload.clone();
+    let mut payload = event.payload();
     let schema = format!("sluice-{}", event.channel.trim_start_matches('/').replace('/', "-"));
     let mut event_info = json!({"replayId": event.replay_id});
     if let Some(uuid) = payload.get("EventUuid").cloned() {
@@ -282,8 +282,12 @@ mod tests {
         assert!(channel_exists(&org, "/event/Holiday_Event__e"));
         assert!(!channel_exists(&org, "/data/ShoeChangeEvent"));
         assert!(!channel_exists(&org, "/topic/whatever"));
-        let event =
-            StoredEvent { replay_id: 1, channel: "/data/AccountChangeEvent".into(), payload: json!({}), created_ms: 0 };
+        let event = StoredEvent {
+            replay_id: 1,
+            channel: "/data/AccountChangeEvent".into(),
+            payload: serde_json::value::to_raw_value(&json!({})).unwrap(),
+            created_ms: 0,
+        };
         assert!(delivers("/data/ChangeEvents", &event));
         assert!(!delivers("/data/ContactChangeEvent", &event));
     }
