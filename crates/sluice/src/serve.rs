@@ -1,0 +1,176 @@
+//! `sluice serve`: the data directory, the store, the connectors, the API
+//! and a worker, in one process; also started in-process by `sluice demo`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+
+use crate::datadir::{self, CredentialSource, DataDir};
+
+/// Options of `sluice serve`.
+#[derive(clap::Args, Clone)]
+pub struct ServeArgs {
+    /// Data directory: SQLite file, objects, master key, credentials, account id.
+    #[arg(long, env = "SLUICE_DATA_DIR", default_value = "sluice-data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "SLUICE_LISTEN", default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+    /// Region that requests are signed for and ARNs carry.
+    #[arg(long, env = "SLUICE_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Metadata store URL; default is SQLite in the data directory.
+    /// Use postgres://... to share one store between several servers.
+    #[arg(long, env = "SLUICE_STORE_URL")]
+    pub store: Option<String>,
+    /// Consumer key of the Salesforce connected app that refreshes the
+    /// profiles' access tokens (its secret, if the app needs one for
+    /// refreshes, comes from SLUICE_SALESFORCE_CLIENT_SECRET).
+    #[arg(long, env = "SLUICE_SALESFORCE_CLIENT_ID")]
+    pub salesforce_client_id: Option<String>,
+    /// S3 or S3-compatible endpoint that holds every bucket of the S3
+    /// connector (default: folders under DATA_DIR/objects). Credentials come
+    /// from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
+    #[arg(long, env = "SLUICE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Region the S3 endpoint's requests are signed for.
+    #[arg(long, env = "SLUICE_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+}
+
+/// Where the S3 connector's buckets are: the endpoint given, or folders
+/// under the data directory.
+fn buckets(args: &ServeArgs, data: &DataDir) -> Result<sluice_connectors::s3::Buckets> {
+    let Some(endpoint) = &args.s3_endpoint else {
+        return Ok(sluice_connectors::s3::Buckets::local(data.root.join("objects")));
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(access_key_id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) else {
+        bail!("--s3-endpoint needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    };
+    Ok(sluice_connectors::s3::Buckets::remote(sluice_connectors::s3::S3Endpoint {
+        endpoint: endpoint.clone(),
+        region: args.s3_region.clone(),
+        access_key_id,
+        secret_access_key: sluice_model::wire::SecretString::new(secret),
+        session_token: env("AWS_SESSION_TOKEN").map(sluice_model::wire::SecretString::new),
+    }))
+}
+
+/// Env var holding the Salesforce connected app's consumer secret.
+const SALESFORCE_CLIENT_SECRET_ENV: &str = "SLUICE_SALESFORCE_CLIENT_SECRET";
+
+/// A server running in this process (API and worker).
+pub struct RunningServer {
+    /// Where the API listens.
+    pub address: SocketAddr,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The root access key.
+    pub key: sluice_api::AccessKey,
+    /// The region requests are signed for.
+    pub region: String,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops the API and the worker (a running run is given back to the
+    /// queue) and waits for them.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await.context("the server task failed")?
+    }
+}
+
+/// `sluice serve`: runs until SIGTERM or Ctrl-C.
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    let server = start(args, connector_overrides()).await?;
+    println!("listening on http://{}", server.address);
+    crate::shutdown_signal().await;
+    server.stop().await?;
+    tracing::info!("sluice stopped");
+    Ok(())
+}
+
+/// What a caller of [`start`] may set beyond the command-line options.
+#[derive(Default)]
+pub struct ConnectorOverrides {
+    /// The Salesforce connected app (instead of --salesforce-client-id).
+    pub salesforce_app: Option<sluice_connectors::salesforce::client::ClientApp>,
+}
+
+fn connector_overrides() -> ConnectorOverrides {
+    ConnectorOverrides::default()
+}
+
+/// Prepares the data directory, opens the store and starts the API and a
+/// worker in this process.
+pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<RunningServer> {
+    let data = DataDir::open(&args.data_dir)?;
+    let account_id = data.account_id()?;
+    let (key, source) = data.root_credentials()?;
+    match source {
+        CredentialSource::Generated => println!(
+            "generated root credentials (shown once; also in {}):\n  aws_access_key_id = {}\n  aws_secret_access_key = {}",
+            data.root.join(datadir::CREDENTIALS_FILE).display(),
+            key.access_key_id,
+            key.secret_access_key.expose()
+        ),
+        CredentialSource::File => tracing::info!(access_key_id = %key.access_key_id, "root credentials loaded from the data directory"),
+        CredentialSource::Environment => tracing::info!(access_key_id = %key.access_key_id, "root credentials taken from the environment"),
+    }
+    let vault = Arc::new(sluice_vault::Vault::open_default(&data.root).context("cannot load the master key")?);
+    let store_url = args.store.clone().unwrap_or_else(|| data.sqlite_url());
+    let store = sluice_store::open_store(&store_url).await.context("cannot open the metadata store")?;
+    let buckets = buckets(&args, &data)?;
+    tracing::info!(buckets = %buckets.describe(), "S3 connector buckets");
+    let connector_settings = sluice_connectors::ConnectorSettings {
+        salesforce_app: overrides.salesforce_app.or_else(|| {
+            args.salesforce_client_id.clone().map(|client_id| sluice_connectors::salesforce::client::ClientApp {
+                client_id,
+                client_secret: std::env::var(SALESFORCE_CLIENT_SECRET_ENV)
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .map(sluice_model::wire::SecretString::new),
+            })
+        }),
+        salesforce_bulk_job_records: None,
+        buckets: Some(buckets),
+    };
+    if connector_settings.salesforce_app.is_none() {
+        tracing::info!(
+            "no Salesforce connected app configured (--salesforce-client-id): expired access tokens cannot be refreshed"
+        );
+    }
+    let registry = Arc::new(sluice_connectors::Registry::new(&connector_settings));
+    let pipeline =
+        Arc::new(sluice_engine::pipeline::PipelineRunner::new(store.clone(), vault.clone(), registry.clone()));
+    let appflow =
+        sluice_service::appflow::AppflowService::new(store.clone(), vault.clone(), registry, &args.region, &account_id)
+            .with_pipeline(pipeline.clone());
+    let state = sluice_api::AppState::new(appflow, vec![key.clone()]);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, region = %args.region, account_id = %account_id, data_dir = %data.root.display(), "sluice listening");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let worker = sluice_engine::Worker::new(store, pipeline, sluice_engine::WorkerConfig::default());
+    let worker = tokio::spawn(worker.run_until(until_stopped()));
+    let api = sluice_api::serve(listener, state, until_stopped());
+    let task = tokio::spawn(async move {
+        api.await.context("the API server failed")?;
+        let _ = worker.await;
+        Ok(())
+    });
+    Ok(RunningServer { address, data_dir: data.root.clone(), key, region: args.region.clone(), stop, task })
+}

@@ -1,0 +1,37 @@
+"""A 10,000-record run of the throughput benchmark (tests/bench/throughput.py)
+on the test binary: every case and baseline runs and delivers what it must.
+The figures come from scripts/bench-throughput on release binaries."""
+import importlib.util
+import pathlib
+
+BENCH = pathlib.Path(__file__).resolve().parents[1] / "bench" / "throughput.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("throughput", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_throughput_benchmark_runs_every_case(sluice_bin, tmp_path, capsys):
+    bench = load_bench()
+    out = tmp_path / "rows.json"
+    assert bench.main(["--bin", sluice_bin, "--records", "10000", "--json", str(out)]) == 0
+    import json
+
+    rows = json.loads(out.read_text())
+    by_case = {}
+    for row in rows:
+        by_case.setdefault(row["case"], []).append(row)
+    assert sorted(by_case) == ["1", "2", "3"]
+    # Case 1: the ceiling and the flow both see every Lead.
+    assert [r["records"] for r in by_case["1"]] == [10000, 10000]
+    # Case 2: both read every row and keep the same ones (do_not_call = false).
+    duckdb, sluice = by_case["2"]
+    assert duckdb["records"] == sluice["records"] == 10000
+    assert duckdb["delivered"] == sluice["delivered"] and 8500 < sluice["delivered"] < 9500, (duckdb, sluice)
+    # Case 3: every record is loaded, by the minimal client and by the flow.
+    assert [r["records"] for r in by_case["3"]] == [10000, 10000]
+    table = capsys.readouterr().out
+    assert "| 2 | sluice: S3 -> S3" in table and "records/s" in table
