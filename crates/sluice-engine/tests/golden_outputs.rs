@@ -8,6 +8,8 @@
 //! JSON lines bytes, and Parquet files with the same schema and values
 //! (Parquet bytes carry the writer's version, so they are compared decoded).
 
+#![cfg(all(feature = "salesforce", feature = "s3"))]
+
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;

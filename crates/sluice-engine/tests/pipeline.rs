@@ -1,6 +1,8 @@
 //! Salesforce (the simulator) -> object storage through the real worker,
 //! store, vault, connectors and tasks; outputs read back row by row.
 
+#![cfg(all(feature = "salesforce", feature = "s3"))]
+
 use std::sync::Arc;
 
 use serde_json::{json, Value};

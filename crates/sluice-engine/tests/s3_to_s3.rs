@@ -4,6 +4,8 @@
 //! by row; malformed input fails the run naming the object, the row and
 //! the column, and publishes nothing.
 
+#![cfg(feature = "s3")]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;

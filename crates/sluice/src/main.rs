@@ -3,7 +3,7 @@
 mod client;
 mod commands;
 mod datadir;
-#[cfg(feature = "sim")]
+#[cfg(all(feature = "sim", feature = "salesforce", feature = "s3"))]
 mod demo;
 mod serve;
 #[cfg(feature = "sim")]
@@ -51,7 +51,7 @@ enum Command {
     },
     /// First contact: a server, a simulated Salesforce org, a profile and two
     /// sample flows, run with a progress bar; then the lines to go on with.
-    #[cfg(feature = "sim")]
+    #[cfg(all(feature = "sim", feature = "salesforce", feature = "s3"))]
     Demo(demo::DemoArgs),
 }
 
@@ -76,7 +76,7 @@ async fn main() {
             init_logging(cli.log_format, "info,sqlx=warn");
             sim::run(app, shutdown_signal()).await
         }
-        #[cfg(feature = "sim")]
+        #[cfg(all(feature = "sim", feature = "salesforce", feature = "s3"))]
         Command::Demo(args) => {
             // The demo talks to its user on stdout; the log shows only problems.
             init_logging(cli.log_format, "warn");

@@ -42,17 +42,28 @@ pub struct ServeArgs {
 
 /// Where the S3 connector's buckets are: the endpoint given, or folders
 /// under the data directory.
+#[cfg(feature = "s3")]
 fn buckets(args: &ServeArgs, data: &DataDir) -> Result<sluice_connectors::s3::Buckets> {
     let Some(endpoint) = &args.s3_endpoint else {
         return Ok(sluice_connectors::s3::Buckets::local(data.root.join("objects")));
     };
+    remote_buckets(endpoint, &args.s3_region)
+}
+
+#[cfg(all(feature = "s3", not(feature = "s3-remote")))]
+fn remote_buckets(_endpoint: &str, _region: &str) -> Result<sluice_connectors::s3::Buckets> {
+    bail!("this build has no S3 endpoint support (cargo feature s3-remote)")
+}
+
+#[cfg(feature = "s3-remote")]
+fn remote_buckets(endpoint: &str, region: &str) -> Result<sluice_connectors::s3::Buckets> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let (Some(access_key_id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) else {
         bail!("--s3-endpoint needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     };
     Ok(sluice_connectors::s3::Buckets::remote(sluice_connectors::s3::S3Endpoint {
-        endpoint: endpoint.clone(),
-        region: args.s3_region.clone(),
+        endpoint: endpoint.to_string(),
+        region: region.to_string(),
         access_key_id,
         secret_access_key: sluice_model::wire::SecretString::new(secret),
         session_token: env("AWS_SESSION_TOKEN").map(sluice_model::wire::SecretString::new),
@@ -60,9 +71,11 @@ fn buckets(args: &ServeArgs, data: &DataDir) -> Result<sluice_connectors::s3::Bu
 }
 
 /// Env var holding the Salesforce connected app's consumer secret.
+#[cfg(feature = "salesforce")]
 const SALESFORCE_CLIENT_SECRET_ENV: &str = "SLUICE_SALESFORCE_CLIENT_SECRET";
 
 /// A server running in this process (API and worker).
+#[cfg_attr(not(all(feature = "sim", feature = "salesforce", feature = "s3")), allow(dead_code))]
 pub struct RunningServer {
     /// Where the API listens.
     pub address: SocketAddr,
@@ -99,7 +112,44 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
 #[derive(Default)]
 pub struct ConnectorOverrides {
     /// The Salesforce connected app (instead of --salesforce-client-id).
+    #[cfg(feature = "salesforce")]
     pub salesforce_app: Option<sluice_connectors::salesforce::client::ClientApp>,
+}
+
+/// The connectors' server-wide settings from the options (and `overrides`),
+/// for the connectors this build has.
+fn connector_settings(
+    args: &ServeArgs,
+    data: &DataDir,
+    overrides: ConnectorOverrides,
+) -> Result<sluice_connectors::ConnectorSettings> {
+    let _ = (args, data, &overrides);
+    #[allow(unused_mut)]
+    let mut settings = sluice_connectors::ConnectorSettings::default();
+    #[cfg(feature = "salesforce")]
+    {
+        settings.salesforce_app = overrides.salesforce_app.or_else(|| {
+            args.salesforce_client_id.clone().map(|client_id| sluice_connectors::salesforce::client::ClientApp {
+                client_id,
+                client_secret: std::env::var(SALESFORCE_CLIENT_SECRET_ENV)
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .map(sluice_model::wire::SecretString::new),
+            })
+        });
+        if settings.salesforce_app.is_none() {
+            tracing::info!(
+                "no Salesforce connected app configured (--salesforce-client-id): expired access tokens cannot be refreshed"
+            );
+        }
+    }
+    #[cfg(feature = "s3")]
+    {
+        let buckets = buckets(args, data)?;
+        tracing::info!(buckets = %buckets.describe(), "S3 connector buckets");
+        settings.buckets = Some(buckets);
+    }
+    Ok(settings)
 }
 
 fn connector_overrides() -> ConnectorOverrides {
@@ -125,26 +175,7 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
     let vault = Arc::new(sluice_vault::Vault::open_default(&data.root).context("cannot load the master key")?);
     let store_url = args.store.clone().unwrap_or_else(|| data.sqlite_url());
     let store = sluice_store::open_store(&store_url).await.context("cannot open the metadata store")?;
-    let buckets = buckets(&args, &data)?;
-    tracing::info!(buckets = %buckets.describe(), "S3 connector buckets");
-    let connector_settings = sluice_connectors::ConnectorSettings {
-        salesforce_app: overrides.salesforce_app.or_else(|| {
-            args.salesforce_client_id.clone().map(|client_id| sluice_connectors::salesforce::client::ClientApp {
-                client_id,
-                client_secret: std::env::var(SALESFORCE_CLIENT_SECRET_ENV)
-                    .ok()
-                    .filter(|s| !s.is_empty())
-                    .map(sluice_model::wire::SecretString::new),
-            })
-        }),
-        salesforce_bulk_job_records: None,
-        buckets: Some(buckets),
-    };
-    if connector_settings.salesforce_app.is_none() {
-        tracing::info!(
-            "no Salesforce connected app configured (--salesforce-client-id): expired access tokens cannot be refreshed"
-        );
-    }
+    let connector_settings = connector_settings(&args, &data, overrides)?;
     let registry = Arc::new(sluice_connectors::Registry::new(&connector_settings));
     let pipeline =
         Arc::new(sluice_engine::pipeline::PipelineRunner::new(store.clone(), vault.clone(), registry.clone()));

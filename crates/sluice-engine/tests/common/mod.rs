@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
-use sluice_connectors::s3::Buckets;
 use sluice_connectors::{ConnectorSettings, Registry};
 use sluice_engine::pipeline::PipelineRunner;
 use sluice_engine::{new_execution, now_ms, Worker, WorkerConfig};
@@ -40,7 +39,12 @@ impl Harness {
         let store = open_store(&format!("sqlite://{}", dir.path().join("m.db").display())).await.unwrap();
         let vault = Arc::new(Vault::from_key([9u8; 32]));
         let objects = dir.path().join("objects");
-        let settings = ConnectorSettings { buckets: Some(Buckets::local(&objects)), ..ConnectorSettings::default() };
+        #[allow(unused_mut)]
+        let mut settings = ConnectorSettings::default();
+        #[cfg(feature = "s3")]
+        {
+            settings.buckets = Some(sluice_connectors::s3::Buckets::local(&objects));
+        }
         Self { store, vault, objects, settings, _dir: dir }
     }
 
