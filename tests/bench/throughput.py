@@ -7,7 +7,7 @@ measured in the same run on the same machine.
    simulator without parsing them (the serving ceiling).
 2. Object storage -> object storage: a CSV of N rows (id, email, first_name,
    last_name, company, phone, do_not_call, created_at, annual_revenue,
-   country) -> Parquet with a filter (do_not_call = false), three renames
+   country; about 135 MB) -> Parquet with a filter (do_not_call = false), three renames
    and a mask on phone. Baseline: DuckDB doing the same COPY ... TO parquet.
 3. Object storage -> Salesforce: the same CSV -> Lead INSERT through Bulk
    API 2.0. Baseline: a minimal client loading the same records (already in
@@ -66,7 +66,7 @@ def customers_csv(path: pathlib.Path, records: int) -> int:
         out.write(",".join(CSV_COLUMNS) + "\n")
         for i in range(records):
             out.write(
-                f"{i},customer{i}@example.com,First{i % 5003},Last{i % 7919},Company {i % 9973},"
+                f"{i},customer{i}@example-mail.com,Firstname{i % 5003},Lastname{i % 7919},Company {i % 9973} GmbH,"
                 f"+1 555 {i % 10000:04d},{'true' if rng.random() < 0.1 else 'false'},"
                 f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z,"
                 f"{(i % 100000) * 12.5:.2f},{countries[i % len(countries)]}\n"

@@ -156,7 +156,19 @@ impl Buckets {
     pub async fn open(&self, bucket: &str, key: &str) -> Result<ObjectChunks, ConnectorError> {
         let store = self.bucket(bucket)?;
         let result = store.get(&Path::from(key)).await.map_err(storage_error)?;
-        Ok(ObjectChunks { chunks: result.into_stream() })
+        Ok(match result.payload {
+            // A local file is read in large blocks (object_store's stream
+            // hands out small ones, each a trip to the blocking pool).
+            object_store::GetResultPayload::File(mut file, path) => {
+                use std::io::Seek;
+                file.seek(std::io::SeekFrom::Start(result.range.start)).map_err(|e| ConnectorError::Unreachable {
+                    system: SYSTEM,
+                    message: format!("{}: {e}", path.display()),
+                })?;
+                ObjectChunks::File { file: Some(file), remaining: result.range.end - result.range.start }
+            }
+            object_store::GetResultPayload::Stream(chunks) => ObjectChunks::Stream(chunks),
+        })
     }
 
     /// Removes the staging files of unfinished uploads under `folder` of a
@@ -224,15 +236,61 @@ impl Buckets {
     }
 }
 
+/// Bytes read from a local file at a time.
+const FILE_CHUNK_BYTES: u64 = 2 * 1024 * 1024;
+
 /// The chunks of an object being read.
-pub struct ObjectChunks {
-    chunks: futures_util::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
+pub enum ObjectChunks {
+    /// A local file, `remaining` bytes still to read from its position.
+    File {
+        /// The open file (taken while a block is read).
+        file: Option<std::fs::File>,
+        /// Bytes left.
+        remaining: u64,
+    },
+    /// A remote object's body.
+    Stream(futures_util::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>),
 }
 
 impl ObjectChunks {
     /// The next chunk, or `None` at the end.
     pub async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, ConnectorError> {
-        self.chunks.try_next().await.map_err(storage_error)
+        match self {
+            ObjectChunks::Stream(chunks) => chunks.try_next().await.map_err(storage_error),
+            ObjectChunks::File { file, remaining } => {
+                if *remaining == 0 {
+                    return Ok(None);
+                }
+                let Some(mut open) = file.take() else { return Ok(None) };
+                let wanted = (*remaining).min(FILE_CHUNK_BYTES) as usize;
+                let read = tokio::task::spawn_blocking(move || {
+                    use std::io::Read;
+                    let mut block = vec![0u8; wanted];
+                    let mut filled = 0;
+                    while filled < wanted {
+                        match open.read(&mut block[filled..]) {
+                            Ok(0) => break,
+                            Ok(n) => filled += n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    block.truncate(filled);
+                    Ok((open, block))
+                })
+                .await
+                .map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
+                let (open, block) =
+                    read.map_err(|e| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() })?;
+                if block.is_empty() {
+                    *remaining = 0;
+                    return Ok(None);
+                }
+                *remaining -= block.len() as u64;
+                *file = Some(open);
+                Ok(Some(bytes::Bytes::from(block)))
+            }
+        }
     }
 }
 
