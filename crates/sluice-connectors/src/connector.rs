@@ -181,6 +181,13 @@ pub trait Connector: Send + Sync + 'static {
     }
 }
 
+/// Adds a problem unless `url` is an http(s) URL (`what` names the property).
+pub(crate) fn check_http_url(url: &str, what: &str, problems: &mut ValidationProblems) {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        problems.push(format!("{what} must be an http(s) URL"));
+    }
+}
+
 /// Errors of the erased interface: a profile or flow setting that does not
 /// validate, or a connector error.
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,6 @@ use serde_json::{json, Value};
 use sluice_sim::salesforce::org::Org;
 use sluice_sim::salesforce::state::{SimConfig, DEMO_USERNAME};
 use sluice_sim::salesforce::SalesforceSim;
-use sluice_store::{FlowRecord, ProfileRecord};
 
 mod common;
 
@@ -72,24 +71,7 @@ async fn salesforce_to_object_storage_outputs_match_the_golden_files() {
         state.new_session(&user)
     };
     let setup = common::Harness::new().await;
-    let arn = "arn:aws:appflow:us-east-1:123456789012:connectorprofile/sf".to_string();
-    let sealed = setup.vault.seal(json!({"Salesforce": {"accessToken": token}}).to_string().as_bytes(), &arn);
-    setup
-        .store
-        .create_profile(&ProfileRecord {
-            name: "sf".into(),
-            arn,
-            connector_type: "Salesforce".into(),
-            connector_label: None,
-            connection_mode: "Public".into(),
-            properties: json!({"Salesforce": {"instanceUrl": base}}),
-            sealed_credentials: Some(sealed.to_text()),
-            created_at_ms: 1,
-            updated_at_ms: 1,
-            auth_error: None,
-        })
-        .await
-        .unwrap();
+    common::create_salesforce_profile(&*setup.store, &setup.vault, &base, json!({"accessToken": token})).await;
     let flows: Vec<Value> = serde_json::from_slice(&std::fs::read(dir.join("flows.json")).unwrap()).unwrap();
     assert!(flows.len() >= 10);
     for flow in flows {
@@ -102,15 +84,7 @@ async fn salesforce_to_object_storage_outputs_match_the_golden_files() {
             Some("PARQUET") => "parquet",
             _ => "jsonl",
         };
-        let record = FlowRecord {
-            name: name.clone(),
-            arn: format!("arn:aws:appflow:us-east-1:123456789012:flow/{name}"),
-            status: "Active".into(),
-            definition: flow["definition"].clone(),
-            profile_names: vec!["sf".into()],
-            created_at_ms: 1,
-            updated_at_ms: 1,
-        };
+        let record = common::flow_record(&name, flow["definition"].clone(), &["sf"]);
         let execution_id = format!("exec-{name}");
         let result = setup.run(record, &execution_id).await;
         assert_eq!(result["executionStatus"], "Successful", "{name}: {result}");

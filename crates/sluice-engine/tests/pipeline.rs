@@ -13,8 +13,10 @@ use sluice_engine::pipeline::PipelineRunner;
 use sluice_engine::{new_execution, now_ms, Worker, WorkerConfig};
 use sluice_sim::salesforce::state::{FaultRule, SimConfig, DEMO_CLIENT_ID, DEMO_USERNAME};
 use sluice_sim::salesforce::{seed, SalesforceSim};
-use sluice_store::{open_store, FlowRecord, MetadataStore, ProfileRecord};
+use sluice_store::{open_store, FlowRecord, MetadataStore};
 use sluice_vault::Vault;
+
+mod common;
 
 struct Setup {
     store: Arc<dyn MetadataStore>,
@@ -36,36 +38,17 @@ async fn setup_with(config: SimConfig, refreshable: bool) -> Setup {
     let store = open_store(&format!("sqlite://{}", dir.path().join("m.db").display())).await.unwrap();
     let vault = Arc::new(Vault::from_key([9u8; 32]));
     let sim = SalesforceSim::new(seed::demo_org(), config, None);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    sim.set_base_url(base.clone());
-    tokio::spawn(sluice_sim::server::serve(listener, sim.router(), None, std::future::pending()));
+    let base = common::serve_sim(&sim);
     let (token, refresh) = {
         let mut state = sim.lock();
         let user = state.users[DEMO_USERNAME].clone();
         (state.new_session(&user), state.new_refresh_token(DEMO_USERNAME, DEMO_CLIENT_ID))
     };
-    let arn = "arn:aws:appflow:us-east-1:123456789012:connectorprofile/sf".to_string();
-    let mut credentials = json!({"Salesforce": {"accessToken": token}});
+    let mut credentials = json!({"accessToken": token});
     if refreshable {
-        credentials["Salesforce"]["refreshToken"] = json!(refresh);
+        credentials["refreshToken"] = json!(refresh);
     }
-    let sealed = vault.seal(credentials.to_string().as_bytes(), &arn).to_text();
-    store
-        .create_profile(&ProfileRecord {
-            name: "sf".into(),
-            arn,
-            connector_type: "Salesforce".into(),
-            connector_label: None,
-            connection_mode: "Public".into(),
-            properties: json!({"Salesforce": {"instanceUrl": base}}),
-            sealed_credentials: Some(sealed),
-            created_at_ms: 1,
-            updated_at_ms: 1,
-            auth_error: None,
-        })
-        .await
-        .unwrap();
+    common::create_salesforce_profile(&*store, &vault, &base, credentials).await;
     let objects = dir.path().join("objects");
     Setup { store, vault, objects, sim, _dir: dir }
 }
@@ -78,11 +61,7 @@ fn banking_accounts_flow(name: &str, file_type: &str, extra_tasks: Vec<Value>) -
                "taskProperties": {"DATA_TYPE": "string", "VALUE": "Banking"}}),
     ];
     tasks.extend(extra_tasks);
-    FlowRecord {
-        name: name.into(),
-        arn: format!("arn:aws:appflow:us-east-1:123456789012:flow/{name}"),
-        status: "Active".into(),
-        definition: json!({
+    let definition = json!({
             "triggerConfig": {"triggerType": "OnDemand"},
             "sourceFlowConfig": {"connectorType": "Salesforce", "connectorProfileName": "sf",
                                  "sourceConnectorProperties": {"Salesforce": {"object": "Account"}}},
@@ -90,12 +69,8 @@ fn banking_accounts_flow(name: &str, file_type: &str, extra_tasks: Vec<Value>) -
                 "bucketName": "exports", "bucketPrefix": "crm",
                 "s3OutputFormatConfig": {"fileType": file_type}}}}],
             "tasks": tasks,
-            "createdBy": "test", "lastUpdatedBy": "test"
-        }),
-        profile_names: vec!["sf".into()],
-        created_at_ms: 1,
-        updated_at_ms: 1,
-    }
+    });
+    common::flow_record(name, definition, &["sf"])
 }
 
 async fn run(setup: &Setup, flow: FlowRecord, execution_id: &str) -> Value {
@@ -263,11 +238,7 @@ fn csv_to_salesforce_flow(name: &str, operation: &str, extra: Value) -> FlowReco
     if let (Value::Object(target), Value::Object(more)) = (&mut destination, extra) {
         target.extend(more);
     }
-    FlowRecord {
-        name: name.into(),
-        arn: format!("arn:aws:appflow:us-east-1:123456789012:flow/{name}"),
-        status: "Active".into(),
-        definition: json!({
+    let definition = json!({
             "triggerConfig": {"triggerType": "OnDemand"},
             "sourceFlowConfig": {"connectorType": "S3", "sourceConnectorProperties": {"S3": {
                 "bucketName": "inbox", "bucketPrefix": "status", "s3InputFormatConfig": {"s3InputFileType": "CSV"}}}},
@@ -281,12 +252,8 @@ fn csv_to_salesforce_flow(name: &str, operation: &str, extra: Value) -> FlowReco
                 {"taskType": "Map", "sourceFields": ["message"], "destinationField": "Status_Message__c",
                  "connectorOperator": {"S3": "NO_OP"}}
             ],
-            "createdBy": "test", "lastUpdatedBy": "test"
-        }),
-        profile_names: vec!["sf".into()],
-        created_at_ms: 1,
-        updated_at_ms: 1,
-    }
+    });
+    common::flow_record(name, definition, &["sf"])
 }
 
 fn holidays(sim: &SalesforceSim) -> Vec<(String, String, String)> {

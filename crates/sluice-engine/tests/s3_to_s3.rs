@@ -100,22 +100,15 @@ fn expected_rows() -> Vec<BTreeMap<String, String>> {
 }
 
 fn flow(name: &str, input_type: &str, prefix: &str, output_type: &str, tasks: Value) -> FlowRecord {
-    FlowRecord {
-        name: name.into(),
-        arn: format!("arn:aws:appflow:us-east-1:123456789012:flow/{name}"),
-        status: "Active".into(),
-        definition: json!({
+    let definition = json!({
             "triggerConfig": {"triggerType": "OnDemand"},
             "sourceFlowConfig": {"connectorType": "S3", "sourceConnectorProperties": {"S3": {
                 "bucketName": "landing", "bucketPrefix": prefix, "s3InputFormatConfig": {"s3InputFileType": input_type}}}},
             "destinationFlowConfigList": [{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
                 "bucketName": "lake", "bucketPrefix": "customers", "s3OutputFormatConfig": {"fileType": output_type}}}}],
             "tasks": tasks,
-        }),
-        profile_names: vec![],
-        created_at_ms: 1,
-        updated_at_ms: 1,
-    }
+    });
+    common::flow_record(name, definition, &[])
 }
 
 fn text(value: &Value) -> String {

@@ -98,6 +98,17 @@ impl SqlStore {
 const ENQUEUE_RUN: &str = "INSERT INTO run_queue (execution_id, flow_name, enqueued_at_ms, attempts, lease_owner, \
      lease_expires_at_ms, cancel_requested) VALUES ($1, $2, $3, 0, NULL, NULL, 0)";
 
+/// The INSERT of a new execution record.
+fn insert_execution_query(e: &ExecutionRow) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(dynamic(format!("INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")))
+        .bind(e.execution_id.clone())
+        .bind(e.flow_name.clone())
+        .bind(e.status.clone())
+        .bind(e.record.to_string())
+        .bind(e.started_at_ms)
+        .bind(e.updated_at_ms)
+}
+
 /// A statement assembled at run time from this file's constants (column
 /// lists, a backend's lock clause, a page size) and `$n` placeholders:
 /// values always travel as bound parameters, never in the text.
@@ -435,17 +446,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn insert_execution(&self, e: &ExecutionRow) -> StoreResult<()> {
-        sqlx::query(dynamic(format!(
-            "INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-        )))
-        .bind(&e.execution_id)
-        .bind(&e.flow_name)
-        .bind(&e.status)
-        .bind(e.record.to_string())
-        .bind(e.started_at_ms)
-        .bind(e.updated_at_ms)
-        .execute(&self.pool)
-        .await?;
+        insert_execution_query(e).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -513,17 +514,7 @@ impl MetadataStore for SqlStore {
 
     async fn start_run(&self, e: &ExecutionRow) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(dynamic(format!(
-            "INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-        )))
-        .bind(&e.execution_id)
-        .bind(&e.flow_name)
-        .bind(&e.status)
-        .bind(e.record.to_string())
-        .bind(e.started_at_ms)
-        .bind(e.updated_at_ms)
-        .execute(&mut *tx)
-        .await?;
+        insert_execution_query(e).execute(&mut *tx).await?;
         sqlx::query(ENQUEUE_RUN)
             .bind(&e.execution_id)
             .bind(&e.flow_name)

@@ -56,9 +56,7 @@ impl Connector for MarketoConnector {
     ) -> Result<MarketoProfile, ValidationProblems> {
         let mut problems = ValidationProblems::new();
         let instance_url = properties.marketo.as_ref().map(|p| p.instance_url.clone()).unwrap_or_default();
-        if !(instance_url.starts_with("https://") || instance_url.starts_with("http://")) {
-            problems.push("Marketo.instanceUrl must be an http(s) URL");
-        }
+        crate::connector::check_http_url(&instance_url, "Marketo.instanceUrl", &mut problems);
         let client_id = credentials.and_then(|c| c.marketo.as_ref()).map(|c| c.client_id.clone());
         if client_id.is_none() {
             problems.push("Marketo credentials are required");

@@ -206,9 +206,7 @@ impl Connector for SalesforceConnector {
     ) -> Result<SalesforceProfile, ValidationProblems> {
         let mut problems = ValidationProblems::new();
         let instance_url = properties.salesforce.as_ref().and_then(|p| p.instance_url.clone()).unwrap_or_default();
-        if !(instance_url.starts_with("https://") || instance_url.starts_with("http://")) {
-            problems.push("Salesforce.instanceUrl must be an http(s) URL");
-        }
+        crate::connector::check_http_url(&instance_url, "Salesforce.instanceUrl", &mut problems);
         let credentials = credentials.and_then(|c| c.salesforce.as_ref());
         if credentials.is_none() {
             problems.push("Salesforce credentials are required");

@@ -24,6 +24,41 @@ pub fn serve_sim(sim: &SalesforceSim) -> String {
     base
 }
 
+/// A flow record as CreateFlow would store it (status `Active`).
+pub fn flow_record(name: &str, definition: Value, profiles: &[&str]) -> FlowRecord {
+    FlowRecord {
+        name: name.into(),
+        arn: format!("arn:aws:appflow:us-east-1:123456789012:flow/{name}"),
+        status: "Active".into(),
+        definition,
+        profile_names: profiles.iter().map(|p| p.to_string()).collect(),
+        created_at_ms: 1,
+        updated_at_ms: 1,
+    }
+}
+
+/// Stores the Salesforce profile `sf` for the org at `base`, with
+/// `credentials` (the `Salesforce` member of AppFlow's credentials) sealed.
+pub async fn create_salesforce_profile(store: &dyn MetadataStore, vault: &Vault, base: &str, credentials: Value) {
+    let arn = "arn:aws:appflow:us-east-1:123456789012:connectorprofile/sf".to_string();
+    let sealed = vault.seal(serde_json::json!({"Salesforce": credentials}).to_string().as_bytes(), &arn).to_text();
+    store
+        .create_profile(&sluice_store::ProfileRecord {
+            name: "sf".into(),
+            arn,
+            connector_type: "Salesforce".into(),
+            connector_label: None,
+            connection_mode: "Public".into(),
+            properties: serde_json::json!({"Salesforce": {"instanceUrl": base}}),
+            sealed_credentials: Some(sealed),
+            created_at_ms: 1,
+            updated_at_ms: 1,
+            auth_error: None,
+        })
+        .await
+        .unwrap();
+}
+
 /// A SQLite store, a vault and local buckets in a temporary folder.
 pub struct Harness {
     pub store: Arc<dyn MetadataStore>,
