@@ -309,53 +309,7 @@ fn check_tasks(tasks: &[Option<Task>], source: Option<&ConnectorSpec>, problems:
     }
 }
 
-/// A parsed `scheduleExpression`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Schedule {
-    /// `rate(N unit)`: every `seconds` seconds.
-    Rate {
-        /// Interval length.
-        seconds: u64,
-    },
-    /// `cron(min hour day-of-month month day-of-week year)`, fields kept as written.
-    Cron {
-        /// The six fields.
-        fields: Vec<String>,
-    },
-}
-
-/// Parses `rate(5minutes)`, `rate(1 hour)`, `rate(2 days)` or a six-field
-/// `cron(...)` expression. The shortest rate AppFlow allows is one minute.
-pub fn parse_schedule_expression(expression: &str) -> Result<Schedule, String> {
-    let expression = expression.trim();
-    if let Some(body) = expression.strip_prefix("rate(").and_then(|b| b.strip_suffix(')')) {
-        let body = body.trim();
-        let digits_end = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
-        let (number, unit) = body.split_at(digits_end);
-        let count: u64 =
-            number.parse().map_err(|_| format!("'{expression}' must start with a whole number of units"))?;
-        if count == 0 {
-            return Err(format!("'{expression}' must be at least 1"));
-        }
-        let unit_seconds = match unit.trim() {
-            "minute" | "minutes" => 60,
-            "hour" | "hours" => 3600,
-            "day" | "days" => 86_400,
-            other => return Err(format!("unknown rate unit '{other}'; use minutes, hours or days")),
-        };
-        return Ok(Schedule::Rate { seconds: count * unit_seconds });
-    }
-    if let Some(body) = expression.strip_prefix("cron(").and_then(|b| b.strip_suffix(')')) {
-        let fields: Vec<String> = body.split_whitespace().map(str::to_string).collect();
-        if fields.len() != 6 {
-            return Err(format!(
-                "'{expression}' must have six fields: minutes hours day-of-month month day-of-week year"
-            ));
-        }
-        return Ok(Schedule::Cron { fields });
-    }
-    Err(format!("'{expression}' is neither rate(...) nor cron(...)"))
-}
+pub use crate::schedule::{parse_schedule_expression, Schedule};
 
 fn expect_only_member(members: &[String], expected: &str, path: &str, problems: &mut ValidationProblems) {
     if members.len() == 1 && members[0] == expected {
@@ -468,7 +422,7 @@ mod tests {
         assert_eq!(parse_schedule_expression("rate(5minutes)"), Ok(Schedule::Rate { seconds: 300 }));
         assert_eq!(parse_schedule_expression("rate(1 hour)"), Ok(Schedule::Rate { seconds: 3600 }));
         assert!(parse_schedule_expression("rate(5 weeks)").is_err());
-        assert!(parse_schedule_expression("cron(0 12 * * ? *)").is_ok());
+        assert!(matches!(parse_schedule_expression("cron(0 12 * * ? *)"), Ok(Schedule::Cron(_))));
         assert!(parse_schedule_expression("cron(0 12 * *)").is_err());
         assert!(parse_schedule_expression("every day").is_err());
     }
