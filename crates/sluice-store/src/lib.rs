@@ -13,9 +13,12 @@
 
 mod records;
 mod sql;
+mod sql_triggers;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use serde_json::Value;
 
 pub use records::*;
 pub use sql::SqlStore;
@@ -72,9 +75,55 @@ pub enum StoreError {
 /// Result type of the store.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The trigger state of scheduled flows: occurrences claimed by
+/// compare-and-set (several servers on one store fire each once) and the
+/// incremental position, moved only after a run committed.
+#[async_trait::async_trait]
+pub trait TriggerStore: Send + Sync {
+    /// Sets when a flow's next occurrence is due (`None`: no more), creating
+    /// its trigger state if needed and keeping its incremental position;
+    /// `reset_failures` zeroes the count of failed runs in a row.
+    async fn schedule_trigger(
+        &self,
+        flow_name: &str,
+        next_fire_ms: Option<i64>,
+        reset_failures: bool,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    /// A flow's trigger state.
+    async fn get_trigger(&self, flow_name: &str) -> StoreResult<Option<TriggerRow>>;
+    /// Trigger states whose next occurrence is due at `now_ms`, oldest first.
+    async fn due_triggers(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<TriggerRow>>;
+    /// Claims the occurrence due at `due_ms`: moves the next occurrence to
+    /// `next_fire_ms` only if it is still `due_ms`, and in the same
+    /// transaction records and queues `run` (its execution and request), if
+    /// given. False when another server claimed the occurrence first.
+    async fn fire_trigger(
+        &self,
+        flow_name: &str,
+        due_ms: i64,
+        next_fire_ms: Option<i64>,
+        run: Option<(&ExecutionRow, &Value)>,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// After a triggered run: a success moves the watermark and the source
+    /// state (when given) and zeroes the failures; a failure counts one
+    /// more. Returns the failures in a row.
+    async fn record_trigger_outcome(
+        &self,
+        flow_name: &str,
+        succeeded: bool,
+        watermark_ms: Option<i64>,
+        source_state: Option<&Value>,
+        now_ms: i64,
+    ) -> StoreResult<i64>;
+    /// Whether a run of the flow is queued or running.
+    async fn run_in_flight(&self, flow_name: &str) -> StoreResult<bool>;
+}
+
 /// The metadata store interface.
 #[async_trait::async_trait]
-pub trait MetadataStore: Send + Sync + 'static {
+pub trait MetadataStore: TriggerStore + Send + Sync + 'static {
     /// Which backend this is ("sqlite" or "postgres").
     fn backend_name(&self) -> &'static str;
 
@@ -121,10 +170,11 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Queues a run for the workers.
     async fn enqueue_run(&self, execution_id: &str, flow_name: &str, now_ms: i64) -> StoreResult<()>;
-    /// Stores a new run's execution record and queues the run, in one
-    /// transaction: either both are written or neither is (a run can never
-    /// be recorded `InProgress` without being queued).
-    async fn start_run(&self, execution: &ExecutionRow) -> StoreResult<()>;
+    /// Stores a new run's execution record and queues the run (with what it
+    /// is for, `request`), in one transaction: either both are written or
+    /// neither is (a run can never be recorded `InProgress` without being
+    /// queued).
+    async fn start_run(&self, execution: &ExecutionRow, request: Option<&Value>) -> StoreResult<()>;
     /// Claims the oldest run that no live lease holds, for `lease_ms`.
     /// Several workers (processes sharing a PostgreSQL store) never get the
     /// same run while its lease is live.

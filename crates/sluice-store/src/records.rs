@@ -111,4 +111,25 @@ pub struct ClaimedRun {
     pub flow_name: String,
     /// How many times it has been claimed, this claim included.
     pub attempts: i64,
+    /// What the run is for (a scheduled occurrence, a backfill), as queued.
+    pub request: Option<Value>,
+}
+
+/// The trigger state of a scheduled flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerRow {
+    /// The flow.
+    pub flow_name: String,
+    /// When the next occurrence is due (ms); `None`: no further occurrence
+    /// (the flow is not active, or its schedule ended).
+    pub next_fire_ms: Option<i64>,
+    /// End of the last committed incremental window (ms).
+    pub watermark_ms: Option<i64>,
+    /// The source's incremental state after the last committed run (e.g.
+    /// the objects an object-storage source has read).
+    pub source_state: Option<Value>,
+    /// Runs that failed in a row.
+    pub consecutive_failures: i64,
+    /// Last change (ms).
+    pub updated_at_ms: i64,
 }

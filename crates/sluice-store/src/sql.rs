@@ -22,7 +22,7 @@ enum Backend {
 /// The SQL implementation of [`MetadataStore`].
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
 }
 
@@ -94,12 +94,27 @@ impl SqlStore {
     }
 }
 
-/// Queues a run: `$1` execution id, `$2` flow name, `$3` when.
-const ENQUEUE_RUN: &str = "INSERT INTO run_queue (execution_id, flow_name, enqueued_at_ms, attempts, lease_owner, \
-     lease_expires_at_ms, cancel_requested) VALUES ($1, $2, $3, 0, NULL, NULL, 0)";
+/// Queues a run (`request`: what it is for).
+pub(crate) fn enqueue_query(
+    execution_id: &str,
+    flow_name: &str,
+    now_ms: i64,
+    request: Option<&Value>,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "INSERT INTO run_queue (execution_id, flow_name, enqueued_at_ms, attempts, lease_owner, \
+         lease_expires_at_ms, cancel_requested, request) VALUES ($1, $2, $3, 0, NULL, NULL, 0, $4)",
+    )
+    .bind(execution_id.to_string())
+    .bind(flow_name.to_string())
+    .bind(now_ms)
+    .bind(request.map(Value::to_string))
+}
 
 /// The INSERT of a new execution record.
-fn insert_execution_query(e: &ExecutionRow) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+pub(crate) fn insert_execution_query(
+    e: &ExecutionRow,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(dynamic(format!("INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")))
         .bind(e.execution_id.clone())
         .bind(e.flow_name.clone())
@@ -116,7 +131,7 @@ fn dynamic(sql: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql.into())
 }
 
-fn parse_json(text: &str, what: impl Into<String>) -> StoreResult<Value> {
+pub(crate) fn parse_json(text: &str, what: impl Into<String>) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what: what.into(), reason: e.to_string() })
 }
 
@@ -440,6 +455,7 @@ impl MetadataStore for SqlStore {
         sqlx::query("DELETE FROM flows WHERE name = $1").bind(name).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM flow_profiles WHERE flow_name = $1").bind(name).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM flow_executions WHERE flow_name = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM flow_triggers WHERE flow_name = $1").bind(name).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM resource_tags WHERE resource_arn = $1").bind(arn).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
@@ -512,21 +528,16 @@ impl MetadataStore for SqlStore {
         Ok(paginate(items, page.limit, |e| format!("{}:{}", e.started_at_ms, e.execution_id)))
     }
 
-    async fn start_run(&self, e: &ExecutionRow) -> StoreResult<()> {
+    async fn start_run(&self, e: &ExecutionRow, request: Option<&Value>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         insert_execution_query(e).execute(&mut *tx).await?;
-        sqlx::query(ENQUEUE_RUN)
-            .bind(&e.execution_id)
-            .bind(&e.flow_name)
-            .bind(e.started_at_ms)
-            .execute(&mut *tx)
-            .await?;
+        enqueue_query(&e.execution_id, &e.flow_name, e.started_at_ms, request).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn enqueue_run(&self, execution_id: &str, flow_name: &str, now_ms: i64) -> StoreResult<()> {
-        sqlx::query(ENQUEUE_RUN).bind(execution_id).bind(flow_name).bind(now_ms).execute(&self.pool).await?;
+        enqueue_query(execution_id, flow_name, now_ms, None).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -543,7 +554,7 @@ impl MetadataStore for SqlStore {
              WHERE execution_id = (SELECT execution_id FROM run_queue \
                  WHERE lease_owner IS NULL OR lease_expires_at_ms < $3 \
                  ORDER BY enqueued_at_ms, execution_id LIMIT 1{skip_locked}) \
-             RETURNING execution_id, flow_name, attempts"
+             RETURNING execution_id, flow_name, attempts, request"
         )))
         .bind(owner)
         .bind(now_ms + lease_ms)
@@ -555,6 +566,10 @@ impl MetadataStore for SqlStore {
                 execution_id: row.try_get("execution_id")?,
                 flow_name: row.try_get("flow_name")?,
                 attempts: row.try_get("attempts")?,
+                request: row
+                    .try_get::<Option<String>, _>("request")?
+                    .map(|text| parse_json(&text, "queued run request"))
+                    .transpose()?,
             })
         })
         .transpose()

@@ -297,19 +297,58 @@ async fn run_queue_leases(store: Arc<dyn MetadataStore>) {
 
 async fn a_run_is_recorded_and_queued_together_or_not_at_all(store: Arc<dyn MetadataStore>) {
     store.create_flow(&flow("f", &[])).await.unwrap();
-    store.start_run(&execution("f", "e1", 100)).await.unwrap();
+    store.start_run(&execution("f", "e1", 100), None).await.unwrap();
     assert!(store.get_execution("f", "e1").await.unwrap().is_some());
     let claimed = store.claim_run("w1", 1_000, 500).await.unwrap().unwrap();
     assert_eq!((claimed.execution_id.as_str(), claimed.flow_name.as_str()), ("e1", "f"));
     // The queue insert fails (a queue row with that id is already there):
     // the execution record written before it in the transaction is gone too.
     store.enqueue_run("e2", "f", 50).await.unwrap();
-    assert!(store.start_run(&execution("f", "e2", 200)).await.is_err());
+    assert!(store.start_run(&execution("f", "e2", 200), None).await.is_err());
     assert_eq!(store.get_execution("f", "e2").await.unwrap(), None, "no InProgress run without a queue row");
     // The execution insert fails (the id is taken): nothing is queued.
     assert!(store.finish_run("e1", "w1").await.unwrap());
-    assert!(store.start_run(&execution("f", "e1", 300)).await.is_err());
+    assert!(store.start_run(&execution("f", "e1", 300), None).await.is_err());
     assert!(!store.request_cancel("e1").await.unwrap(), "e1 was not queued again");
+}
+
+async fn triggers_fire_each_occurrence_once_and_keep_their_position(store: Arc<dyn MetadataStore>) {
+    store.create_flow(&flow("f", &[])).await.unwrap();
+    assert_eq!(store.get_trigger("f").await.unwrap(), None);
+    store.schedule_trigger("f", Some(1_000), true, 10).await.unwrap();
+    assert!(store.due_triggers(999, 10).await.unwrap().is_empty());
+    let due = store.due_triggers(1_000, 10).await.unwrap();
+    assert_eq!(due.iter().map(|t| (t.flow_name.as_str(), t.next_fire_ms)).collect::<Vec<_>>(), [("f", Some(1_000))]);
+    // Two servers see the same occurrence: the first claim wins, with its run.
+    let request = json!({"kind": "Scheduled", "fireMs": 1_000});
+    let run = execution("f", "s1", 1_000);
+    assert!(store.fire_trigger("f", 1_000, Some(2_000), Some((&run, &request)), 1_001).await.unwrap());
+    let other = execution("f", "s2", 1_000);
+    assert!(!store.fire_trigger("f", 1_000, Some(2_000), Some((&other, &request)), 1_002).await.unwrap());
+    assert_eq!(store.get_execution("f", "s2").await.unwrap(), None, "the losing claim queued nothing");
+    assert!(store.run_in_flight("f").await.unwrap());
+    let claimed = store.claim_run("w", 1_100, 500).await.unwrap().unwrap();
+    assert_eq!((claimed.execution_id.as_str(), claimed.request), ("s1", Some(request)));
+    assert!(store.finish_run("s1", "w").await.unwrap());
+    assert!(!store.run_in_flight("f").await.unwrap());
+    // Outcomes: failures count up; a success moves the position and resets them.
+    assert_eq!(store.record_trigger_outcome("f", false, Some(5), None, 1_200).await.unwrap(), 1);
+    assert_eq!(store.record_trigger_outcome("f", false, None, None, 1_300).await.unwrap(), 2);
+    assert_eq!(store.get_trigger("f").await.unwrap().unwrap().watermark_ms, None, "a failure moves nothing");
+    let state = json!({"objects": {"a.csv": 7}});
+    assert_eq!(store.record_trigger_outcome("f", true, Some(900), Some(&state), 1_400).await.unwrap(), 0);
+    let trigger = store.get_trigger("f").await.unwrap().unwrap();
+    assert_eq!(
+        (trigger.watermark_ms, trigger.source_state, trigger.next_fire_ms),
+        (Some(900), Some(state.clone()), Some(2_000))
+    );
+    // Stopping keeps the position; deleting the flow removes the trigger.
+    store.schedule_trigger("f", None, false, 1_500).await.unwrap();
+    let stopped = store.get_trigger("f").await.unwrap().unwrap();
+    assert_eq!((stopped.next_fire_ms, stopped.watermark_ms), (None, Some(900)));
+    assert!(store.due_triggers(i64::MAX, 10).await.unwrap().is_empty());
+    store.delete_flow("f").await.unwrap();
+    assert_eq!(store.get_trigger("f").await.unwrap(), None);
 }
 
 async fn concurrent_claims_never_share_a_run(store: Arc<dyn MetadataStore>) {
@@ -370,6 +409,7 @@ store_suite!(sqlite:
     tags_put_overwrite_remove,
     run_queue_leases,
     a_run_is_recorded_and_queued_together_or_not_at_all,
+    triggers_fire_each_occurrence_once_and_keep_their_position,
     concurrent_claims_never_share_a_run,
 );
 
@@ -383,6 +423,7 @@ store_suite!(postgres:
     tags_put_overwrite_remove,
     run_queue_leases,
     a_run_is_recorded_and_queued_together_or_not_at_all,
+    triggers_fire_each_occurrence_once_and_keep_their_position,
     concurrent_claims_never_share_a_run,
 );
 

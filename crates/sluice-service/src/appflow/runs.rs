@@ -39,7 +39,7 @@ impl AppflowService {
             Start::Run => {
                 let execution_id = uuid::Uuid::new_v4().to_string();
                 let now = sluice_engine::now_ms();
-                self.store.start_run(&sluice_engine::new_execution(&execution_id, name, now)).await?;
+                self.store.start_run(&sluice_engine::new_execution(&execution_id, name, now), None).await?;
                 tracing::info!(flow = %name, %execution_id, "flow run queued");
                 Ok(Started {
                     flow_status: FlowStatus::from_wire(&flow.record.status),

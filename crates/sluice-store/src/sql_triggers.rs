@@ -1,0 +1,169 @@
+//! [`TriggerStore`] on SQLite and PostgreSQL: an occurrence is claimed by a
+//! compare-and-set on `next_fire_ms`, in the same transaction as the run it
+//! queues, so only one of several servers sharing a store fires it.
+
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::records::{ExecutionRow, TriggerRow};
+use crate::sql::{enqueue_query, insert_execution_query, parse_json, SqlStore};
+use crate::{StoreResult, TriggerStore};
+
+const TRIGGER_COLUMNS: &str =
+    "flow_name, next_fire_ms, watermark_ms, source_state, consecutive_failures, updated_at_ms";
+
+fn trigger_from_row(row: &AnyRow) -> StoreResult<TriggerRow> {
+    Ok(TriggerRow {
+        flow_name: row.try_get("flow_name")?,
+        next_fire_ms: row.try_get("next_fire_ms")?,
+        watermark_ms: row.try_get("watermark_ms")?,
+        source_state: row
+            .try_get::<Option<String>, _>("source_state")?
+            .map(|text| parse_json(&text, "trigger source state"))
+            .transpose()?,
+        consecutive_failures: row.try_get("consecutive_failures")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+    })
+}
+
+/// A statement of this file's constants and `$n` placeholders.
+fn dynamic(sql: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql)
+}
+
+#[async_trait::async_trait]
+impl TriggerStore for SqlStore {
+    async fn schedule_trigger(
+        &self,
+        flow_name: &str,
+        next_fire_ms: Option<i64>,
+        reset_failures: bool,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE flow_triggers SET next_fire_ms = $1, updated_at_ms = $2, \
+             consecutive_failures = CASE WHEN $3 = 1 THEN 0 ELSE consecutive_failures END WHERE flow_name = $4",
+        )
+        .bind(next_fire_ms)
+        .bind(now_ms)
+        .bind(i64::from(reset_failures))
+        .bind(flow_name)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO flow_triggers (flow_name, next_fire_ms, watermark_ms, source_state, consecutive_failures, \
+                 updated_at_ms) VALUES ($1, $2, NULL, NULL, 0, $3)",
+            )
+            .bind(flow_name)
+            .bind(next_fire_ms)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_trigger(&self, flow_name: &str) -> StoreResult<Option<TriggerRow>> {
+        let row = sqlx::query(dynamic(format!("SELECT {TRIGGER_COLUMNS} FROM flow_triggers WHERE flow_name = $1")))
+            .bind(flow_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(trigger_from_row).transpose()
+    }
+
+    async fn due_triggers(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<TriggerRow>> {
+        let rows = sqlx::query(dynamic(format!(
+            "SELECT {TRIGGER_COLUMNS} FROM flow_triggers WHERE next_fire_ms IS NOT NULL AND next_fire_ms <= $1 \
+             ORDER BY next_fire_ms, flow_name LIMIT {}",
+            limit.max(1)
+        )))
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(trigger_from_row).collect()
+    }
+
+    async fn fire_trigger(
+        &self,
+        flow_name: &str,
+        due_ms: i64,
+        next_fire_ms: Option<i64>,
+        run: Option<(&ExecutionRow, &Value)>,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE flow_triggers SET next_fire_ms = $1, updated_at_ms = $2 WHERE flow_name = $3 AND next_fire_ms = $4",
+        )
+        .bind(next_fire_ms)
+        .bind(now_ms)
+        .bind(flow_name)
+        .bind(due_ms)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some((execution, request)) = run {
+            insert_execution_query(execution).execute(&mut *tx).await?;
+            enqueue_query(&execution.execution_id, flow_name, execution.started_at_ms, Some(request))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn record_trigger_outcome(
+        &self,
+        flow_name: &str,
+        succeeded: bool,
+        watermark_ms: Option<i64>,
+        source_state: Option<&Value>,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        if succeeded {
+            sqlx::query(
+                "UPDATE flow_triggers SET consecutive_failures = 0, updated_at_ms = $1, \
+                 watermark_ms = COALESCE($2, watermark_ms), source_state = COALESCE($3, source_state) \
+                 WHERE flow_name = $4",
+            )
+            .bind(now_ms)
+            .bind(watermark_ms)
+            .bind(source_state.map(Value::to_string))
+            .bind(flow_name)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "UPDATE flow_triggers SET consecutive_failures = consecutive_failures + 1, updated_at_ms = $1 \
+                 WHERE flow_name = $2",
+            )
+            .bind(now_ms)
+            .bind(flow_name)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let failures: Option<i64> = sqlx::query("SELECT consecutive_failures FROM flow_triggers WHERE flow_name = $1")
+            .bind(flow_name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("consecutive_failures"))
+            .transpose()?;
+        tx.commit().await?;
+        Ok(failures.unwrap_or(0))
+    }
+
+    async fn run_in_flight(&self, flow_name: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT execution_id FROM run_queue WHERE flow_name = $1 LIMIT 1")
+            .bind(flow_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+}
