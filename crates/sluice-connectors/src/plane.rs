@@ -96,13 +96,18 @@ pub struct SourceCapabilities {
     pub datetime_window: bool,
     /// Deleted records can be read too.
     pub deleted_records: bool,
+    /// Reads can skip what earlier runs read, given the state a read ends
+    /// with ([`BatchStream::checkpoint`], passed back as
+    /// [`ReadRequest::previous_state`]).
+    pub incremental_state: bool,
 }
 
 /// Records whose datetime field falls in `[start, end)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatetimeWindow {
-    /// The datetime field compared.
-    pub field: String,
+    /// The datetime field compared (`None`: the source's own choice, e.g.
+    /// when the record was last changed).
+    pub field: Option<String>,
     /// Inclusive start; `None` reads from the beginning.
     pub start: Option<OffsetDateTime>,
     /// Exclusive end.
@@ -118,6 +123,9 @@ pub struct ReadRequest {
     pub limit: Option<usize>,
     /// Only records in this window (sources with `datetime_window`).
     pub window: Option<DatetimeWindow>,
+    /// The state an earlier committed read ended with (sources with
+    /// `incremental_state`): only what it did not cover is read.
+    pub previous_state: Option<serde_json::Value>,
 }
 
 /// A batch read from a source, with the bytes that were read for it.
@@ -149,6 +157,12 @@ pub trait BatchStream: Send {
     /// The next batch, or `None` at the end. After an error, the stream is
     /// done.
     async fn next_batch(&mut self) -> Result<Option<SourceBatch>, ConnectorError>;
+
+    /// After the end: the state to pass as the next incremental read's
+    /// [`ReadRequest::previous_state`] once this run committed.
+    fn checkpoint(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// A stream without batches (a source with nothing to read).

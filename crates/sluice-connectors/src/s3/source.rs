@@ -179,7 +179,7 @@ impl DataSource for S3Source {
     }
 
     fn capabilities(&self) -> SourceCapabilities {
-        SourceCapabilities { bounded: true, datetime_window: false, deleted_records: false }
+        SourceCapabilities { bounded: true, datetime_window: false, deleted_records: false, incremental_state: true }
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Box<dyn BatchStream>, ConnectorError> {
@@ -197,10 +197,19 @@ impl DataSource for S3Source {
             })?;
             fields.push(field.clone());
         }
+        // Incremental reads skip the objects an earlier run read unchanged
+        // (same key, same last-modified time).
+        let already_read = read_objects(request.previous_state.as_ref());
+        let objects: VecDeque<ObjectInfo> =
+            self.objects.iter().filter(|o| already_read.get(&o.key) != Some(&o.last_modified_ms)).cloned().collect();
+        let checkpoint = serde_json::json!({
+            "objects": self.objects.iter().map(|o| (o.key.clone(), serde_json::json!(o.last_modified_ms))).collect::<serde_json::Map<_, _>>()
+        });
         Ok(Box::new(ObjectRecords {
             buckets: self.buckets.clone(),
             config: self.config.clone(),
-            objects: self.objects.iter().cloned().collect(),
+            objects,
+            checkpoint,
             schema: Arc::new(Schema::new(fields)),
             current: None,
             ready: VecDeque::new(),
@@ -233,6 +242,9 @@ struct ObjectRecords {
     remaining: Option<usize>,
     /// Records decoded from the current object so far.
     rows_in_object: usize,
+    /// Every object listed, by key and last-modified time: what the next
+    /// incremental read may skip once this run committed.
+    checkpoint: serde_json::Value,
     scope: RunScope,
 }
 
@@ -335,8 +347,21 @@ impl ObjectRecords {
     }
 }
 
+/// The objects an incremental state says were read: key -> last-modified ms.
+fn read_objects(state: Option<&serde_json::Value>) -> std::collections::HashMap<String, i64> {
+    state
+        .and_then(|s| s.get("objects"))
+        .and_then(serde_json::Value::as_object)
+        .map(|objects| objects.iter().filter_map(|(k, v)| Some((k.clone(), v.as_i64()?))).collect())
+        .unwrap_or_default()
+}
+
 #[async_trait::async_trait]
 impl BatchStream for ObjectRecords {
+    fn checkpoint(&self) -> Option<serde_json::Value> {
+        Some(self.checkpoint.clone())
+    }
+
     async fn next_batch(&mut self) -> Result<Option<SourceBatch>, ConnectorError> {
         loop {
             if self.remaining == Some(0) {

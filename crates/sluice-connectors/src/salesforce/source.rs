@@ -123,6 +123,38 @@ impl SalesforceSource {
         Ok(soql)
     }
 
+    /// A window on the source's own field when none is named: when the
+    /// record last changed (`SystemModstamp`, else `LastModifiedDate`, else
+    /// `CreatedDate`).
+    fn resolve_window(&self, window: Option<DatetimeWindow>) -> Result<Option<DatetimeWindow>, ConnectorError> {
+        let Some(mut window) = window else { return Ok(None) };
+        let field = match window.field.take() {
+            Some(field) => field,
+            None => ["SystemModstamp", "LastModifiedDate", "CreatedDate"]
+                .into_iter()
+                .find(|f| self.field_types.iter().any(|(name, _)| name == f))
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ConnectorError::Invalid(format!(
+                        "{} has no timestamp to pull incrementally by; set incrementalPullConfig.datetimeTypeFieldName",
+                        self.object
+                    ))
+                })?,
+        };
+        match self.field_types.iter().find(|(name, _)| *name == field) {
+            Some((_, kind)) if kind == "datetime" => {}
+            Some((_, kind)) => {
+                return Err(ConnectorError::Invalid(format!(
+                    "{}.{field} is a {kind} field; incremental pulls need a datetime field",
+                    self.object
+                )))
+            }
+            None => return Err(ConnectorError::Invalid(format!("{} has no field {field}", self.object))),
+        }
+        window.field = Some(field);
+        Ok(Some(window))
+    }
+
     async fn count(&self, request: &ReadRequest) -> Result<u64, ConnectorError> {
         let mut soql = format!("SELECT COUNT() FROM {}", self.object);
         if let Some(window) = &request.window {
@@ -141,11 +173,12 @@ fn window_condition(window: &DatetimeWindow) -> Result<String, ConnectorError> {
             .replace_nanosecond(0)
             .ok()
             .and_then(|t| t.format(&Rfc3339).ok())
-            .ok_or_else(|| ConnectorError::Invalid(format!("the pull window of {} is out of range", window.field)))
+            .ok_or_else(|| ConnectorError::Invalid(format!("the pull window of {:?} is out of range", window.field)))
     };
-    let mut condition = format!(" WHERE {} < {}", window.field, literal(window.end)?);
+    let field = window.field.as_deref().unwrap_or("SystemModstamp");
+    let mut condition = format!(" WHERE {field} < {}", literal(window.end)?);
     if let Some(start) = window.start {
-        condition.push_str(&format!(" AND {} >= {}", window.field, literal(start)?));
+        condition.push_str(&format!(" AND {field} >= {}", literal(start)?));
     }
     Ok(condition)
 }
@@ -164,7 +197,7 @@ impl DataSource for SalesforceSource {
     }
 
     fn capabilities(&self) -> SourceCapabilities {
-        SourceCapabilities { bounded: true, datetime_window: true, deleted_records: true }
+        SourceCapabilities { bounded: true, datetime_window: true, deleted_records: true, incremental_state: false }
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Box<dyn BatchStream>, ConnectorError> {
@@ -181,6 +214,7 @@ impl DataSource for SalesforceSource {
         }
         let names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
         let read_schema = Arc::new(Schema::new(fields));
+        let request = ReadRequest { window: self.resolve_window(request.window.clone())?, ..request };
         let soql = self.soql(&names, &request)?;
         let compound: Vec<String> = self
             .field_types
@@ -327,7 +361,7 @@ mod tests {
     #[test]
     fn windows_become_soql_conditions() {
         let window = DatetimeWindow {
-            field: "LastModifiedDate".into(),
+            field: Some("LastModifiedDate".into()),
             start: Some(time::macros::datetime!(2026-11-01 00:00:00.250 UTC)),
             end: time::macros::datetime!(2026-11-02 06:30:00 +01:00),
         };
