@@ -6,9 +6,12 @@
 //! store, can run side by side: a run is held by one live lease at a time,
 //! and a run whose worker died is taken over when its lease expires.
 
+pub mod clock;
 pub mod pipeline;
 mod prefetch;
 pub mod profiles;
+pub mod scheduler;
+pub mod trigger;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,6 +128,9 @@ pub struct RunContext {
     /// every attempt, so output paths built from it do not move.
     pub started_at_ms: i64,
     scope: RunScope,
+    /// What the run reads (an incremental window, the source's previous state).
+    pub plan: trigger::RunPlan,
+    checkpoint: std::sync::Mutex<Option<Value>>,
     progress: Mutex<RunProgress>,
     refused: std::sync::Mutex<Option<RefusedRecords>>,
     store: Arc<dyn MetadataStore>,
@@ -158,10 +164,24 @@ impl RunContext {
             flow,
             attempt,
             started_at_ms,
+            plan: trigger::RunPlan::default(),
+            checkpoint: std::sync::Mutex::new(None),
             progress: Mutex::new(RunProgress::default()),
             refused: std::sync::Mutex::new(None),
             store,
         }
+    }
+
+    /// The run with this plan.
+    pub fn with_plan(mut self, plan: trigger::RunPlan) -> Self {
+        self.plan = plan;
+        self
+    }
+
+    /// Keeps the source state the run ended with; after a success it
+    /// becomes the flow's incremental position.
+    pub fn set_checkpoint(&self, checkpoint: Option<Value>) {
+        *self.checkpoint.lock().unwrap_or_else(|p| p.into_inner()) = checkpoint;
     }
 
     /// What connectors get to know about the run (its cancellation and retries).
@@ -253,7 +273,15 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How long to wait when the queue is empty.
     pub idle_poll: Duration,
+    /// How far before now an incremental window ends, so records whose
+    /// timestamp is written a little late are read by the next window.
+    pub settle_lag: Duration,
+    /// What time it is (pull windows, trigger outcomes).
+    pub clock: Arc<dyn clock::Clock>,
 }
+
+/// The default settle lag of incremental windows.
+pub const DEFAULT_SETTLE_LAG: Duration = Duration::from_secs(60);
 
 impl Default for WorkerConfig {
     fn default() -> Self {
@@ -261,6 +289,8 @@ impl Default for WorkerConfig {
             owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
             lease: Duration::from_secs(30),
             idle_poll: Duration::from_millis(250),
+            settle_lag: DEFAULT_SETTLE_LAG,
+            clock: Arc::new(clock::SystemClock),
         }
     }
 }
@@ -350,15 +380,29 @@ impl Worker {
             .await?
             .map(|row| row.started_at_ms)
             .unwrap_or_else(now_ms);
-        let ctx =
-            Arc::new(RunContext::new(self.store.clone(), flow, &claimed.execution_id, started_at_ms, claimed.attempts));
+        let clock = self.config.clock.clone();
+        let lag_ms = self.config.settle_lag.as_millis() as i64;
+        let planned = trigger::plan_run(&*self.store, &flow, claimed.request.as_ref(), clock.now_ms(), lag_ms).await;
+        let (plan, unplanned) = match planned {
+            Ok(plan) => (plan, None),
+            Err(e) => (trigger::RunPlan::default(), Some(RunError::Failed(format!("cannot plan the run: {e}")))),
+        };
+        let window = plan.window.as_ref().map(|w| {
+            let ms = |t: time::OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
+            (w.start.map(ms), ms(w.end))
+        });
+        let ctx = Arc::new(
+            RunContext::new(self.store.clone(), flow, &claimed.execution_id, started_at_ms, claimed.attempts)
+                .with_plan(plan),
+        );
         if self.store.cancel_requested(&claimed.execution_id).await? {
             ctx.cancel();
         }
         let cancel = ctx.scope().cancel.clone();
+        let pull_start = window.and_then(|(start, _)| start).unwrap_or_else(|| clock.now_ms());
         update_execution(&*self.store, &ctx.flow.name, &ctx.execution_id, |record| {
             record.execution_status = Some(ExecutionStatus::InProgress);
-            record.data_pull_start_time = Some(EpochSeconds::from_millis(now_ms()));
+            record.data_pull_start_time = Some(EpochSeconds::from_millis(pull_start));
         })
         .await?;
         // Keeps the lease alive and watches for cancel requests while the run goes.
@@ -385,7 +429,11 @@ impl Worker {
                 }
             })
         };
-        let outcome = if ctx.is_cancelled() { Err(RunError::Cancelled) } else { self.runner.run(&ctx).await };
+        let outcome = match unplanned {
+            Some(error) => Err(error),
+            None if ctx.is_cancelled() => Err(RunError::Cancelled),
+            None => self.runner.run(&ctx).await,
+        };
         heartbeat.abort();
         let progress = match &outcome {
             Ok(progress) => *progress,
@@ -393,9 +441,10 @@ impl Worker {
         };
         let refused = ctx.refused.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let retried = Some(ctx.retried_calls());
+        let pull_end = window.map(|(_, end)| end).unwrap_or_else(|| clock.now_ms());
         update_execution_full(&*self.store, &ctx.flow.name, &ctx.execution_id, retried, |record| {
             set_counters(record, progress);
-            record.data_pull_end_time = Some(EpochSeconds::from_millis(now_ms()));
+            record.data_pull_end_time = Some(EpochSeconds::from_millis(pull_end));
             let result = record.execution_result.get_or_insert_with(empty_result);
             let put_failures_count = Some(refused.as_ref().map(|r| r.count).unwrap_or(0));
             match &outcome {
@@ -414,6 +463,21 @@ impl Worker {
             }
         })
         .await?;
+        if !matches!(outcome, Err(RunError::Cancelled)) {
+            let checkpoint = ctx.checkpoint.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let recorded = trigger::record_outcome(
+                &*self.store,
+                &ctx.flow,
+                &ctx.plan,
+                outcome.is_ok(),
+                checkpoint.as_ref(),
+                clock.now_ms(),
+            )
+            .await;
+            if let Err(e) = recorded {
+                tracing::error!(execution_id = %ctx.execution_id, error = %e, "cannot record the run's outcome in the flow's trigger state");
+            }
+        }
         if !self.store.finish_run(&ctx.execution_id, &owner).await? {
             tracing::warn!(execution_id = %ctx.execution_id, "the run's lease was taken over before it finished");
         }

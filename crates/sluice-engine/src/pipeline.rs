@@ -98,7 +98,8 @@ impl PipelineRunner {
         let spec = FlowSpec::from_document(&flow.definition).map_err(RunError::Failed)?;
         let scope = RunScope::new(&flow.name, "preview", time::OffsetDateTime::now_utc(), 1).without_retries();
         let Some(read) = self.open_read(&spec, &scope).await? else { return Ok(Vec::new()) };
-        let request = ReadRequest { fields: read.fields.clone(), limit: Some(limit.max(1)), window: None };
+        let request =
+            ReadRequest { fields: read.fields.clone(), limit: Some(limit.max(1)), window: None, previous_state: None };
         let source_name = read.source_type.as_str();
         let mut batches = read.source.read(request).await.map_err(|e| RunError::from_connector(source_name, e))?;
         let mut records = Vec::new();
@@ -172,7 +173,19 @@ impl FlowRunner for PipelineRunner {
         let sink_connector = self.connector(destination_type)?;
         let sink_profile = self.profile(destination.connector_profile_name.as_deref()).await?;
         let output_schema = read.plan.output_schema();
-        let request = ReadRequest { fields: read.fields.clone(), limit: None, window: None };
+        let capabilities = read.source.capabilities();
+        let plan = &ctx.plan;
+        if plan.moves_position && !capabilities.datetime_window && !capabilities.incremental_state {
+            return Err(RunError::Failed(format!(
+                "the {source_name} source cannot pull incrementally; use dataPullMode Complete"
+            )));
+        }
+        let request = ReadRequest {
+            fields: read.fields.clone(),
+            limit: None,
+            window: plan.window.clone().filter(|_| capabilities.datetime_window),
+            previous_state: plan.previous_state.clone().filter(|_| capabilities.incremental_state),
+        };
         let batches = read.source.read(request).await.map_err(|e| RunError::from_connector(source_name, e))?;
         let mut sink = sink_connector
             .open_sink(sink_profile.as_ref().map(OpenedProfile::input), destination, output_schema.clone(), scope)
@@ -211,10 +224,15 @@ impl FlowRunner for PipelineRunner {
                     reported = Instant::now();
                 }
             }
+            ctx.set_checkpoint(batches.checkpoint());
+            if plan.partial && progress.records_processed == 0 {
+                // An empty window writes nothing (no empty file).
+                return Ok(false);
+            }
             let refused = sink.finish().await.map_err(|e| RunError::from_connector(destination_name, e))?;
             refusals.add(refused).await?;
             progress.bytes_written = sink.bytes_written() as i64;
-            ctx.check_cancelled()
+            ctx.check_cancelled().map(|()| true)
         }
         .await;
         // The error file holds every refused record, whatever ended the run.
@@ -237,9 +255,14 @@ impl FlowRunner for PipelineRunner {
                 ),
             });
         }
-        match moved.and(errors_saved) {
-            Ok(()) => {
+        match moved.and_then(|written| errors_saved.map(|()| written)) {
+            Ok(true) => {
                 sink.commit().await.map_err(|e| RunError::from_connector(destination_name, e))?;
+                ctx.report(progress).await;
+                Ok(progress)
+            }
+            Ok(false) => {
+                sink.abort().await;
                 ctx.report(progress).await;
                 Ok(progress)
             }

@@ -9,8 +9,17 @@ use tokio::sync::mpsc;
 
 /// A batch stream read on its own task.
 pub struct Prefetched {
-    batches: mpsc::Receiver<Result<SourceBatch, ConnectorError>>,
+    batches: mpsc::Receiver<Item>,
     reader: tokio::task::JoinHandle<()>,
+    checkpoint: Option<serde_json::Value>,
+}
+
+/// What the reading task sends: a batch, an error, or the end with the
+/// stream's checkpoint.
+enum Item {
+    Batch(SourceBatch),
+    Failed(ConnectorError),
+    End(Option<serde_json::Value>),
 }
 
 impl Prefetched {
@@ -19,27 +28,35 @@ impl Prefetched {
         let (sender, batches) = mpsc::channel(ahead.max(1));
         let reader = tokio::spawn(async move {
             loop {
-                let next = stream.next_batch().await;
-                let end = !matches!(next, Ok(Some(_)));
-                let item = match next {
-                    Ok(Some(batch)) => Ok(batch),
-                    Ok(None) => break,
-                    Err(error) => Err(error),
+                let (item, end) = match stream.next_batch().await {
+                    Ok(Some(batch)) => (Item::Batch(batch), false),
+                    Ok(None) => (Item::End(stream.checkpoint()), true),
+                    Err(error) => (Item::Failed(error), true),
                 };
                 if sender.send(item).await.is_err() || end {
                     break;
                 }
             }
         });
-        Self { batches, reader }
+        Self { batches, reader, checkpoint: None }
     }
 
     /// The next batch, or `None` at the end.
     pub async fn next(&mut self) -> Result<Option<SourceBatch>, ConnectorError> {
         match self.batches.recv().await {
-            Some(item) => item.map(Some),
+            Some(Item::Batch(batch)) => Ok(Some(batch)),
+            Some(Item::Failed(error)) => Err(error),
+            Some(Item::End(checkpoint)) => {
+                self.checkpoint = checkpoint;
+                Ok(None)
+            }
             None => Ok(None),
         }
+    }
+
+    /// After the end: the stream's checkpoint.
+    pub fn checkpoint(&self) -> Option<serde_json::Value> {
+        self.checkpoint.clone()
     }
 }
 

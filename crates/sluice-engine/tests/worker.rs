@@ -33,7 +33,12 @@ async fn start_run(store: &Arc<dyn MetadataStore>, id: &str) {
 }
 
 fn config(owner: &str) -> WorkerConfig {
-    WorkerConfig { owner: owner.into(), lease: Duration::from_millis(300), idle_poll: Duration::from_millis(20) }
+    WorkerConfig {
+        owner: owner.into(),
+        lease: Duration::from_millis(300),
+        idle_poll: Duration::from_millis(20),
+        ..WorkerConfig::default()
+    }
 }
 
 /// Counts runs per execution and behaves as told by the execution id.
