@@ -86,6 +86,20 @@ pub enum FlowAction {
         #[arg(long, default_value_t = 10)]
         limit: u32,
     },
+    /// Run a scheduled flow once over a past window (RFC 3339 times) without
+    /// moving its incremental position, and follow the run to its end.
+    Backfill {
+        name: String,
+        /// Start of the window (inclusive), e.g. 2026-11-01T00:00:00Z.
+        #[arg(long)]
+        from: String,
+        /// End of the window (exclusive).
+        #[arg(long)]
+        to: String,
+        /// Give up waiting after this many seconds (the run goes on).
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
     /// Start a run of an on-demand flow and follow it to the end with a
     /// progress bar; exits non-zero unless the run succeeds.
     Run {
@@ -151,6 +165,13 @@ pub async fn follow_run(api: &ApiClient, name: &str, timeout: Duration) -> Resul
         .and_then(Value::as_str)
         .context("the flow did not start a run (only on-demand flows run now; scheduled ones are activated)")?
         .to_string();
+    follow_execution(api, name, &execution_id, timeout).await
+}
+
+/// Shows a run's records and bytes until it ends; returns the final
+/// execution record (an error unless the run succeeded).
+pub async fn follow_execution(api: &ApiClient, name: &str, execution_id: &str, timeout: Duration) -> Result<Value> {
+    let execution_id = execution_id.to_string();
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
@@ -290,6 +311,17 @@ pub async fn flow(target: ClientArgs, action: FlowAction) -> Result<()> {
                 "{} record(s) after the flow's tasks",
                 preview.get("recordCount").and_then(Value::as_u64).unwrap_or(0)
             );
+        }
+        FlowAction::Backfill { name, from, to, timeout } => {
+            let seconds = |text: &str| -> Result<f64> {
+                let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .with_context(|| format!("'{text}' is not an RFC 3339 time such as 2026-11-01T00:00:00Z"))?;
+                Ok(t.unix_timestamp_nanos() as f64 / 1e9)
+            };
+            let body = json!({"flowName": name, "startTime": seconds(&from)?, "endTime": seconds(&to)?});
+            let started = api.call("/backfill-flow", &body).await?;
+            let execution_id = started.get("executionId").and_then(Value::as_str).unwrap_or_default().to_string();
+            follow_execution(&api, &name, &execution_id, Duration::from_secs(timeout)).await?;
         }
         FlowAction::Run { name, timeout } => {
             follow_run(&api, &name, Duration::from_secs(timeout)).await?;

@@ -75,6 +75,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         salesforce_client_id: None,
         s3_endpoint: None,
         s3_region: "us-east-1".into(),
+        settle_lag: sluice_engine::DEFAULT_SETTLE_LAG.as_secs(),
     };
     let overrides = ConnectorOverrides {
         salesforce_app: Some(sluice_connectors::salesforce::client::ClientApp {

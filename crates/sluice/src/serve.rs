@@ -38,6 +38,11 @@ pub struct ServeArgs {
     /// Region the S3 endpoint's requests are signed for.
     #[arg(long, env = "SLUICE_S3_REGION", default_value = "us-east-1")]
     pub s3_region: String,
+    /// Seconds before now at which an incremental pull's window ends, so
+    /// records whose timestamps are written a little late are read by the
+    /// next run.
+    #[arg(long, env = "SLUICE_SETTLE_LAG", default_value_t = sluice_engine::DEFAULT_SETTLE_LAG.as_secs())]
+    pub settle_lag: u64,
 }
 
 /// Where the S3 connector's buckets are: the endpoint given, or folders
@@ -73,6 +78,9 @@ fn remote_buckets(endpoint: &str, region: &str) -> Result<sluice_connectors::s3:
 /// Env var holding the Salesforce connected app's consumer secret.
 #[cfg(feature = "salesforce")]
 const SALESFORCE_CLIENT_SECRET_ENV: &str = "SLUICE_SALESFORCE_CLIENT_SECRET";
+
+/// How often the scheduler looks for due occurrences.
+const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A server running in this process (API and worker).
 #[cfg_attr(not(all(feature = "sim", feature = "salesforce", feature = "s3")), allow(dead_code))]
@@ -195,12 +203,19 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
             let _ = stopped.wait_for(|s| *s).await;
         }
     };
-    let worker = sluice_engine::Worker::new(store, pipeline, sluice_engine::WorkerConfig::default());
+    let config = sluice_engine::WorkerConfig {
+        settle_lag: std::time::Duration::from_secs(args.settle_lag),
+        ..sluice_engine::WorkerConfig::default()
+    };
+    let scheduler = sluice_engine::scheduler::Scheduler::new(store.clone(), config.clock.clone());
+    let scheduler = tokio::spawn(scheduler.run_until(SCHEDULER_TICK, until_stopped()));
+    let worker = sluice_engine::Worker::new(store, pipeline, config);
     let worker = tokio::spawn(worker.run_until(until_stopped()));
     let api = sluice_api::serve(listener, state, until_stopped());
     let task = tokio::spawn(async move {
         api.await.context("the API server failed")?;
         let _ = worker.await;
+        let _ = scheduler.await;
         Ok(())
     });
     Ok(RunningServer { address, data_dir: data.root.clone(), key, region: args.region.clone(), stop, task })

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/list-connectors", post(list_connectors))
         // Sluice's own extension (not an AppFlow operation).
         .route("/preview-flow", post(preview_flow))
+        .route("/backfill-flow", post(backfill_flow))
         .route("/list-connector-entities", post(list_connector_entities))
         .route("/describe-connector-entity", post(describe_connector_entity))
         .route("/register-connector", post(not_supported("RegisterConnector")))

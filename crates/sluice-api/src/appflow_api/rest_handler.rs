@@ -276,6 +276,35 @@ pub async fn preview_flow(State(state): State<AppState>, body: Bytes) -> ApiResu
     reply(&json!({"flowName": flow_name, "recordCount": records.len(), "records": records}))
 }
 
+/// Sluice extension `POST /backfill-flow` `{"flowName", "startTime",
+/// "endTime"}` (epoch seconds, as AWS timestamps travel): one run of a
+/// scheduled flow over `[startTime, endTime)` that does not move its
+/// incremental position. Answers `{"executionId"}`.
+pub async fn backfill_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let body = body_json(&body)?;
+    let mut problems = sluice_model::ValidationProblems::new();
+    let flow_name = body.get("flowName").and_then(Value::as_str);
+    if flow_name.is_none() {
+        problems.push("Value null at 'flowName' failed to satisfy constraint: Member must not be null");
+    }
+    let time = |key: &str, problems: &mut sluice_model::ValidationProblems| match body.get(key).and_then(Value::as_f64)
+    {
+        Some(seconds) => Some((seconds * 1000.0).round() as i64),
+        None => {
+            problems.push(format!("{key} must be a timestamp (seconds since the epoch)"));
+            None
+        }
+    };
+    let start = time("startTime", &mut problems);
+    let end = time("endTime", &mut problems);
+    problems.into_result().map_err(ApiError::Validation)?;
+    let (Some(flow_name), Some(start), Some(end)) = (flow_name, start, end) else {
+        return Err(ApiError::validation("invalid request"));
+    };
+    let execution_id = state.appflow.backfill_flow(flow_name, start, end).await?;
+    reply(&json!({"flowName": flow_name, "executionId": execution_id}))
+}
+
 // -------------------------------------------------------------- connectors
 
 /// DescribeConnectors.

@@ -177,12 +177,17 @@ impl AppflowService {
         };
         self.check_profile_types(&spec).await?;
         let status = status::after_update(spec.trigger_config.trigger_type, current.status());
+        // An active flow whose trigger is unchanged keeps its next occurrence.
+        let rearm = spec.trigger_config != current.spec.trigger_config || Some(status) != current.status();
         let mut record = current.record;
         record.status = status.as_str().to_string();
         record.profile_names = spec.profile_names();
         record.definition = spec.to_document();
         record.updated_at_ms = later_than(record.updated_at_ms);
         self.store.update_flow(&record).await?;
+        if rearm {
+            self.arm_trigger(&record, &spec, false).await?;
+        }
         tracing::info!(flow = %record.name, status = %record.status, "flow updated");
         Ok(status)
     }

@@ -30,9 +30,14 @@ impl AppflowService {
         match status::start(name, flow.spec.trigger_config.trigger_type, flow.status())? {
             Start::Activate => {
                 let mut record = flow.record;
+                let mut spec = flow.spec;
+                // An errored flow starts afresh.
+                spec.flow_status_message = None;
+                record.definition = spec.to_document();
                 record.status = FlowStatus::Active.as_str().to_string();
                 record.updated_at_ms = later_than(record.updated_at_ms);
                 self.store.update_flow(&record).await?;
+                self.arm_trigger(&record, &spec, true).await?;
                 tracing::info!(flow = %record.name, "flow activated");
                 Ok(Started { flow_arn: record.arn, flow_status: Some(FlowStatus::Active), execution_id: None })
             }
@@ -59,8 +64,54 @@ impl AppflowService {
         record.status = new_status.as_str().to_string();
         record.updated_at_ms = later_than(record.updated_at_ms);
         self.store.update_flow(&record).await?;
+        self.arm_trigger(&record, &flow.spec, false).await?;
         tracing::info!(flow = %record.name, "flow suspended");
         Ok((record.arn, new_status))
+    }
+
+    /// Sets when an active scheduled flow next runs (nothing for other
+    /// flows): its first occurrence from now, so a rate's first run goes
+    /// now (or at its `scheduleStartTime`); `reset_failures` zeroes its
+    /// failed runs in a row.
+    pub(crate) async fn arm_trigger(
+        &self,
+        record: &sluice_store::FlowRecord,
+        spec: &sluice_model::appflow::flow::FlowSpec,
+        reset_failures: bool,
+    ) -> Result<(), ServiceError> {
+        let now = sluice_engine::now_ms();
+        let next = match FlowStatus::from_wire(&record.status) {
+            Some(FlowStatus::Active) => sluice_engine::trigger::next_occurrence(spec, now, now),
+            _ => None,
+        };
+        if next.is_some() || self.store.get_trigger(&record.name).await?.is_some() {
+            self.store.schedule_trigger(&record.name, next, reset_failures, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Sluice's backfill: one run of a flow over `[start_ms, end_ms)` (a
+    /// datetime-window source reads only that window) that does not move the
+    /// flow's incremental position. Returns the execution id.
+    pub async fn backfill_flow(&self, name: &str, start_ms: i64, end_ms: i64) -> Result<String, ServiceError> {
+        let flow = self.flow(name).await?;
+        let now = sluice_engine::now_ms();
+        let mut problems = sluice_model::ValidationProblems::new();
+        if start_ms >= end_ms {
+            problems.push("a backfill window must start before it ends");
+        }
+        if end_ms > now {
+            problems.push("a backfill window must end in the past");
+        }
+        if flow.spec.trigger_config.trigger_type == sluice_model::appflow::TriggerType::OnDemand {
+            problems.push(format!("flow '{name}' runs on demand; backfills are for scheduled flows"));
+        }
+        problems.into_result().map_err(ServiceError::Validation)?;
+        let execution_id = uuid::Uuid::new_v4().to_string();
+        let request = sluice_engine::trigger::RunRequest::Backfill { start_ms, end_ms }.to_value();
+        self.store.start_run(&sluice_engine::new_execution(&execution_id, name, now), Some(&request)).await?;
+        tracing::info!(flow = %name, %execution_id, start_ms, end_ms, "backfill run queued");
+        Ok(execution_id)
     }
 
     /// A flow's execution records, most recent first, one page.
