@@ -315,11 +315,16 @@ fn process_ingest(sim: &SalesforceSim, id: &str, user: &str) {
     let object = info.get("object").and_then(Value::as_str).unwrap_or("").to_string();
     let operation = info.get("operation").and_then(Value::as_str).unwrap_or("").to_string();
     let external_id = info.get("externalIdFieldName").and_then(Value::as_str).map(str::to_string);
+    let version =
+        info.get("apiVersion").and_then(Value::as_f64).map(|v| format!("{v:.1}")).unwrap_or_else(|| "62.0".into());
+    let origin = super::change_events::change_origin("bulkapi", &version, None);
     let mut successful = Vec::with_capacity(rows.len());
     let mut failed = Vec::new();
     for (index, row) in rows.iter().enumerate() {
         let fields = row_fields(&header, row);
-        let result = apply_row(&mut state.org, &object, &operation, external_id.as_deref(), fields, user);
+        let result = state
+            .org
+            .as_origin(origin.clone(), |org| apply_row(org, &object, &operation, external_id.as_deref(), fields, user));
         match result {
             Ok((record_id, created)) => successful.push((index, record_id, created)),
             Err(error) => {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bulk;
+pub mod change_events;
 pub mod error;
 pub mod ids;
 pub mod org;

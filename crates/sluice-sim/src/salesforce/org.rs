@@ -11,6 +11,7 @@ use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
+use super::change_events::{change_event_channel, change_event_payload, Change};
 use super::error::SfError;
 use super::ids::{make_id, to_18};
 use super::schema::{custom_object, standard_objects, CustomObjectSpec, FieldDef, FieldType, ObjectDef, ObjectKind};
@@ -136,6 +137,9 @@ pub struct Org {
     pub next_replay_id: u64,
     /// Next custom key prefix number.
     pub next_custom_prefix: u32,
+    /// `changeOrigin` of the write in progress (see [`Org::as_origin`]).
+    #[serde(skip)]
+    pub change_origin: String,
 }
 
 /// Result of an upsert.
@@ -161,6 +165,7 @@ impl Org {
             events: VecDeque::new(),
             next_replay_id: 1,
             next_custom_prefix: 1,
+            change_origin: String::new(),
         };
         let mut admin = Map::new();
         admin.insert("Username".into(), json!("admin@sluice.dev"));
@@ -169,6 +174,16 @@ impl Org {
         admin.insert("Email".into(), json!("admin@sluice.dev"));
         org.admin_user_id = org.create("User", &admin, None).unwrap_or_default();
         org
+    }
+
+    /// Runs `write` as a call with `changeOrigin` `origin` (see
+    /// [`change_origin`](super::change_events::change_origin)): its change
+    /// events name it. Writes outside this (seeding) have an empty origin.
+    pub fn as_origin<T>(&mut self, origin: String, write: impl FnOnce(&mut Org) -> T) -> T {
+        let before = std::mem::replace(&mut self.change_origin, origin);
+        let result = write(self);
+        self.change_origin = before;
+        result
     }
 
     /// Rebuilds indexes after loading from a state file.
@@ -322,7 +337,7 @@ impl Org {
         self.check_unique(&def, &row, Some(index))?;
         let full_id = self.object(object)?.value(&row, "Id").and_then(Value::as_str).unwrap_or(id).to_string();
         self.object_mut(object)?.rows[index] = row.clone();
-        changed.extend(["LastModifiedDate".to_string(), "SystemModstamp".to_string()]);
+        changed.push("LastModifiedDate".to_string());
         self.record_change(&def, "UPDATE", &full_id, &row, &changed, &nulled, &user, now);
         Ok(())
     }
@@ -527,51 +542,19 @@ impl Org {
         user: &str,
         now: OffsetDateTime,
     ) {
-        let commit_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-        let columns: Vec<usize> = match change_type {
-            "DELETE" => Vec::new(),
-            "CREATE" => (0..row.len()).filter(|i| !row[*i].is_null()).collect(),
-            _ => changed.iter().filter_map(|name| def.field(name).map(|(i, _)| i)).collect(),
+        let change = Change {
+            change_type,
+            id,
+            row,
+            changed,
+            nulled,
+            user,
+            origin: &self.change_origin,
+            commit_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+            commit_number: self.next_replay_id,
         };
-        let header = json!({
-            "entityName": def.name,
-            "recordIds": [id],
-            "changeType": change_type,
-            "changeOrigin": "com/salesforce/api/rest/62.0",
-            "transactionKey": uuid::Uuid::new_v4().to_string(),
-            "sequenceNumber": 1,
-            "commitTimestamp": commit_ms,
-            "commitNumber": self.next_replay_id,
-            "commitUser": user,
-            "changedFields": if change_type == "UPDATE" { json!(changed) } else { json!([]) },
-            "diffFields": [],
-            "nulledFields": nulled,
-        });
-        // The payload is written as JSON text straight from the row (one
-        // change event per write adds up in bulk loads).
-        let mut text = Vec::with_capacity(512 + columns.len() * 32);
-        text.extend_from_slice(b"{\"ChangeEventHeader\":");
-        let mut written = serde_json::to_writer(&mut text, &header);
-        for i in columns {
-            let name = &def.fields[i].name;
-            if name != "Id" && name != "IsDeleted" {
-                text.push(b',');
-                written = written.and_then(|()| serde_json::to_writer(&mut text, name));
-                text.push(b':');
-                written = written.and_then(|()| serde_json::to_writer(&mut text, &row[i]));
-            }
-        }
-        text.push(b'}');
-        let entity = match def.name.strip_suffix("__c") {
-            Some(base) => format!("{base}__ChangeEvent"),
-            None => format!("{}ChangeEvent", def.name),
-        };
-        let payload = written
-            .ok()
-            .and_then(|()| String::from_utf8(text).ok())
-            .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
-            .unwrap_or_else(empty_payload);
-        self.publish_raw(format!("/data/{entity}"), payload, now);
+        let payload = change_event_payload(def, &change).unwrap_or_else(empty_payload);
+        self.publish_raw(change_event_channel(def), payload, now);
     }
 }
 

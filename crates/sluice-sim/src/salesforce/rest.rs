@@ -118,6 +118,12 @@ pub async fn describe_object(
     Ok(Json(store.def.describe(&version_number(&version))).into_response())
 }
 
+/// `changeOrigin` of a REST call at `version`.
+fn rest_origin(version: &str, headers: &HeaderMap) -> String {
+    let options = headers.get("sforce-call-options").and_then(|v| v.to_str().ok());
+    super::change_events::change_origin("rest", version, options)
+}
+
 fn created_body(id: &str) -> Value {
     json!({"id": id, "success": true, "errors": []})
 }
@@ -125,14 +131,14 @@ fn created_body(id: &str) -> Value {
 /// `POST /sobjects/{object}`: create a record or publish a platform event.
 pub async fn create_record(
     State(sim): State<SalesforceSim>,
-    Path((_version, object)): Path<(String, String)>,
+    Path((version, object)): Path<(String, String)>,
     headers: HeaderMap,
     body: String,
 ) -> SfResult {
     let user = user_of(&sim, &headers)?;
     let fields = object_body(&body)?;
     let mut state = sim.lock();
-    let id = state.org.create(&object, &fields, Some(&user))?;
+    let id = state.org.as_origin(rest_origin(&version, &headers), |org| org.create(&object, &fields, Some(&user)))?;
     state.dirty = true;
     Ok((StatusCode::CREATED, Json(created_body(&id))).into_response())
 }
@@ -164,14 +170,14 @@ pub async fn get_record(
 /// `PATCH /sobjects/{object}/{id}`.
 pub async fn update_record(
     State(sim): State<SalesforceSim>,
-    Path((_version, object, id)): Path<(String, String, String)>,
+    Path((version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: String,
 ) -> SfResult {
     let user = user_of(&sim, &headers)?;
     let fields = object_body(&body)?;
     let mut state = sim.lock();
-    state.org.update(&object, &id, &fields, Some(&user))?;
+    state.org.as_origin(rest_origin(&version, &headers), |org| org.update(&object, &id, &fields, Some(&user)))?;
     state.dirty = true;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -179,12 +185,12 @@ pub async fn update_record(
 /// `DELETE /sobjects/{object}/{id}`.
 pub async fn delete_record(
     State(sim): State<SalesforceSim>,
-    Path((_version, object, id)): Path<(String, String, String)>,
+    Path((version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> SfResult {
     let user = user_of(&sim, &headers)?;
     let mut state = sim.lock();
-    state.org.delete(&object, &id, Some(&user))?;
+    state.org.as_origin(rest_origin(&version, &headers), |org| org.delete(&object, &id, Some(&user)))?;
     state.dirty = true;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -228,7 +234,9 @@ pub async fn upsert_record(
     let user = user_of(&sim, &headers)?;
     let fields = object_body(&body)?;
     let mut state = sim.lock();
-    let outcome = state.org.upsert(&object, &field, &value, &fields, Some(&user));
+    let outcome = state
+        .org
+        .as_origin(rest_origin(&version, &headers), |org| org.upsert(&object, &field, &value, &fields, Some(&user)));
     let version = version_number(&version);
     match outcome {
         Ok(UpsertOutcome::Created(id)) => {
@@ -590,20 +598,32 @@ where
 }
 
 /// `POST /composite/sobjects`: create up to 200 records.
-pub async fn collection_create(State(sim): State<SalesforceSim>, headers: HeaderMap, body: String) -> SfResult {
+pub async fn collection_create(
+    State(sim): State<SalesforceSim>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> SfResult {
     let user = user_of(&sim, &headers)?;
+    let origin = rest_origin(&version, &headers);
     let (all_or_none, records) = collection_records(&json_body(&body)?)?;
     let results = run_collection(&sim, all_or_none, records.len(), |org, i| {
         let object = record_type(&records[i])?;
-        let id = org.create(&object, &records[i], Some(&user))?;
+        let id = org.as_origin(origin.clone(), |org| org.create(&object, &records[i], Some(&user)))?;
         Ok(created_body(&id))
     });
     Ok(Json(Value::Array(results)).into_response())
 }
 
 /// `PATCH /composite/sobjects`: update up to 200 records by id.
-pub async fn collection_update(State(sim): State<SalesforceSim>, headers: HeaderMap, body: String) -> SfResult {
+pub async fn collection_update(
+    State(sim): State<SalesforceSim>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> SfResult {
     let user = user_of(&sim, &headers)?;
+    let origin = rest_origin(&version, &headers);
     let (all_or_none, records) = collection_records(&json_body(&body)?)?;
     let results = run_collection(&sim, all_or_none, records.len(), |org, i| {
         let object = record_type(&records[i])?;
@@ -618,7 +638,7 @@ pub async fn collection_update(State(sim): State<SalesforceSim>, headers: Header
             .to_string();
         let mut fields = records[i].clone();
         fields.remove("id");
-        org.update(&object, &id, &fields, Some(&user))?;
+        org.as_origin(origin.clone(), |org| org.update(&object, &id, &fields, Some(&user)))?;
         let full = super::ids::to_18(&id).unwrap_or(id);
         Ok(json!({"id": full, "success": true, "errors": []}))
     });
@@ -628,11 +648,12 @@ pub async fn collection_update(State(sim): State<SalesforceSim>, headers: Header
 /// `PATCH /composite/sobjects/{object}/{field}`: upsert up to 200 records.
 pub async fn collection_upsert(
     State(sim): State<SalesforceSim>,
-    Path((_version, object, field)): Path<(String, String, String)>,
+    Path((version, object, field)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: String,
 ) -> SfResult {
     let user = user_of(&sim, &headers)?;
+    let origin = rest_origin(&version, &headers);
     let (all_or_none, records) = collection_records(&json_body(&body)?)?;
     {
         let state = sim.lock();
@@ -658,7 +679,7 @@ pub async fn collection_upsert(
                 SfError::bad_request("MISSING_ARGUMENT", format!("{field} not specified"))
                     .with_fields(vec![field.clone()])
             })?;
-        match org.upsert(&object, &field, &key, &records[i], Some(&user))? {
+        match org.as_origin(origin.clone(), |org| org.upsert(&object, &field, &key, &records[i], Some(&user)))? {
             UpsertOutcome::Created(id) => Ok(json!({"id": id, "success": true, "errors": [], "created": true})),
             UpsertOutcome::Updated(id) => Ok(json!({"id": id, "success": true, "errors": [], "created": false})),
         }
@@ -669,10 +690,12 @@ pub async fn collection_upsert(
 /// `DELETE /composite/sobjects?ids=...&allOrNone=...`.
 pub async fn collection_delete(
     State(sim): State<SalesforceSim>,
+    Path(version): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> SfResult {
     let user = user_of(&sim, &headers)?;
+    let origin = rest_origin(&version, &headers);
     let ids: Vec<String> = params
         .get("ids")
         .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
@@ -686,7 +709,7 @@ pub async fn collection_delete(
     let all_or_none = params.get("allOrNone").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let results = run_collection(&sim, all_or_none, ids.len(), |org, i| {
         let object = object_of_id(org, &ids[i])?;
-        org.delete(&object, &ids[i], Some(&user))?;
+        org.as_origin(origin.clone(), |org| org.delete(&object, &ids[i], Some(&user)))?;
         Ok(json!({"id": super::ids::to_18(&ids[i]).unwrap_or_else(|| ids[i].clone()), "success": true, "errors": []}))
     });
     Ok(Json(Value::Array(results)).into_response())

@@ -30,6 +30,9 @@ pub struct CometdClient {
     pub subscriptions: HashMap<String, u64>,
     /// Last request seen.
     pub touched: Instant,
+    /// Whether the client has connected since its handshake (the first
+    /// `/meta/connect` is answered at once, as CometD servers do).
+    pub connected: bool,
 }
 
 fn advice() -> Value {
@@ -155,9 +158,10 @@ fn handshake(sim: &SalesforceSim, message: &Value) -> Value {
     let client_id = random_token(28).replace(['.', '_'], "x");
     let mut state = sim.lock();
     state.cometd_clients.retain(|_, c| c.touched.elapsed() < CLIENT_IDLE_LIFETIME);
-    state
-        .cometd_clients
-        .insert(client_id.clone(), CometdClient { subscriptions: HashMap::new(), touched: Instant::now() });
+    state.cometd_clients.insert(
+        client_id.clone(),
+        CometdClient { subscriptions: HashMap::new(), touched: Instant::now(), connected: false },
+    );
     let mut out = reply(
         message,
         json!({
@@ -238,9 +242,23 @@ fn take_events(sim: &SalesforceSim, client_id: &str) -> Option<Vec<Value>> {
     Some(messages.into_iter().map(|(_, m)| m).collect())
 }
 
+/// `/meta/connect`: held until events come or the long poll ends. A
+/// client's first connect after its handshake is answered at once (clients
+/// wait for it before they subscribe), and a connect whose
+/// `advice.timeout` is shorter (the CometD JavaScript client sends `0`) is
+/// held that long at most.
 async fn connect(sim: &SalesforceSim, message: &Value) -> Vec<Value> {
     let client_id = message.get("clientId").and_then(Value::as_str).unwrap_or("").to_string();
-    let deadline = Instant::now() + LONG_POLL_TIMEOUT;
+    let first = match sim.lock().cometd_clients.get_mut(&client_id) {
+        Some(client) => !std::mem::replace(&mut client.connected, true),
+        None => false,
+    };
+    let hold = message
+        .pointer("/advice/timeout")
+        .and_then(Value::as_u64)
+        .map(|ms| Duration::from_millis(ms).min(LONG_POLL_TIMEOUT))
+        .unwrap_or(if first { Duration::ZERO } else { LONG_POLL_TIMEOUT });
+    let deadline = Instant::now() + hold;
     loop {
         let Some(events) = take_events(sim, &client_id) else {
             return vec![failure(message, "403::Unknown client", Some("handshake"))];
