@@ -119,6 +119,38 @@ pub trait TriggerStore: Send + Sync {
     ) -> StoreResult<i64>;
     /// Whether a run of the flow is queued or running.
     async fn run_in_flight(&self, flow_name: &str) -> StoreResult<bool>;
+
+    /// Marks an event flow as wanting a listener (or not), creating its
+    /// trigger state if needed; `initial_state` becomes its source state
+    /// when it has none (an event flow's first subscription starts there).
+    /// Turning it off ends any listener's lease.
+    async fn set_listening(
+        &self,
+        flow_name: &str,
+        listen: bool,
+        initial_state: Option<&Value>,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    /// The flows that want a listener, with who holds each.
+    async fn listening_flows(&self) -> StoreResult<Vec<ListenerRow>>;
+    /// Takes or renews the listener lease of a flow for `owner` until
+    /// `now_ms + lease_ms`: granted when nobody holds it, `owner` does, or
+    /// the holder's lease expired (and the flow still wants a listener).
+    async fn claim_listener(&self, flow_name: &str, owner: &str, now_ms: i64, lease_ms: i64) -> StoreResult<bool>;
+    /// Gives a listener lease back (nothing if `owner` does not hold it).
+    async fn release_listener(&self, flow_name: &str, owner: &str) -> StoreResult<()>;
+    /// Records and queues a run of the events a listener collected, in one
+    /// transaction, only while `owner` holds the flow's listener lease and
+    /// no other run of the flow is queued or running. False otherwise
+    /// (nothing is written).
+    async fn queue_listener_run(
+        &self,
+        flow_name: &str,
+        owner: &str,
+        now_ms: i64,
+        execution: &ExecutionRow,
+        request: &Value,
+    ) -> StoreResult<bool>;
 }
 
 /// The metadata store interface.

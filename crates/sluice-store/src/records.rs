@@ -115,7 +115,18 @@ pub struct ClaimedRun {
     pub request: Option<Value>,
 }
 
-/// The trigger state of a scheduled flow.
+/// An event flow that wants a listener, and who holds its lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerRow {
+    /// The event flow.
+    pub flow_name: String,
+    /// The server holding its listener lease, if any.
+    pub owner: Option<String>,
+    /// Until when (ms).
+    pub until_ms: Option<i64>,
+}
+
+/// A scheduled or event flow's trigger state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerRow {
     /// The flow.

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::records::{ExecutionRow, TriggerRow};
+use crate::records::{ExecutionRow, ListenerRow, TriggerRow};
 use crate::sql::{enqueue_query, insert_execution_query, parse_json, SqlStore};
 use crate::{StoreResult, TriggerStore};
 
@@ -165,5 +165,126 @@ impl TriggerStore for SqlStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.is_some())
+    }
+
+    async fn set_listening(
+        &self,
+        flow_name: &str,
+        listen: bool,
+        initial_state: Option<&Value>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT flow_name FROM flow_triggers WHERE flow_name = $1")
+            .bind(flow_name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            sqlx::query(
+                "INSERT INTO flow_triggers (flow_name, next_fire_ms, watermark_ms, source_state, consecutive_failures, \
+                 updated_at_ms) VALUES ($1, NULL, NULL, NULL, 0, $2)",
+            )
+            .bind(flow_name)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE flow_triggers SET listen = $1, updated_at_ms = $2, source_state = COALESCE(source_state, $3), \
+             listener_owner = CASE WHEN $1 = 1 THEN listener_owner ELSE NULL END, \
+             listener_until_ms = CASE WHEN $1 = 1 THEN listener_until_ms ELSE NULL END WHERE flow_name = $4",
+        )
+        .bind(i64::from(listen))
+        .bind(now_ms)
+        .bind(initial_state.map(Value::to_string))
+        .bind(flow_name)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn listening_flows(&self) -> StoreResult<Vec<ListenerRow>> {
+        let rows = sqlx::query(
+            "SELECT flow_name, listener_owner, listener_until_ms FROM flow_triggers WHERE listen = 1 ORDER BY flow_name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ListenerRow {
+                    flow_name: row.try_get("flow_name")?,
+                    owner: row.try_get("listener_owner")?,
+                    until_ms: row.try_get("listener_until_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_listener(&self, flow_name: &str, owner: &str, now_ms: i64, lease_ms: i64) -> StoreResult<bool> {
+        let claimed = sqlx::query(
+            "UPDATE flow_triggers SET listener_owner = $1, listener_until_ms = $2 WHERE flow_name = $3 AND listen = 1 \
+             AND (listener_owner IS NULL OR listener_owner = $1 OR listener_until_ms < $4)",
+        )
+        .bind(owner)
+        .bind(now_ms + lease_ms)
+        .bind(flow_name)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    async fn release_listener(&self, flow_name: &str, owner: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE flow_triggers SET listener_owner = NULL, listener_until_ms = NULL \
+             WHERE flow_name = $1 AND listener_owner = $2",
+        )
+        .bind(flow_name)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn queue_listener_run(
+        &self,
+        flow_name: &str,
+        owner: &str,
+        now_ms: i64,
+        execution: &ExecutionRow,
+        request: &Value,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Writing the row first holds it for the transaction (PostgreSQL's
+        // row lock; SQLite has one writer), so the lease cannot change
+        // hands before the run is queued.
+        let held = sqlx::query(
+            "UPDATE flow_triggers SET updated_at_ms = $1 WHERE flow_name = $2 AND listen = 1 \
+             AND listener_owner = $3 AND listener_until_ms >= $1",
+        )
+        .bind(now_ms)
+        .bind(flow_name)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let in_flight = sqlx::query("SELECT execution_id FROM run_queue WHERE flow_name = $1 LIMIT 1")
+            .bind(flow_name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if in_flight {
+            return Ok(false);
+        }
+        insert_execution_query(execution).execute(&mut *tx).await?;
+        enqueue_query(&execution.execution_id, flow_name, execution.started_at_ms, Some(request))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -351,6 +351,39 @@ async fn triggers_fire_each_occurrence_once_and_keep_their_position(store: Arc<d
     assert_eq!(store.get_trigger("f").await.unwrap(), None);
 }
 
+async fn one_listener_at_a_time_queues_event_runs(store: Arc<dyn MetadataStore>) {
+    store.create_flow(&flow("ev", &[])).await.unwrap();
+    assert!(!store.claim_listener("ev", "a", 0, 100).await.unwrap(), "no listener for a flow that wants none");
+    let since = json!({"sinceMs": 5});
+    store.set_listening("ev", true, Some(&since), 5).await.unwrap();
+    assert_eq!(store.get_trigger("ev").await.unwrap().unwrap().source_state, Some(since.clone()));
+    assert!(store.claim_listener("ev", "a", 10, 100).await.unwrap());
+    assert!(!store.claim_listener("ev", "b", 50, 100).await.unwrap(), "a's lease is live");
+    assert!(store.claim_listener("ev", "a", 60, 100).await.unwrap(), "a renews");
+    let listening = store.listening_flows().await.unwrap();
+    assert_eq!(listening, [ListenerRow { flow_name: "ev".into(), owner: Some("a".into()), until_ms: Some(160) }]);
+    // Only the holder queues, one run at a time.
+    let request = json!({"kind": "Events", "events": [{"x": 1}], "position": {"replayId": 7}});
+    assert!(!store.queue_listener_run("ev", "b", 70, &execution("ev", "e0", 70), &request).await.unwrap());
+    assert_eq!(store.get_execution("ev", "e0").await.unwrap(), None);
+    assert!(store.queue_listener_run("ev", "a", 70, &execution("ev", "e1", 70), &request).await.unwrap());
+    assert!(!store.queue_listener_run("ev", "a", 71, &execution("ev", "e2", 71), &request).await.unwrap());
+    let claimed = store.claim_run("w", 80, 500).await.unwrap().unwrap();
+    assert_eq!((claimed.execution_id.as_str(), claimed.request.as_ref()), ("e1", Some(&request)));
+    assert!(store.finish_run("e1", "w").await.unwrap());
+    // An expired lease goes to the next claimant; the old holder can no longer queue.
+    assert!(store.claim_listener("ev", "b", 161, 100).await.unwrap());
+    assert!(!store.queue_listener_run("ev", "a", 162, &execution("ev", "e3", 162), &request).await.unwrap());
+    // A second activation keeps the position; stopping ends the lease.
+    store.record_trigger_outcome("ev", true, None, Some(&json!({"replayId": 7})), 170).await.unwrap();
+    store.set_listening("ev", true, Some(&since), 180).await.unwrap();
+    assert_eq!(store.get_trigger("ev").await.unwrap().unwrap().source_state, Some(json!({"replayId": 7})));
+    store.set_listening("ev", false, None, 190).await.unwrap();
+    assert!(store.listening_flows().await.unwrap().is_empty());
+    assert!(!store.claim_listener("ev", "b", 191, 100).await.unwrap());
+    store.release_listener("ev", "b").await.unwrap();
+}
+
 async fn concurrent_claims_never_share_a_run(store: Arc<dyn MetadataStore>) {
     for i in 0..20 {
         store.enqueue_run(&format!("run{i:02}"), "f", i).await.unwrap();
@@ -410,6 +443,7 @@ store_suite!(sqlite:
     run_queue_leases,
     a_run_is_recorded_and_queued_together_or_not_at_all,
     triggers_fire_each_occurrence_once_and_keep_their_position,
+    one_listener_at_a_time_queues_event_runs,
     concurrent_claims_never_share_a_run,
 );
 
@@ -424,6 +458,7 @@ store_suite!(postgres:
     run_queue_leases,
     a_run_is_recorded_and_queued_together_or_not_at_all,
     triggers_fire_each_occurrence_once_and_keep_their_position,
+    one_listener_at_a_time_queues_event_runs,
     concurrent_claims_never_share_a_run,
 );
 
