@@ -13,6 +13,7 @@ use sluice_model::appflow::{
 };
 use sluice_model::ValidationProblems;
 
+use crate::events::{EventStart, EventSubscription};
 use crate::plane::{DataSink, DataSource, RunScope};
 use crate::ConnectorError;
 
@@ -146,6 +147,20 @@ pub trait Connector: Send + Sync + 'static {
         Err(ConnectorError::Invalid(format!("the {} connector cannot be a flow's source", self.spec().connector_type)))
     }
 
+    /// Subscribes to the events of a flow's source (event-triggered flows).
+    async fn subscribe(
+        &self,
+        profile: Option<Self::Profile>,
+        config: Self::SourceConfig,
+        start: EventStart,
+    ) -> Result<Box<dyn EventSubscription>, ConnectorError> {
+        let _ = (profile, config, start);
+        Err(ConnectorError::Invalid(format!(
+            "the {} connector has no events to subscribe to",
+            self.spec().connector_type
+        )))
+    }
+
     /// Builds the destination settings of a flow. No I/O.
     fn parse_destination(
         &self,
@@ -228,6 +243,14 @@ pub trait DynConnector: Send + Sync {
         source: &SourceFlowConfig,
         scope: &RunScope,
     ) -> Result<Box<dyn DataSource>, DynError>;
+    /// Parses the profile and source settings, then subscribes to the
+    /// source's events.
+    async fn subscribe(
+        &self,
+        profile: Option<ProfileInput<'_>>,
+        source: &SourceFlowConfig,
+        start: EventStart,
+    ) -> Result<Box<dyn EventSubscription>, DynError>;
     /// The destination's error handling settings (unparseable settings: none).
     fn error_handling(&self, destination: &DestinationFlowConfig) -> Option<ErrorHandlingConfig>;
     /// Parses the profile and destination settings, then opens the sink.
@@ -294,6 +317,17 @@ impl<C: Connector> DynConnector for C {
         let config = self.parse_source(source).map_err(DynError::InvalidConfig)?;
         let profile = optional_profile(self, profile)?;
         Ok(Connector::open_source(self, profile, config, scope).await?)
+    }
+
+    async fn subscribe(
+        &self,
+        profile: Option<ProfileInput<'_>>,
+        source: &SourceFlowConfig,
+        start: EventStart,
+    ) -> Result<Box<dyn EventSubscription>, DynError> {
+        let config = self.parse_source(source).map_err(DynError::InvalidConfig)?;
+        let profile = optional_profile(self, profile)?;
+        Ok(Connector::subscribe(self, profile, config, start).await?)
     }
 
     fn error_handling(&self, destination: &DestinationFlowConfig) -> Option<ErrorHandlingConfig> {

@@ -9,10 +9,12 @@
 //! - [`plane`]: sources yield Arrow record batches, sinks take them, report
 //!   refused records and commit or abort. The engine runs any pair the
 //!   registry offers without knowing either side.
+//! - [`events`]: subscriptions to an app's events, for event-triggered flows.
 //! - [`retry`]: transient failures retried with backoff and jitter.
 
 mod connector;
 mod error;
+pub mod events;
 pub mod plane;
 mod registry;
 pub mod retry;

@@ -100,6 +100,9 @@ pub struct SourceCapabilities {
     /// with ([`BatchStream::checkpoint`], passed back as
     /// [`ReadRequest::previous_state`]).
     pub incremental_state: bool,
+    /// The source reads the events an event trigger delivered
+    /// ([`ReadRequest::events`]) rather than querying.
+    pub events: bool,
 }
 
 /// Records whose datetime field falls in `[start, end)`.
@@ -126,6 +129,9 @@ pub struct ReadRequest {
     /// The state an earlier committed read ended with (sources with
     /// `incremental_state`): only what it did not cover is read.
     pub previous_state: Option<serde_json::Value>,
+    /// The events of an event-triggered run (sources with `events`), as
+    /// their subscription delivered them ([`crate::events::ChannelEvent::record`]).
+    pub events: Option<Vec<serde_json::Value>>,
 }
 
 /// A batch read from a source, with the bytes that were read for it.

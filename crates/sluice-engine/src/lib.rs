@@ -7,6 +7,7 @@
 //! and a run whose worker died is taken over when its lease expires.
 
 pub mod clock;
+pub mod listener;
 pub mod pipeline;
 mod prefetch;
 pub mod profiles;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
+use sluice_connectors::events::{EventStart, EventSubscription};
 use sluice_connectors::plane::{DataSource, ReadRequest, RefusedRecord, RefusedRecordSink, RunScope};
 use sluice_connectors::{DynConnector, Registry};
 use sluice_model::appflow::flow::FlowSpec;
@@ -91,6 +92,22 @@ impl PipelineRunner {
         Ok(Some(OpenRead { source, plan, fields, source_type }))
     }
 
+    /// Subscribes to the events of an event flow's source, from `start`.
+    pub async fn subscribe(
+        &self,
+        flow: &FlowRecord,
+        start: EventStart,
+    ) -> Result<Box<dyn EventSubscription>, RunError> {
+        let spec = FlowSpec::from_document(&flow.definition).map_err(RunError::Failed)?;
+        let source = &spec.source_flow_config;
+        let connector = self.connector(source.connector_type)?;
+        let profile = self.profile(source.connector_profile_name.as_deref()).await?;
+        connector
+            .subscribe(profile.as_ref().map(OpenedProfile::input), source, start)
+            .await
+            .map_err(|e| RunError::from_dyn(source.connector_type.as_str(), e))
+    }
+
     /// Runs the source and the tasks of a flow on at most `limit` source
     /// records and returns the records the destination would get, writing
     /// nothing (Sluice's `sluice flow preview`).
@@ -98,8 +115,7 @@ impl PipelineRunner {
         let spec = FlowSpec::from_document(&flow.definition).map_err(RunError::Failed)?;
         let scope = RunScope::new(&flow.name, "preview", time::OffsetDateTime::now_utc(), 1).without_retries();
         let Some(read) = self.open_read(&spec, &scope).await? else { return Ok(Vec::new()) };
-        let request =
-            ReadRequest { fields: read.fields.clone(), limit: Some(limit.max(1)), window: None, previous_state: None };
+        let request = ReadRequest { fields: read.fields.clone(), limit: Some(limit.max(1)), ..ReadRequest::default() };
         let source_name = read.source_type.as_str();
         let mut batches = read.source.read(request).await.map_err(|e| RunError::from_connector(source_name, e))?;
         let mut records = Vec::new();
@@ -175,7 +191,14 @@ impl FlowRunner for PipelineRunner {
         let output_schema = read.plan.output_schema();
         let capabilities = read.source.capabilities();
         let plan = &ctx.plan;
-        if plan.moves_position && !capabilities.datetime_window && !capabilities.incremental_state {
+        if plan.events.is_some() && !capabilities.events {
+            return Err(RunError::Failed(format!("the {source_name} source does not read events")));
+        }
+        if plan.moves_position
+            && plan.events.is_none()
+            && !capabilities.datetime_window
+            && !capabilities.incremental_state
+        {
             return Err(RunError::Failed(format!(
                 "the {source_name} source cannot pull incrementally; use dataPullMode Complete"
             )));
@@ -185,6 +208,7 @@ impl FlowRunner for PipelineRunner {
             limit: None,
             window: plan.window.clone().filter(|_| capabilities.datetime_window),
             previous_state: plan.previous_state.clone().filter(|_| capabilities.incremental_state),
+            events: plan.events.clone(),
         };
         let batches = read.source.read(request).await.map_err(|e| RunError::from_connector(source_name, e))?;
         let mut sink = sink_connector

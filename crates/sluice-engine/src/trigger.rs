@@ -30,6 +30,14 @@ pub enum RunRequest {
         #[serde(rename = "fireMs")]
         fire_ms: i64,
     },
+    /// Events an event trigger collected; `checkpoint` (the last event's)
+    /// becomes the flow's position once the run committed.
+    Events {
+        /// The events, as the subscription delivered them.
+        events: Vec<Value>,
+        /// Where the subscription continues after them.
+        checkpoint: Value,
+    },
     /// A one-off read of `[startMs, endMs)` that does not move the watermark.
     Backfill {
         /// Inclusive start (ms).
@@ -62,6 +70,10 @@ pub struct RunPlan {
     pub moves_position: bool,
     /// The schedule fired it: its outcome counts toward deactivation.
     pub scheduled: bool,
+    /// The events of an event-triggered run.
+    pub events: Option<Vec<Value>>,
+    /// The position an event-triggered run moves the flow to.
+    pub event_checkpoint: Option<Value>,
 }
 
 fn datetime(ms: i64) -> OffsetDateTime {
@@ -95,7 +107,13 @@ pub async fn plan_run(
             previous_state: None,
             partial: true,
             moves_position: false,
-            scheduled: false,
+            ..RunPlan::default()
+        }),
+        RunRequest::Events { events, checkpoint } => Ok(RunPlan {
+            events: Some(events),
+            event_checkpoint: Some(checkpoint),
+            moves_position: true,
+            ..RunPlan::default()
         }),
         RunRequest::Scheduled { .. } => {
             let properties = scheduled_properties(&spec);
@@ -116,6 +134,7 @@ pub async fn plan_run(
                 partial: true,
                 moves_position: true,
                 scheduled: true,
+                ..RunPlan::default()
             })
         }
     }
@@ -142,7 +161,11 @@ pub async fn record_outcome(
     } else {
         None
     };
-    let checkpoint = if plan.moves_position && succeeded { checkpoint } else { None };
+    let checkpoint = match (plan.moves_position && succeeded, &plan.event_checkpoint) {
+        (false, _) => None,
+        (true, Some(events)) => Some(events),
+        (true, None) => checkpoint,
+    };
     let failures = store.record_trigger_outcome(&flow.name, succeeded, watermark, checkpoint, now_ms).await?;
     if succeeded || !plan.scheduled {
         return Ok(false);

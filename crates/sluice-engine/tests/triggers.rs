@@ -335,37 +335,9 @@ async fn an_object_storage_source_on_a_schedule_reads_only_new_files_into_an_ups
     assert_eq!(status, Some(json!("Failed")));
 }
 
-/// A fresh PostgreSQL database for one test (its URL, the admin URL and its
-/// name), or `None` when none is configured.
-async fn postgres_database() -> Option<(String, String, String)> {
-    let Ok(admin_url) = std::env::var("SLUICE_TEST_POSTGRES_URL") else {
-        if std::env::var("SLUICE_REQUIRE_SERVICES").as_deref() == Ok("1") {
-            panic!("SLUICE_TEST_POSTGRES_URL is not set but SLUICE_REQUIRE_SERVICES=1");
-        }
-        eprintln!("skipping: SLUICE_TEST_POSTGRES_URL not set");
-        return None;
-    };
-    use sqlx::Connection;
-    let db = format!("sluice_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to SLUICE_TEST_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut admin).await.unwrap();
-    let mut url = url::Url::parse(&admin_url).unwrap();
-    url.set_path(&format!("/{db}"));
-    Some((url.to_string(), admin_url, db))
-}
-
-async fn drop_database(admin_url: &str, db: &str) {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgresql_store_fire_each_occurrence_once() {
-    let Some((url, admin_url, db)) = postgres_database().await else { return };
+    let Some((url, admin_url, db)) = common::postgres_database().await else { return };
     let clock = Arc::new(ManualClock::at(T0));
     // Two servers: two connection pools on one database.
     let stores: Vec<Arc<dyn MetadataStore>> =
@@ -395,5 +367,5 @@ async fn two_servers_on_one_postgresql_store_fire_each_occurrence_once() {
     let executions = stores[0].list_executions("shared", &sluice_store::PageRequest::first(100)).await.unwrap();
     assert_eq!(executions.items.len(), 3);
     drop(stores);
-    drop_database(&admin_url, &db).await;
+    common::drop_database(&admin_url, &db).await;
 }

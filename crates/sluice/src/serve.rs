@@ -209,6 +209,15 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
     };
     let scheduler = sluice_engine::scheduler::Scheduler::new(store.clone(), config.clock.clone());
     let scheduler = tokio::spawn(scheduler.run_until(SCHEDULER_TICK, until_stopped()));
+    let listeners = sluice_engine::listener::Listeners::new(
+        store.clone(),
+        pipeline.clone(),
+        sluice_engine::listener::ListenerConfig {
+            clock: config.clock.clone(),
+            ..sluice_engine::listener::ListenerConfig::default()
+        },
+    );
+    let listeners = tokio::spawn(listeners.run_until(until_stopped()));
     let worker = sluice_engine::Worker::new(store, pipeline, config);
     let worker = tokio::spawn(worker.run_until(until_stopped()));
     let api = sluice_api::serve(listener, state, until_stopped());
@@ -216,6 +225,7 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         api.await.context("the API server failed")?;
         let _ = worker.await;
         let _ = scheduler.await;
+        let _ = listeners.await;
         Ok(())
     });
     Ok(RunningServer { address, data_dir: data.root.clone(), key, region: args.region.clone(), stop, task })

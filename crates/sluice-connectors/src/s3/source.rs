@@ -179,7 +179,13 @@ impl DataSource for S3Source {
     }
 
     fn capabilities(&self) -> SourceCapabilities {
-        SourceCapabilities { bounded: true, datetime_window: false, deleted_records: false, incremental_state: true }
+        SourceCapabilities {
+            bounded: true,
+            datetime_window: false,
+            deleted_records: false,
+            incremental_state: true,
+            events: false,
+        }
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Box<dyn BatchStream>, ConnectorError> {

@@ -3,6 +3,7 @@
 //! sObject collection writes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
@@ -234,7 +235,17 @@ impl SalesforceClient {
         body: Option<bytes::Bytes>,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ConnectorError> {
         let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
-        self.retries.run(&what, || self.send_once(method.clone(), path, content_type, body.clone())).await
+        self.retries.run(&what, || self.send_once(method.clone(), path, content_type, body.clone(), None)).await
+    }
+
+    /// One JSON POST without retries, answered within `timeout` (a CometD
+    /// long poll is held by the server for up to two minutes); on `401` the
+    /// token is refreshed once and the request sent again.
+    pub async fn post_json_once(&self, path: &str, body: &Value, timeout: Duration) -> Result<Value, ConnectorError> {
+        let body = bytes::Bytes::from(serde_json::to_vec(body).unwrap_or_default());
+        let (_, _, bytes) = self.send_once(Method::POST, path, "application/json", Some(body), Some(timeout)).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ConnectorError::Protocol { system: SYSTEM, message: format!("{path}: not JSON: {e}") })
     }
 
     /// One attempt of [`SalesforceClient::send`]: on `401` the token is
@@ -245,6 +256,7 @@ impl SalesforceClient {
         path: &str,
         content_type: &str,
         body: Option<bytes::Bytes>,
+        timeout: Option<Duration>,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ConnectorError> {
         let unreachable = |e: reqwest::Error| ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() };
         for attempt in 0..2 {
@@ -254,6 +266,9 @@ impl SalesforceClient {
                 continue;
             };
             let mut request = self.http.request(method.clone(), self.url(path)).bearer_auth(token.expose());
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
             if let Some(body) = &body {
                 // Shared bytes: a retry does not copy a large upload.
                 request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(body.clone());
@@ -443,8 +458,13 @@ fn remote_error(status: StatusCode, body: &Value) -> ConnectorError {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters is percent-encoded
+/// (object names such as `Holiday_Event__e` stay as they are).
+const COMPONENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 fn encode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(text, COMPONENT).to_string()
 }
 
 /// Bulk API 2.0 job states after which a job does not change.

@@ -4,11 +4,15 @@
 //! - [`client`]: the REST and Bulk API 2.0 client (token refresh, retries).
 //! - [`decode`]: REST pages and Bulk CSV straight into Arrow.
 //! - [`source`], [`sink`]: the data plane.
+//! - [`streaming`], [`events`]: event-triggered flows (the Streaming API,
+//!   and the events as records).
 
 pub mod client;
 pub mod decode;
+pub mod events;
 pub mod sink;
 pub mod source;
+pub mod streaming;
 
 use std::sync::Arc;
 
@@ -23,8 +27,11 @@ use sluice_model::wire::SecretString;
 use sluice_model::ValidationProblems;
 
 use self::client::{ClientApp, SalesforceClient, TokenKeeper, Tokens, WriteOperation};
+use self::events::{EventObject, SalesforceEvents};
 use self::sink::{SalesforceSink, SinkSettings, BULK_JOB_RECORDS};
 use self::source::SalesforceSource;
+use self::streaming::CometdSubscription;
+use crate::events::{EventStart, EventSubscription};
 use crate::plane::{DataSink, DataSource, RunScope};
 use crate::{Connector, ConnectorError, CredentialsKeeper, Entity, EntityField};
 
@@ -273,7 +280,28 @@ impl Connector for SalesforceConnector {
         scope: &RunScope,
     ) -> Result<Box<dyn DataSource>, ConnectorError> {
         let client = self.run_client(profile, scope)?;
+        if let Some(kind) = EventObject::of(&config.object) {
+            return Ok(Box::new(SalesforceEvents::open(client, &config.object, kind).await?));
+        }
         Ok(Box::new(SalesforceSource::open(client, &config.object, config.include_deleted, config.api, scope).await?))
+    }
+
+    async fn subscribe(
+        &self,
+        profile: Option<SalesforceProfile>,
+        config: SalesforceSourceConfig,
+        start: EventStart,
+    ) -> Result<Box<dyn EventSubscription>, ConnectorError> {
+        let kind = EventObject::of(&config.object).ok_or_else(|| {
+            ConnectorError::Invalid(format!(
+                "{} has no events: an Event trigger needs a platform event (X__e) or a change event (AccountChangeEvent)",
+                config.object
+            ))
+        })?;
+        let profile =
+            profile.ok_or_else(|| ConnectorError::Invalid("a Salesforce flow needs a connector profile".into()))?;
+        let client = Arc::new(profile.client(self.http.clone()));
+        Ok(Box::new(CometdSubscription::start(client, kind.channel(&config.object), start)))
     }
 
     fn parse_destination(

@@ -197,7 +197,13 @@ impl DataSource for SalesforceSource {
     }
 
     fn capabilities(&self) -> SourceCapabilities {
-        SourceCapabilities { bounded: true, datetime_window: true, deleted_records: true, incremental_state: false }
+        SourceCapabilities {
+            bounded: true,
+            datetime_window: true,
+            deleted_records: true,
+            incremental_state: false,
+            events: false,
+        }
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Box<dyn BatchStream>, ConnectorError> {

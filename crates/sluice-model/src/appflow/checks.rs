@@ -154,6 +154,9 @@ pub fn check_flow(catalog: &Catalog, flow: &FlowParts) -> ValidationProblems {
     }
     if let Some(trigger) = &flow.trigger_config {
         check_trigger(trigger, source_spec, &mut problems);
+        if let Some(source) = &flow.source {
+            check_event_source(trigger.trigger_type, source, &mut problems);
+        }
     }
     check_tasks(&flow.tasks, source_spec, &mut problems);
     problems
@@ -289,6 +292,28 @@ fn check_trigger(trigger: &TriggerConfig, source: Option<&ConnectorSpec>, proble
     }
 }
 
+/// Salesforce events (platform events `X__e`, change events
+/// `AccountChangeEvent`, `X__ChangeEvent`) are subscribed to, never
+/// queried: an Event flow from Salesforce must name one, and only an Event
+/// flow may.
+fn check_event_source(trigger: TriggerType, source: &SourceFlowConfig, problems: &mut ValidationProblems) {
+    let Some(object) = source.source_connector_properties.salesforce.as_ref().map(|s| s.object.as_str()) else {
+        return;
+    };
+    let is_event = object.ends_with("__e") || (object.ends_with("ChangeEvent") && object != "ChangeEvent");
+    let path = "sourceFlowConfig.sourceConnectorProperties.Salesforce.object";
+    match (trigger == TriggerType::Event, is_event) {
+        (true, false) => problems.push(format!(
+            "{path}: an Event flow needs a platform event (ending in __e) or a change event \
+             (such as AccountChangeEvent), not '{object}'"
+        )),
+        (false, true) => problems.push(format!(
+            "{path}: '{object}' is an event; events are read by flows with triggerType 'Event', not '{trigger}'"
+        )),
+        _ => {}
+    }
+}
+
 /// The connector-dependent part of task checking: the operator must be the
 /// source connector's. What each task type needs (fields, operators,
 /// properties) is checked by `sluice-transform`, which runs the tasks.
@@ -415,6 +440,22 @@ mod tests {
         let problems = problems_of(&request);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("'Zendesk' is not supported"));
+    }
+
+    #[test]
+    fn events_need_an_event_trigger_and_an_event_trigger_needs_events() {
+        let mut request = salesforce_to_s3();
+        request["triggerConfig"] = json!({"triggerType": "Event"});
+        let problems = problems_of(&request);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("an Event flow needs a platform event"), "{problems:?}");
+        for object in ["AccountChangeEvent", "Holiday__ChangeEvent", "Holiday_Event__e"] {
+            request["sourceFlowConfig"]["sourceConnectorProperties"]["Salesforce"]["object"] = json!(object);
+            assert_eq!(problems_of(&request), Vec::<String>::new(), "{object}");
+        }
+        request["triggerConfig"] = json!({"triggerType": "OnDemand"});
+        let problems = problems_of(&request);
+        assert!(problems.iter().any(|p| p.contains("'Holiday_Event__e' is an event")), "{problems:?}");
     }
 
     #[test]

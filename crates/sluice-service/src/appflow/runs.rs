@@ -69,10 +69,10 @@ impl AppflowService {
         Ok((record.arn, new_status))
     }
 
-    /// Sets when an active scheduled flow next runs (nothing for other
-    /// flows): its first occurrence from now, so a rate's first run goes
-    /// now (or at its `scheduleStartTime`); `reset_failures` zeroes its
-    /// failed runs in a row.
+    /// Sets when an active scheduled flow next runs: its first occurrence
+    /// from now, so a rate's first run goes now (or at its
+    /// `scheduleStartTime`); `reset_failures` zeroes its failed runs in a
+    /// row. An event flow is marked as wanting a listener while active.
     pub(crate) async fn arm_trigger(
         &self,
         record: &sluice_store::FlowRecord,
@@ -80,6 +80,16 @@ impl AppflowService {
         reset_failures: bool,
     ) -> Result<(), ServiceError> {
         let now = sluice_engine::now_ms();
+        let active = FlowStatus::from_wire(&record.status) == Some(FlowStatus::Active);
+        if spec.trigger_config.trigger_type == sluice_model::appflow::TriggerType::Event {
+            // An event flow's listener subscribes from its last committed
+            // event, or (first activation) from now.
+            if active || self.store.get_trigger(&record.name).await?.is_some() {
+                let initial = sluice_engine::listener::initial_event_state(now);
+                self.store.set_listening(&record.name, active, Some(&initial), now).await?;
+            }
+            return Ok(());
+        }
         let next = match FlowStatus::from_wire(&record.status) {
             Some(FlowStatus::Active) => sluice_engine::trigger::next_occurrence(spec, now, now),
             _ => None,
@@ -103,8 +113,9 @@ impl AppflowService {
         if end_ms > now {
             problems.push("a backfill window must end in the past");
         }
-        if flow.spec.trigger_config.trigger_type == sluice_model::appflow::TriggerType::OnDemand {
-            problems.push(format!("flow '{name}' runs on demand; backfills are for scheduled flows"));
+        if flow.spec.trigger_config.trigger_type != sluice_model::appflow::TriggerType::Scheduled {
+            let trigger = flow.spec.trigger_config.trigger_type.as_str();
+            problems.push(format!("flow '{name}' has trigger type {trigger}; backfills are for scheduled flows"));
         }
         problems.into_result().map_err(ServiceError::Validation)?;
         let execution_id = uuid::Uuid::new_v4().to_string();
