@@ -17,6 +17,8 @@ pub const SECRET_KEY_ENV: &str = "SLUICE_SECRET_ACCESS_KEY";
 pub const CREDENTIALS_FILE: &str = "credentials";
 /// Account id file inside the data directory.
 pub const ACCOUNT_ID_FILE: &str = "account-id";
+/// Server id file inside the data directory.
+pub const SERVER_ID_FILE: &str = "server-id";
 
 /// Paths inside one data directory.
 #[derive(Debug, Clone)]
@@ -65,6 +67,30 @@ impl DataDir {
                     .chain((0..11).map(|_| rng.random_range(0..=9u8)))
                     .map(|d| char::from(b'0' + d))
                     .collect();
+                fs::write(&path, format!("{id}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+                Ok(id)
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// This server's id (32 hex digits), generated on first use: a server
+    /// restarted on its data directory takes its own leases (event
+    /// listeners) back at once instead of waiting for them to expire.
+    pub fn server_id(&self) -> Result<String> {
+        let path = self.root.join(SERVER_ID_FILE);
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                let id = text.trim().to_string();
+                if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    bail!("{} must hold a 32-hex-digit server id, found {id:?}", path.display());
+                }
+                Ok(id)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut rng = rand::rng();
+                let id: String =
+                    (0..32).map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16usize)])).collect();
                 fs::write(&path, format!("{id}\n")).with_context(|| format!("cannot write {}", path.display()))?;
                 Ok(id)
             }

@@ -213,6 +213,7 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         store.clone(),
         pipeline.clone(),
         sluice_engine::listener::ListenerConfig {
+            owner: format!("server-{}", data.server_id()?),
             clock: config.clock.clone(),
             ..sluice_engine::listener::ListenerConfig::default()
         },
