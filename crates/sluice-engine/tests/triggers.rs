@@ -1,6 +1,7 @@
 //! Scheduled flows through the real scheduler, worker, store and
 //! connectors, on a clock the test drives: incremental windows with ties on
-//! the boundary and a late write, a failed window retried, an empty window,
+//! the boundary and a late write (into object storage, and from there into
+//! an upsert), a failed window retried, an empty window,
 //! catch-up after downtime, deactivation, object-storage sources that read
 //! only new files into an upsert, and two schedulers on one PostgreSQL
 //! store firing each occurrence once.
@@ -83,7 +84,7 @@ impl Setup {
         let worker = self.worker();
         while worker.run_one().await.unwrap() {}
         let mut records = Vec::new();
-        for (_, execution_id) in tick.queued {
+        for (_, execution_id) in tick.queued.into_iter().filter(|(name, _)| name == flow) {
             records.push(self.harness.store.get_execution(flow, &execution_id).await.unwrap().unwrap().record);
         }
         records
@@ -180,6 +181,9 @@ async fn incremental_windows_deliver_every_record_once_across_ties_late_writes_a
         json!({"scheduleExpression": "rate(1hours)", "dataPullMode": "Incremental", "firstExecutionFrom": first_from / 1000}),
     );
     setup.activate(&flow).await;
+    // Downstream, on the same schedule: the published files upserted into
+    // Salesforce (each lead as a Holiday__c keyed by its Id).
+    setup.activate(&copies_flow("copies")).await;
     let a = setup.lead("A", T0 - 2 * HOUR);
     let b = setup.lead("B", T0 - 90_000);
     // Two records exactly on the first window's end: they belong to the second.
@@ -228,6 +232,42 @@ async fn incremental_windows_deliver_every_record_once_across_ties_late_writes_a
     let trigger = setup.harness.store.get_trigger("leads").await.unwrap().unwrap();
     assert_eq!(trigger.watermark_ms, Some(T0 + 4 * HOUR - LAG_MS));
     assert_eq!(trigger.next_fire_ms, Some(T0 + 5 * HOUR));
+
+    // One more occurrence lets the downstream flow read the last files: the
+    // upsert destination holds each record once, with its fields.
+    setup.clock.set(T0 + 5 * HOUR);
+    let copies = setup.tick_and_run("copies").await;
+    assert_eq!(copies[0]["executionStatus"], "Successful", "{}", copies[0]);
+    let state = setup.sim.lock();
+    let holidays = state.org.object("Holiday__c").unwrap();
+    let mut upserted: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for row in &holidays.rows {
+        if let Some(id) = holidays.value(row, "External_Id__c").and_then(Value::as_str) {
+            let description = holidays.value(row, "Description__c").cloned().unwrap_or(Value::Null);
+            upserted.entry(id.to_string()).or_default().push(description);
+        }
+    }
+    for id in &expected {
+        assert_eq!(upserted.get(*id).map(Vec::len), Some(1), "{id} upserted once: {upserted:?}");
+    }
+    assert_eq!(upserted[&late], vec![json!("Late")]);
+    assert_eq!(upserted[&ties[1]], vec![json!("Tie2")]);
+}
+
+/// Upserts the JSON lines the `leads` flow publishes into Holiday__c.
+fn copies_flow(name: &str) -> FlowRecord {
+    let map = |from: &str, to: &str| json!({"taskType": "Map", "sourceFields": [from], "destinationField": to, "connectorOperator": {"S3": "NO_OP"}});
+    let definition = json!({
+        "triggerConfig": {"triggerType": "Scheduled", "triggerProperties": {"Scheduled": {
+            "scheduleExpression": "rate(1hours)", "dataPullMode": "Incremental"}}},
+        "sourceFlowConfig": {"connectorType": "S3", "sourceConnectorProperties": {"S3": {
+            "bucketName": "lake", "bucketPrefix": "leads/leads", "s3InputFormatConfig": {"s3InputFileType": "JSON"}}}},
+        "destinationFlowConfigList": [{"connectorType": "Salesforce", "connectorProfileName": "sf",
+            "destinationConnectorProperties": {"Salesforce": {"object": "Holiday__c", "writeOperationType": "UPSERT",
+                "idFieldNames": ["External_Id__c"]}}}],
+        "tasks": [map("Id", "External_Id__c"), map("LastName", "Description__c")],
+    });
+    common::flow_record(name, definition, &["sf"])
 }
 
 #[tokio::test]
