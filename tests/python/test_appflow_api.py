@@ -30,16 +30,18 @@ from conftest import free_port, sim_tokens
 
 REGION = "us-east-1"
 # The connectors of this build (the registry's list): Marketo holds profiles
-# but moves no data yet; Redshift and EventBridge are not connectors yet.
-SUPPORTED_CONNECTORS = {"Salesforce", "S3", "Marketo"}
+# but moves no data yet; EventBridge is not a connector yet.
+SUPPORTED_CONNECTORS = {"Salesforce", "S3", "Marketo", "Redshift"}
 # connector type -> (canUseAsSource, canUseAsDestination)
 CONNECTOR_CAPABILITIES = {
     "Salesforce": (True, True),
     "S3": (True, True),
     "Marketo": (False, False),
+    "Redshift": (False, True),
 }
 # connector type -> supportedDestinationConnectors: the pairs that run.
-RUNNABLE_DESTINATIONS = {"Salesforce": ["S3"], "S3": ["S3", "Salesforce"], "Marketo": []}
+RUNNABLE_DESTINATIONS = {"Salesforce": ["Redshift", "S3"], "S3": ["Redshift", "S3", "Salesforce"], "Marketo": [],
+                         "Redshift": []}
 # The org profiles connect to (the session's simulator); set by use_salesforce_org.
 SALESFORCE_URL = ""
 MARKETO_URL = "https://123-ABC-456.mktorest.com"
@@ -953,7 +955,7 @@ def test_a_flow_whose_pair_cannot_run_is_refused_naming_the_pairs_that_can(appfl
                 tasks=[{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {source_type: "NO_OP"}}],
             )
         message = message_of(excinfo)
-        assert "Salesforce -> S3, S3 -> Salesforce, S3 -> S3" in message, message
+        assert "Salesforce -> Redshift, Salesforce -> S3, S3 -> Salesforce, S3 -> Redshift, S3 -> S3" in message, message
         with api_error("ResourceNotFoundException", 404):
             appflow.describe_flow(flowName=name)
 

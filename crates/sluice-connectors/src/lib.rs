@@ -21,6 +21,8 @@ pub mod retry;
 
 #[cfg(feature = "marketo")]
 pub mod marketo;
+#[cfg(feature = "redshift")]
+pub mod redshift;
 #[cfg(feature = "s3")]
 pub mod s3;
 #[cfg(feature = "salesforce")]

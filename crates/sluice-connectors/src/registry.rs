@@ -58,6 +58,8 @@ impl Registry {
         }
         #[cfg(feature = "marketo")]
         connectors.push(Arc::new(crate::marketo::MarketoConnector));
+        #[cfg(feature = "redshift")]
+        connectors.push(Arc::new(crate::redshift::RedshiftConnector));
         #[cfg(feature = "s3")]
         connectors.push(Arc::new(crate::s3::S3Connector::new(settings.buckets.clone())));
         let catalog = Catalog::new(connectors.iter().map(|c| c.spec()).collect());
