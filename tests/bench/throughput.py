@@ -13,6 +13,11 @@ measured in the same run on the same machine.
    API 2.0. Baseline: a minimal client loading the same records (already in
    Lead's columns) with Bulk API 2.0 jobs of 50,000 records (the
    simulator's ingest ceiling).
+4. Object storage -> PostgreSQL (the Redshift connector): the same CSV
+   upserted by primary key into a table, first into an empty table, then
+   all of it again (every row a conflict). Baseline: psql's \\copy into a
+   staging table and one INSERT ... ON CONFLICT DO UPDATE, in one
+   transaction, on the same server (--postgres, a fresh database).
 
 Run seconds are the execution record's (dataPullStartTime to
 dataPullEndTime: from the worker's claim to the end). Peak RSS is the
@@ -20,6 +25,7 @@ server's VmHWM at the end of the run.
 
 Usage (scripts/bench-throughput does the set-up):
     python tests/bench/throughput.py --bin target/release/sluice [--records 1000000] [--case 1 --case 2]
+        [--postgres postgres://postgres@127.0.0.1:5432/postgres]
 """
 from __future__ import annotations
 
@@ -28,9 +34,11 @@ import csv
 import http.client
 import io
 import json
+import os
 import pathlib
 import platform
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -282,7 +290,93 @@ def case_csv_to_salesforce(binary: str, root: pathlib.Path, records: int) -> lis
         sim.stop()
 
 
-CASES = {"1": case_salesforce_to_parquet, "2": case_csv_to_parquet, "3": case_csv_to_salesforce}
+CUSTOMERS_TABLE = (
+    "(id bigint PRIMARY KEY, email text, first_name text, last_name text, company text, phone text, "
+    "do_not_call boolean, created_at timestamptz, annual_revenue double precision, country text)"
+)
+# The PostgreSQL server of case 4 (a fresh database is made on it).
+POSTGRES = {"url": os.environ.get("SLUICE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")}
+
+
+def psql(url: str, script: str) -> float:
+    """Runs `script` with psql (stopping at the first error); returns its seconds."""
+    started = time.perf_counter()
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url], input=script, text=True, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def psql_value(url: str, query: str) -> str:
+    return subprocess.run(["psql", "-X", "-A", "-t", url, "-c", query], text=True, check=True,
+                          capture_output=True).stdout.strip()
+
+
+def psql_upsert(url: str, csv_path: pathlib.Path, table: str, records: int) -> dict:
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in CSV_COLUMNS if c != "id")
+    script = (
+        "BEGIN;\n"
+        f"CREATE TEMPORARY TABLE stage ON COMMIT DROP AS SELECT * FROM {table} WITH NO DATA;\n"
+        f"\\copy stage FROM '{csv_path}' WITH (FORMAT csv, HEADER true)\n"
+        f"INSERT INTO {table} SELECT * FROM stage ON CONFLICT (id) DO UPDATE SET {updates};\n"
+        "COMMIT;\n"
+    )
+    seconds = psql(url, script)
+    return {"records": records, "seconds": seconds, "mb": csv_path.stat().st_size / 1e6, "peak_mb": None}
+
+
+def case_csv_to_postgres(binary: str, root: pathlib.Path, records: int) -> list[dict]:
+    admin = POSTGRES["url"]
+    name = f"sluice_bench_{os.getpid()}_{int(time.time())}"
+    psql(admin, f"CREATE DATABASE {name};")
+    parsed = urllib.parse.urlparse(admin)
+    url = parsed._replace(path=f"/{name}").geturl()
+    server = SluiceServer(binary, root / "sluice").start()
+    try:
+        csv_path = server.data_dir / "objects" / "landing" / "customers" / "customers.csv"
+        size = customers_csv(csv_path, records)
+        psql(url, f"CREATE TABLE customers_psql {CUSTOMERS_TABLE}; CREATE TABLE customers_sluice {CUSTOMERS_TABLE};")
+        client = server.client()
+        client.create_connector_profile(
+            connectorProfileName="warehouse", connectorType="Redshift", connectionMode="Public",
+            connectorProfileConfig={
+                "connectorProfileProperties": {"Redshift": {
+                    "databaseUrl": f"jdbc:postgresql://{parsed.hostname}:{parsed.port or 5432}/{name}",
+                    "bucketName": "staging", "roleArn": "arn:aws:iam::123456789012:role/loader"}},
+                "connectorProfileCredentials": {"Redshift": {"username": parsed.username or "postgres",
+                                                             "password": parsed.password or "unused"}},
+            },
+        )
+        client.create_flow(
+            flowName="customers-in", triggerConfig={"triggerType": "OnDemand"},
+            sourceFlowConfig={"connectorType": "S3", "sourceConnectorProperties": {"S3": {
+                "bucketName": "landing", "bucketPrefix": "customers", "s3InputFormatConfig": {"s3InputFileType": "CSV"}}}},
+            destinationFlowConfigList=[{"connectorType": "Redshift", "connectorProfileName": "warehouse",
+                                        "destinationConnectorProperties": {"Redshift": {
+                                            "object": "public.customers_sluice", "intermediateBucketName": "staging"}}}],
+            tasks=[{"taskType": "Map", "sourceFields": [c], "destinationField": c, "connectorOperator": {"S3": "NO_OP"}}
+                   for c in CSV_COLUMNS],
+        )
+        rows = []
+        what = f"{size / 1e6:.0f} MB CSV -> table, upsert by primary key"
+        for load in ("first load", "full re-upsert"):
+            baseline = psql_upsert(url, csv_path, "customers_psql", records)
+            run = run_flow(client, "customers-in", server)
+            for row, table_name in ((baseline, "customers_psql"), (run, "customers_sluice")):
+                row["delivered"] = int(psql_value(url, f"SELECT count(*) FROM {table_name}"))
+            rows.append({"case": "4", "what": f"baseline: psql \\copy + INSERT ON CONFLICT, {what}, {load}", **baseline})
+            rows.append({"case": "4", "what": f"sluice: S3 -> PostgreSQL, {what}, {load}", **run})
+        same = psql_value(url, "SELECT count(*) FROM customers_psql p JOIN customers_sluice s USING (id) "
+                               "WHERE (p.*)::text = (s.*)::text")
+        for row in rows:
+            row["identical"] = int(same)
+        return rows
+    finally:
+        server.stop()
+        psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
+
+
+CASES = {"1": case_salesforce_to_parquet, "2": case_csv_to_parquet, "3": case_csv_to_salesforce,
+         "4": case_csv_to_postgres}
 
 
 def table(rows: list[dict]) -> str:
@@ -300,7 +394,9 @@ def main(argv=None) -> int:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--case", action="append", choices=sorted(CASES), help="run only these cases")
     parser.add_argument("--json", type=pathlib.Path, help="also write the rows as JSON here")
+    parser.add_argument("--postgres", default=POSTGRES["url"], help="the PostgreSQL server of case 4")
     args = parser.parse_args(argv)
+    POSTGRES["url"] = args.postgres
     rows = []
     with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
         for name in args.case or sorted(CASES):

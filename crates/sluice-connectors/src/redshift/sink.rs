@@ -154,15 +154,16 @@ impl RedshiftSink {
         }
     }
 
-    /// The move from staging into the target.
-    fn move_statement(&self, only_seq: bool) -> String {
+    /// The move from staging into the target: `deduplicate` keeps the last
+    /// record of each key (needed when a key comes more than once: one
+    /// `ON CONFLICT DO UPDATE` cannot change a row twice); `only_seq` moves
+    /// the one record `$1`.
+    fn move_statement(&self, deduplicate: bool, only_seq: bool) -> String {
         let columns = self.columns.join(", ");
         let filter = if only_seq { format!(" WHERE {SEQ} = $1") } else { String::new() };
+        let target = self.table.quoted();
         if self.merge_key.is_empty() {
-            return format!(
-                "INSERT INTO {} ({columns}) SELECT {columns} FROM {STAGE}{filter} ORDER BY {SEQ}",
-                self.table.quoted()
-            );
+            return format!("INSERT INTO {target} ({columns}) SELECT {columns} FROM {STAGE}{filter}");
         }
         let key = self.merge_key.join(", ");
         let updates: Vec<String> = self
@@ -173,17 +174,40 @@ impl RedshiftSink {
             .collect();
         let action =
             if updates.is_empty() { "DO NOTHING".to_string() } else { format!("DO UPDATE SET {}", updates.join(", ")) };
-        format!(
-            "INSERT INTO {} ({columns}) SELECT DISTINCT ON ({key}) {columns} FROM {STAGE}{filter} \
-             ORDER BY {key}, {SEQ} DESC ON CONFLICT ({key}) {action}",
-            self.table.quoted()
-        )
+        if deduplicate {
+            format!(
+                "INSERT INTO {target} ({columns}) SELECT DISTINCT ON ({key}) {columns} FROM {STAGE}{filter} \
+                 ORDER BY {key}, {SEQ} DESC ON CONFLICT ({key}) {action}"
+            )
+        } else {
+            format!(
+                "INSERT INTO {target} ({columns}) SELECT {columns} FROM {STAGE}{filter} ON CONFLICT ({key}) {action}"
+            )
+        }
+    }
+
+    /// Runs one move statement in a savepoint; the database's error when it
+    /// refused it (rolled back).
+    async fn try_move(&mut self, statement: String) -> Result<Result<u64, sqlx::Error>, ConnectorError> {
+        let connection = self.connection()?;
+        execute(connection, "SAVEPOINT sluice_move").await?;
+        match sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *connection).await {
+            Ok(done) => {
+                execute(connection, "RELEASE SAVEPOINT sluice_move").await?;
+                Ok(Ok(done.rows_affected()))
+            }
+            Err(error @ sqlx::Error::Database(_)) => {
+                execute(connection, "ROLLBACK TO SAVEPOINT sluice_move").await?;
+                Ok(Err(error))
+            }
+            Err(error) => Err(remote(&error)),
+        }
     }
 
     /// Moves the staged records one by one (after the whole move was
     /// refused), returning those the database refuses.
     async fn move_one_by_one(&mut self) -> Result<Vec<RefusedRecord>, ConnectorError> {
-        let statement = self.move_statement(true);
+        let statement = self.move_statement(true, true);
         let cells_query = format!(
             "SELECT {} FROM {STAGE} WHERE {SEQ} = $1",
             self.columns.iter().map(|c| format!("{c}::text")).collect::<Vec<_>>().join(", ")
@@ -282,18 +306,22 @@ impl DataSink for RedshiftSink {
         if self.rows_staged == 0 {
             return Ok(Vec::new());
         }
-        let statement = self.move_statement(false);
         let table = self.table.clone();
-        let connection = self.connection()?;
-        execute(connection, "SAVEPOINT sluice_move").await?;
-        match sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *connection).await {
-            Ok(done) => {
-                execute(connection, "RELEASE SAVEPOINT sluice_move").await?;
-                tracing::info!(table = %table, rows = done.rows_affected(), "records moved into the table");
+        // Keys usually come once: the plain move first, the deduplicating
+        // one when a key came twice.
+        let mut moved = self.try_move(self.move_statement(false, false)).await?;
+        if let Err(error) = &moved {
+            let twice = error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "21000");
+            if twice {
+                moved = self.try_move(self.move_statement(true, false)).await?;
+            }
+        }
+        match moved {
+            Ok(rows) => {
+                tracing::info!(table = %table, rows, "records moved into the table");
                 Ok(Vec::new())
             }
             Err(error) => {
-                execute(connection, "ROLLBACK TO SAVEPOINT sluice_move").await?;
                 tracing::info!(table = %table, error = %db_error(&error), "the move was refused; moving record by record");
                 self.move_one_by_one().await
             }
