@@ -418,6 +418,17 @@ def salesforce_org(sluice_bin, tmp_path_factory):
     sim.stop()
 
 
+@pytest.fixture(scope="session")
+def marketo_instance(sluice_bin, tmp_path_factory):
+    """A Marketo simulator (plain HTTP, demo leads) shared by the session: the
+    instance that Marketo connector profiles connect to when they are created."""
+    root = tmp_path_factory.mktemp("marketo-instance")
+    unused = root / "no-tls.pem"
+    sim = SimProcess(sluice_bin, "marketo", root, unused, unused, args=["--seed", "demo"], tls=False).start()
+    yield sim
+    sim.stop()
+
+
 def sim_tokens(sim: SimProcess, access_token: Optional[str] = None, refresh_token: Optional[str] = None) -> dict:
     """Tokens of the simulator's demo user: the given values (made valid) or new ones."""
     body = {k: v for k, v in (("access_token", access_token), ("refresh_token", refresh_token)) if v is not None}

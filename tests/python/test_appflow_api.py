@@ -44,7 +44,9 @@ RUNNABLE_DESTINATIONS = {"Salesforce": ["Redshift", "S3"], "S3": ["Redshift", "S
                          "Redshift": []}
 # The org profiles connect to (the session's simulator); set by use_salesforce_org.
 SALESFORCE_URL = ""
-MARKETO_URL = "https://123-ABC-456.mktorest.com"
+MARKETO_URL = ""
+# The session Marketo simulator's API client (see conftest.marketo_instance).
+MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET = "sluice-marketo-client", "sluice-marketo-secret"
 CLIENT_CREDENTIALS_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sf"
 SCHEDULED_TRIGGER = {
     "triggerType": "Scheduled",
@@ -68,10 +70,11 @@ def planted_secret() -> str:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def use_salesforce_org(salesforce_org):
-    """Profiles must connect when they are created: they point at the simulator."""
-    global SALESFORCE_URL, ORG
+def use_salesforce_org(salesforce_org, marketo_instance):
+    """Profiles must connect when they are created: they point at the simulators."""
+    global SALESFORCE_URL, ORG, MARKETO_URL, MARKETO
     SALESFORCE_URL, ORG = salesforce_org.base_url, salesforce_org
+    MARKETO_URL, MARKETO = marketo_instance.base_url, marketo_instance
 
 
 def salesforce_config(access_token=None, refresh_token=None, instance_url=None):
@@ -102,7 +105,16 @@ def salesforce_profile_request(name, **config_args):
     }
 
 
-def marketo_profile_request(name, client_secret="fake-client-secret", client_id="fake-client-id"):
+def marketo_profile_request(name, client_secret=None, client_id=None):
+    """A Marketo profile for the session's simulator: its demo client, or a
+    client with `client_secret` that is added to the simulator first."""
+    if client_secret is None:
+        client_id, client_secret = MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET
+    elif client_id is None:
+        client_id = f"client-{uuid.uuid4().hex[:12]}"
+        added = requests.post(f"{MARKETO.base_url}/__sim/clients",
+                              json={"clientId": client_id, "clientSecret": client_secret}, timeout=10)
+        assert added.status_code == 200, added.text
     return {
         "connectorProfileName": name,
         "connectorType": "Marketo",
@@ -493,6 +505,22 @@ def test_marketo_client_secret_is_never_returned(appflow):
     assert detail.get("credentialsArn")
     assert secret not in json.dumps(response, default=str)
     assert find_secrets({f"response {i}": b for i, b in enumerate(raw)}, [secret]) == []
+
+
+def test_a_marketo_profile_connects_before_it_is_stored_and_browses_the_instance(appflow):
+    name = unique("mk")
+    refused = marketo_profile_request(name)
+    refused["connectorProfileConfig"]["connectorProfileCredentials"]["Marketo"]["clientSecret"] = "not-the-secret"
+    with api_error("ConnectorAuthenticationException", 401) as excinfo:
+        appflow.create_connector_profile(**refused)
+    assert "Bad client credentials" in message_of(excinfo) and "not-the-secret" not in message_of(excinfo)
+    assert appflow.describe_connector_profiles(connectorProfileNames=[name])["connectorProfileDetails"] == []
+    appflow.create_connector_profile(**marketo_profile_request(name))
+    entities = appflow.list_connector_entities(connectorProfileName=name)["connectorEntityMap"]
+    assert sorted(e["name"] for group in entities.values() for e in group) == ["activities", "leads"]
+    fields = appflow.describe_connector_entity(connectorEntityName="leads", connectorProfileName=name)
+    by_name = {f["identifier"]: f for f in fields["connectorEntityFields"]}
+    assert {"id", "email", "firstName", "updatedAt"} <= set(by_name)
 
 
 def test_failed_profile_update_does_not_echo_credentials(server, appflow):

@@ -36,7 +36,7 @@ pub use registry::{ConnectorSettings, Registry};
 /// calls do nothing). Every HTTPS client here (our own and object_store's)
 /// takes the process-wide provider, and the build carries no other.
 pub fn install_tls_provider() {
-    #[cfg(any(feature = "salesforce", feature = "s3-remote"))]
+    #[cfg(any(feature = "salesforce", feature = "marketo", feature = "s3-remote"))]
     {
         static INSTALLED: std::sync::Once = std::sync::Once::new();
         INSTALLED.call_once(|| {

@@ -57,7 +57,7 @@ impl Registry {
             connectors.push(Arc::new(salesforce));
         }
         #[cfg(feature = "marketo")]
-        connectors.push(Arc::new(crate::marketo::MarketoConnector));
+        connectors.push(Arc::new(crate::marketo::MarketoConnector::default()));
         #[cfg(feature = "redshift")]
         connectors.push(Arc::new(crate::redshift::RedshiftConnector));
         #[cfg(feature = "s3")]

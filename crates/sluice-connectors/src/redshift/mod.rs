@@ -117,7 +117,12 @@ pub fn connect_options(
             None => return Err("Redshift.databaseUrl names no database (and databaseName is not set)".into()),
         }
     }
-    options = options.username(username).password(password.expose()).application_name("sluice");
+    // Datetimes without a zone are read as UTC, whatever the server's default.
+    options = options
+        .username(username)
+        .password(password.expose())
+        .application_name("sluice")
+        .options([("TimeZone", "UTC")]);
     let target =
         format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or_default());
     Ok((options, target))

@@ -1,5 +1,6 @@
 //! The simulator's admin API under `/__sim` (not part of Marketo): health,
-//! settings, token expiry, usage counters, statistics and generated leads.
+//! settings, API clients, token expiry, usage counters, statistics and
+//! generated leads.
 //! Bind the simulator to a local address; this API has no authentication.
 
 use std::time::{Duration, Instant};
@@ -27,6 +28,26 @@ pub fn routes() -> Router<MarketoSim> {
         .route("/reset-usage", post(reset_usage))
         .route("/stats", get(stats))
         .route("/generate", post(generate))
+        .route("/clients", post(add_client))
+}
+
+/// A LaunchPoint API client to add.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewClient {
+    client_id: String,
+    client_secret: String,
+}
+
+/// Adds (or replaces) an API client, so tests can use credentials of their own.
+async fn add_client(State(sim): State<MarketoSim>, Json(client): Json<NewClient>) -> Json<Value> {
+    let mut state = sim.lock();
+    let api_user = super::state::DEMO_API_USER.to_string();
+    state.clients.insert(
+        client.client_id.clone(),
+        super::state::ApiClient { client_id: client.client_id.clone(), client_secret: client.client_secret, api_user },
+    );
+    Json(json!({"clientId": client.client_id}))
 }
 
 async fn get_config(State(sim): State<MarketoSim>) -> Json<SimConfig> {
