@@ -29,19 +29,22 @@ from botocore.paginate import Paginator
 from conftest import free_port, sim_tokens
 
 REGION = "us-east-1"
-# The connectors of this build (the registry's list): Marketo holds profiles
-# but moves no data yet; EventBridge is not a connector yet.
+# The connectors of this build (the registry's list); EventBridge is not a
+# connector yet.
 SUPPORTED_CONNECTORS = {"Salesforce", "S3", "Marketo", "Redshift"}
 # connector type -> (canUseAsSource, canUseAsDestination)
 CONNECTOR_CAPABILITIES = {
     "Salesforce": (True, True),
     "S3": (True, True),
-    "Marketo": (False, False),
+    "Marketo": (True, True),
     "Redshift": (False, True),
 }
 # connector type -> supportedDestinationConnectors: the pairs that run.
-RUNNABLE_DESTINATIONS = {"Salesforce": ["Redshift", "S3"], "S3": ["Redshift", "S3", "Salesforce"], "Marketo": [],
-                         "Redshift": []}
+RUNNABLE_DESTINATIONS = {"Salesforce": ["Marketo", "Redshift", "S3"], "S3": ["Marketo", "Redshift", "S3", "Salesforce"],
+                         "Marketo": ["Redshift", "S3", "Salesforce"], "Redshift": []}
+# Every pair that runs, as ValidationExceptions name them.
+PAIRS_TEXT = ("Salesforce -> Marketo, Salesforce -> Redshift, Salesforce -> S3, Marketo -> Salesforce, "
+              "Marketo -> Redshift, Marketo -> S3, S3 -> Salesforce, S3 -> Marketo, S3 -> Redshift, S3 -> S3")
 # The org profiles connect to (the session's simulator); set by use_salesforce_org.
 SALESFORCE_URL = ""
 MARKETO_URL = ""
@@ -961,7 +964,11 @@ def test_a_flow_whose_pair_cannot_run_is_refused_naming_the_pairs_that_can(appfl
     appflow.create_connector_profile(**salesforce_profile_request(salesforce_profile))
     marketo_profile = unique("mk")
     appflow.create_connector_profile(**marketo_profile_request(marketo_profile))
-    s3_destination = {"connectorType": "S3", "destinationConnectorProperties": {"S3": {"bucketName": "exports"}}}
+    marketo_destination = {
+        "connectorType": "Marketo",
+        "connectorProfileName": marketo_profile,
+        "destinationConnectorProperties": {"Marketo": {"object": "leads"}},
+    }
     salesforce_destination = {
         "connectorType": "Salesforce",
         "connectorProfileName": salesforce_profile,
@@ -969,7 +976,7 @@ def test_a_flow_whose_pair_cannot_run_is_refused_naming_the_pairs_that_can(appfl
     }
     cases = [
         ("Salesforce", salesforce_profile, {"Salesforce": {"object": "Account"}}, salesforce_destination),
-        ("Marketo", marketo_profile, {"Marketo": {"object": "leads"}}, s3_destination),
+        ("Marketo", marketo_profile, {"Marketo": {"object": "leads"}}, marketo_destination),
     ]
     for source_type, profile, properties, destination in cases:
         name = unique("norun")
@@ -983,7 +990,7 @@ def test_a_flow_whose_pair_cannot_run_is_refused_naming_the_pairs_that_can(appfl
                 tasks=[{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {source_type: "NO_OP"}}],
             )
         message = message_of(excinfo)
-        assert "Salesforce -> Redshift, Salesforce -> S3, S3 -> Salesforce, S3 -> Redshift, S3 -> S3" in message, message
+        assert PAIRS_TEXT in message, message
         with api_error("ResourceNotFoundException", 404):
             appflow.describe_flow(flowName=name)
 

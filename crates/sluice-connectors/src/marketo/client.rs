@@ -125,35 +125,75 @@ impl MarketoClient {
         self.token(true).await.map(|_| ())
     }
 
-    /// `GET path?query` on the REST API; the envelope's `result` array.
+    /// `GET path?query` on the REST API; the whole envelope (`result`,
+    /// `nextPageToken`, `moreResult`).
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ConnectorError> {
+        self.call(reqwest::Method::GET, path, query, None).await.and_then(Reply::into_json)
+    }
+
+    /// `POST path` with a JSON body (or none); the whole envelope.
+    pub async fn post(&self, path: &str, body: Option<&Value>) -> Result<Value, ConnectorError> {
+        self.call(reqwest::Method::POST, path, &[], body).await.and_then(Reply::into_json)
+    }
+
+    /// `GET path` of a file (a bulk export's CSV): its bytes.
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ConnectorError> {
+        match self.call(reqwest::Method::GET, path, &[], None).await? {
+            Reply::Bytes(bytes) => Ok(bytes),
+            Reply::Json(body) => Ok(body.to_string().into_bytes()),
+        }
+    }
+
+    /// One call with Marketo's rules: the envelope's error codes renew the
+    /// token, wait out throttling or end the call; an answer that is not
+    /// JSON (a file) comes back as bytes.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Reply, ConnectorError> {
         let mut renewed = false;
         let mut wait = self.throttle_wait;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let token = self.token(false).await?;
-            let response = self
+            let mut request = self
                 .http
-                .get(format!("{}{path}", self.base))
+                .request(method.clone(), format!("{}{path}", self.base))
                 .query(query)
-                .bearer_auth(token.expose())
-                .send()
-                .await
-                .map_err(Self::unreachable)?;
+                .bearer_auth(token.expose());
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(Self::unreachable)?;
             let status = response.status();
+            let is_json = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("json"));
+            let bytes = response.bytes().await.map_err(Self::unreachable)?;
             if !status.is_success() {
-                let text = response.text().await.unwrap_or_default();
                 return Err(ConnectorError::Remote {
                     system: SYSTEM,
                     code: status.as_u16().to_string(),
-                    message: format!("{path} answered {status}: {}", text.chars().take(300).collect::<String>()),
+                    message: format!(
+                        "{path} answered {status}: {}",
+                        String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+                    ),
                     status: status.as_u16(),
                 });
             }
-            let body: Value = response.json().await.map_err(Self::unreachable)?;
-            if body.get("success").and_then(Value::as_bool) == Some(true) {
-                return Ok(body);
+            if !is_json {
+                return Ok(Reply::Bytes(bytes.to_vec()));
+            }
+            let body: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| ConnectorError::Protocol { system: SYSTEM, message: format!("{path}: not JSON: {e}") })?;
+            if body.get("success").and_then(Value::as_bool) != Some(false) && error_code(&body).is_none() {
+                return Ok(Reply::Json(body));
             }
             let (code, message) = error_code(&body).unwrap_or_else(|| ("unknown".into(), body.to_string()));
             match code.as_str() {
@@ -167,21 +207,41 @@ impl MarketoClient {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(MAX_THROTTLE_WAIT);
                 }
-                "607" => {
+                "607" | "1029" => {
+                    let quota = if code == "607" { "daily API quota" } else { "daily bulk export quota" };
                     return Err(ConnectorError::Remote {
                         system: SYSTEM,
                         code,
                         message: format!(
-                            "{message}: the instance's daily API quota is used up; it resets at midnight US Central \
-                             time (America/Chicago)"
+                            "{message}: the instance's {quota} is used up; it resets at midnight US Central time \
+                             (America/Chicago)"
                         ),
                         status: 403,
-                    })
+                    });
                 }
                 _ => {
                     let status = if matches!(code.as_str(), "606" | "615" | "608" | "611" | "604") { 503 } else { 400 };
                     return Err(ConnectorError::Remote { system: SYSTEM, code, message, status });
                 }
+            }
+        }
+    }
+}
+
+/// What a call answered.
+enum Reply {
+    /// Marketo's JSON envelope.
+    Json(Value),
+    /// A file.
+    Bytes(Vec<u8>),
+}
+
+impl Reply {
+    fn into_json(self) -> Result<Value, ConnectorError> {
+        match self {
+            Reply::Json(body) => Ok(body),
+            Reply::Bytes(_) => {
+                Err(ConnectorError::Protocol { system: SYSTEM, message: "a file where JSON was expected".into() })
             }
         }
     }

@@ -1,13 +1,25 @@
-//! The Marketo connector, for connector profiles and entity browsing in
-//! this release: a profile's client credentials are tried against the
-//! instance when it is created (an identity token and a describe of leads),
-//! and ListConnectorEntities / DescribeConnectorEntity answer from the
-//! instance; no flow reads or writes Marketo yet (its catalog entry says
-//! so, and CreateFlow refuses such flows).
+//! The Marketo connector: a profile's client credentials are tried against
+//! the instance when it is created (an identity token and a describe of
+//! leads), ListConnectorEntities / DescribeConnectorEntity answer from the
+//! instance, flows read leads and activities and write leads.
 //!
 //! - [`client`]: identity tokens, Marketo's error envelope and limits.
+//! - [`source`]: leads by bulk export, activities by paging tokens.
+//! - [`sink`]: leads by Sync Leads.
 
 pub mod client;
+pub mod sink;
+pub mod source;
+
+use std::sync::Arc;
+
+use arrow_schema::SchemaRef;
+use sluice_model::appflow::catalog::BATCH_TRIGGERS;
+use sluice_model::appflow::{DestinationFlowConfig, ErrorHandlingConfig, SourceFlowConfig, WriteOperationType};
+
+use self::sink::MarketoSink;
+use self::source::{MarketoActivities, MarketoLeads};
+use crate::plane::{DataSink, DataSource, RunScope};
 
 use serde_json::Value;
 use sluice_model::appflow::catalog::ConnectorSpec;
@@ -18,16 +30,15 @@ use sluice_model::ValidationProblems;
 use self::client::{MarketoClient, CALL_TIMEOUT, CONNECT_TIMEOUT};
 use crate::{Connector, ConnectorError, Entity, EntityField};
 
-/// The Marketo connector's catalog entry: profiles and browsing, no data plane yet.
+/// The Marketo connector's catalog entry.
 pub const SPEC: ConnectorSpec = ConnectorSpec {
     connector_type: ConnectorType::Marketo,
-    description:
-        "Marketo leads and activities (connector profiles and browsing; flows come with the Marketo data plane)",
-    can_use_as_source: false,
-    can_use_as_destination: false,
+    description: "Marketo leads and activities (leads as a destination, synced by email)",
+    can_use_as_source: true,
+    can_use_as_destination: true,
     requires_profile: true,
-    trigger_types: &[],
-    write_operations: &[],
+    trigger_types: BATCH_TRIGGERS,
+    write_operations: &[WriteOperationType::Upsert],
     union_member: "Marketo",
     same_type_destination: false,
 };
@@ -90,6 +101,39 @@ impl MarketoConnector {
     fn client(&self, profile: &MarketoProfile) -> MarketoClient {
         MarketoClient::new(self.http.clone(), &profile.instance_url, &profile.client_id, profile.client_secret.clone())
     }
+
+    fn run_client(&self, profile: Option<MarketoProfile>) -> Result<Arc<MarketoClient>, ConnectorError> {
+        let profile =
+            profile.ok_or_else(|| ConnectorError::Invalid("a Marketo flow needs a connector profile".into()))?;
+        Ok(Arc::new(self.client(&profile)))
+    }
+}
+
+/// A flow's Marketo source settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketoSourceConfig {
+    /// `leads` or `activities`.
+    pub object: String,
+}
+
+/// A flow's Marketo destination settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketoDestinationConfig {
+    /// `leads`.
+    pub object: String,
+    /// `errorHandlingConfig`.
+    pub error_handling: Option<ErrorHandlingConfig>,
+}
+
+fn known_object(object: &str, path: &str, allowed: &[&str]) -> Result<(), ValidationProblems> {
+    if allowed.contains(&object) {
+        Ok(())
+    } else {
+        Err(ValidationProblems::single(format!(
+            "{path}: Marketo has no object '{object}' here; use {}",
+            allowed.join(" or ")
+        )))
+    }
 }
 
 fn text(item: &Value, pointer: &str) -> String {
@@ -99,8 +143,8 @@ fn text(item: &Value, pointer: &str) -> String {
 #[async_trait::async_trait]
 impl Connector for MarketoConnector {
     type Profile = MarketoProfile;
-    type SourceConfig = ();
-    type DestinationConfig = ();
+    type SourceConfig = MarketoSourceConfig;
+    type DestinationConfig = MarketoDestinationConfig;
 
     fn spec(&self) -> ConnectorSpec {
         SPEC
@@ -188,6 +232,60 @@ impl Connector for MarketoConnector {
                 ENTITIES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
             ))),
         }
+    }
+
+    fn parse_source(&self, source: &SourceFlowConfig) -> Result<MarketoSourceConfig, ValidationProblems> {
+        let marketo = source
+            .source_connector_properties
+            .marketo
+            .as_ref()
+            .ok_or_else(|| ValidationProblems::single("sourceConnectorProperties.Marketo is missing"))?;
+        known_object(&marketo.object, "sourceConnectorProperties.Marketo.object", &["leads", "activities"])?;
+        Ok(MarketoSourceConfig { object: marketo.object.clone() })
+    }
+
+    async fn open_source(
+        &self,
+        profile: Option<MarketoProfile>,
+        config: MarketoSourceConfig,
+        scope: &RunScope,
+    ) -> Result<Box<dyn DataSource>, ConnectorError> {
+        let client = self.run_client(profile)?;
+        match config.object.as_str() {
+            "activities" => Ok(Box::new(MarketoActivities::open(client, scope))),
+            _ => Ok(Box::new(MarketoLeads::open(client, scope).await?)),
+        }
+    }
+
+    fn parse_destination(
+        &self,
+        destination: &DestinationFlowConfig,
+    ) -> Result<MarketoDestinationConfig, ValidationProblems> {
+        let marketo = destination
+            .destination_connector_properties
+            .marketo
+            .as_ref()
+            .ok_or_else(|| ValidationProblems::single("destinationConnectorProperties.Marketo is missing"))?;
+        known_object(&marketo.object, "destinationConnectorProperties.Marketo.object", &["leads"])?;
+        Ok(MarketoDestinationConfig {
+            object: marketo.object.clone(),
+            error_handling: marketo.error_handling_config.clone(),
+        })
+    }
+
+    fn error_handling(&self, config: &MarketoDestinationConfig) -> Option<ErrorHandlingConfig> {
+        config.error_handling.clone()
+    }
+
+    async fn open_sink(
+        &self,
+        profile: Option<MarketoProfile>,
+        _config: MarketoDestinationConfig,
+        schema: SchemaRef,
+        scope: &RunScope,
+    ) -> Result<Box<dyn DataSink>, ConnectorError> {
+        let client = self.run_client(profile)?;
+        Ok(Box::new(MarketoSink::open(client, &schema, scope)?))
     }
 }
 

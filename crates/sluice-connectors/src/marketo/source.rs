@@ -1,0 +1,495 @@
+//! Marketo as a flow's source: leads through the Bulk Lead Extract API and
+//! activities through paging tokens.
+//!
+//! - Leads: one export job per window of at most [`EXPORT_WINDOW_DAYS`]
+//!   days (Marketo takes at most 31) on `createdAt` or `updatedAt`
+//!   (`incrementalPullConfig.datetimeTypeFieldName`; `updatedAt` by
+//!   default), each created, enqueued, polled and its CSV file read into
+//!   Arrow with the describe's types. A run without a window (Complete)
+//!   reads every lead by `createdAt` from the creation of the instance's
+//!   first leads: Marketo numbers leads in creation order, so the earliest
+//!   `createdAt` of leads 1-300 starts the first window (from
+//!   [`MARKETO_EPOCH`] when none of them is left).
+//! - Activities: the activity types, then for each ten of them a paging
+//!   token from the window's start and the pages after it, keeping those
+//!   before the window's end.
+//!
+//! Windows are half-open `[start, end)` on whole seconds: Marketo's filters
+//! include both ends, so a job asks for `[start, end - 1 s]`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::client::MarketoClient;
+use crate::plane::{BatchStream, DataSource, ReadRequest, RunScope, SourceBatch, SourceCapabilities};
+use crate::ConnectorError;
+
+/// The longest window of one export job, in days.
+pub const EXPORT_WINDOW_DAYS: i64 = 31;
+/// No lead is older (Marketo was founded in 2006): where a Complete read starts.
+pub const MARKETO_EPOCH: i64 = 1_136_073_600; // 2006-01-01T00:00:00Z
+/// Activity types per activities call (Marketo takes at most ten).
+const TYPES_PER_CALL: usize = 10;
+/// Activities per page.
+const ACTIVITY_PAGE: &str = "300";
+/// The first wait between export status polls, and the longest.
+const FIRST_POLL: Duration = Duration::from_millis(100);
+const MAX_POLL: Duration = Duration::from_secs(10);
+
+/// Arrow's type for a Marketo `dataType`.
+pub fn arrow_type(marketo_type: &str) -> DataType {
+    match marketo_type {
+        "integer" => DataType::Int64,
+        "float" | "currency" | "percent" => DataType::Float64,
+        "boolean" => DataType::Boolean,
+        "datetime" => DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
+        "date" => DataType::Date32,
+        _ => DataType::Utf8,
+    }
+}
+
+fn text_time(seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn seconds(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+/// `[start, end)` cut into windows of at most [`EXPORT_WINDOW_DAYS`] days.
+pub fn export_windows(start: i64, end: i64) -> Vec<(i64, i64)> {
+    let step = EXPORT_WINDOW_DAYS * 86_400;
+    let mut windows = Vec::new();
+    let mut from = start;
+    while from < end {
+        let to = (from + step).min(end);
+        windows.push((from, to));
+        from = to;
+    }
+    windows
+}
+
+fn protocol(message: impl Into<String>) -> ConnectorError {
+    ConnectorError::Protocol { system: super::client::SYSTEM, message: message.into() }
+}
+
+/// Marketo leads, described.
+pub struct MarketoLeads {
+    client: Arc<MarketoClient>,
+    schema: SchemaRef,
+    scope: RunScope,
+}
+
+impl MarketoLeads {
+    /// Describes leads.
+    pub async fn open(client: Arc<MarketoClient>, scope: &RunScope) -> Result<Self, ConnectorError> {
+        let body = client.get("/rest/v1/leads/describe.json", &[]).await?;
+        let mut fields = Vec::new();
+        for item in body.get("result").and_then(Value::as_array).into_iter().flatten() {
+            let Some(name) = item.pointer("/rest/name").and_then(Value::as_str) else { continue };
+            let data_type = item.get("dataType").and_then(Value::as_str).unwrap_or("string");
+            fields.push(Field::new(name, arrow_type(data_type), true));
+        }
+        if fields.is_empty() {
+            return Err(protocol("the leads describe lists no fields"));
+        }
+        Ok(Self { client, schema: Arc::new(Schema::new(fields)), scope: scope.clone() })
+    }
+}
+
+#[async_trait::async_trait]
+impl DataSource for MarketoLeads {
+    fn schema(&self) -> Option<SchemaRef> {
+        Some(self.schema.clone())
+    }
+
+    fn default_fields(&self) -> Vec<String> {
+        self.schema.fields().iter().map(|f| f.name().clone()).collect()
+    }
+
+    fn capabilities(&self) -> SourceCapabilities {
+        SourceCapabilities {
+            bounded: true,
+            datetime_window: true,
+            deleted_records: false,
+            incremental_state: false,
+            events: false,
+        }
+    }
+
+    async fn read(&self, request: ReadRequest) -> Result<Box<dyn BatchStream>, ConnectorError> {
+        let schema = projected(&self.schema, &request.fields, "leads")?;
+        let (filter, start, end) = match &request.window {
+            Some(window) => {
+                let field = window.field.clone().unwrap_or_else(|| "updatedAt".to_string());
+                if field != "createdAt" && field != "updatedAt" {
+                    return Err(ConnectorError::Invalid(format!(
+                        "Marketo exports leads by createdAt or updatedAt, not {field}"
+                    )));
+                }
+                (field, window.start.map(seconds).unwrap_or(MARKETO_EPOCH), seconds(window.end))
+            }
+            None => {
+                let start = earliest_lead(&self.client).await?.unwrap_or(MARKETO_EPOCH);
+                ("createdAt".to_string(), start, seconds(OffsetDateTime::now_utc()) + 1)
+            }
+        };
+        Ok(Box::new(LeadExports {
+            client: self.client.clone(),
+            schema,
+            filter,
+            windows: export_windows(start, end).into(),
+            left: request.limit,
+            scope: self.scope.clone(),
+        }))
+    }
+}
+
+/// When the instance's first leads were created (the lowest ids; whole
+/// seconds), or `None` when none of ids 1-300 is left.
+async fn earliest_lead(client: &MarketoClient) -> Result<Option<i64>, ConnectorError> {
+    let ids: Vec<String> = (1..=300).map(|id: i32| id.to_string()).collect();
+    let query =
+        [("filterType", "id".to_string()), ("filterValues", ids.join(",")), ("fields", "id,createdAt".to_string())];
+    let body = client.get("/rest/v1/leads.json", &query).await?;
+    Ok(body
+        .get("result")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|lead| lead.get("createdAt")?.as_str())
+        .filter_map(|text| OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok())
+        .map(seconds)
+        .min())
+}
+
+/// The fields asked for, in that order, from `schema`.
+fn projected(schema: &SchemaRef, names: &[String], object: &str) -> Result<SchemaRef, ConnectorError> {
+    let mut fields = Vec::new();
+    for name in names {
+        let field = schema
+            .field_with_name(name)
+            .map_err(|_| ConnectorError::Invalid(format!("Marketo {object} have no field {name}")))?;
+        fields.push(field.clone());
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The export jobs of a read, one window after another.
+struct LeadExports {
+    client: Arc<MarketoClient>,
+    schema: SchemaRef,
+    filter: String,
+    windows: VecDeque<(i64, i64)>,
+    left: Option<usize>,
+    scope: RunScope,
+}
+
+impl LeadExports {
+    /// Runs the export of `[start, end)` and returns its file.
+    async fn export(&self, start: i64, end: i64) -> Result<Vec<u8>, ConnectorError> {
+        let fields: Vec<&String> = self.schema.fields().iter().map(|f| f.name()).collect();
+        let body = json!({
+            "fields": fields,
+            "format": "CSV",
+            "filter": {self.filter.clone(): {"startAt": text_time(start), "endAt": text_time(end - 1)}},
+        });
+        let created = self.client.post("/bulk/v1/leads/export/create.json", Some(&body)).await?;
+        let id = created
+            .pointer("/result/0/exportId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| protocol("an export job without an exportId"))?
+            .to_string();
+        self.client.post(&format!("/bulk/v1/leads/export/{id}/enqueue.json"), None).await?;
+        let mut wait = FIRST_POLL;
+        loop {
+            let status = self.client.get(&format!("/bulk/v1/leads/export/{id}/status.json"), &[]).await?;
+            let state = status.pointer("/result/0/status").and_then(Value::as_str).unwrap_or("");
+            match state {
+                "Completed" => break,
+                "Failed" | "Cancelled" => {
+                    let message = status.pointer("/result/0/errorMsg").and_then(Value::as_str).unwrap_or("");
+                    return Err(ConnectorError::Remote {
+                        system: super::client::SYSTEM,
+                        code: state.to_string(),
+                        message: format!("the lead export {id} ended {state} {message}"),
+                        status: 500,
+                    });
+                }
+                _ => {}
+            }
+            self.scope.unless_cancelled(async { Ok(tokio::time::sleep(wait).await) }).await?;
+            wait = (wait * 2).min(MAX_POLL);
+        }
+        self.client.get_bytes(&format!("/bulk/v1/leads/export/{id}/file.json")).await
+    }
+}
+
+#[async_trait::async_trait]
+impl BatchStream for LeadExports {
+    async fn next_batch(&mut self) -> Result<Option<SourceBatch>, ConnectorError> {
+        loop {
+            if self.left == Some(0) {
+                return Ok(None);
+            }
+            let Some((start, end)) = self.windows.pop_front() else { return Ok(None) };
+            self.scope.check_cancelled()?;
+            let file = self.export(start, end).await?;
+            tracing::info!(filter = %self.filter, start = %text_time(start), end = %text_time(end), bytes = file.len(), "lead export read");
+            let Some(mut batch) = decode_export(&file, &self.schema)? else { continue };
+            if let Some(left) = self.left.as_mut() {
+                if batch.num_rows() > *left {
+                    batch = batch.slice(0, *left);
+                }
+                *left -= batch.num_rows();
+            }
+            return Ok(Some(SourceBatch { batch, bytes_read: file.len() as u64 }));
+        }
+    }
+}
+
+/// An export file (CSV, header first, `null` for empty values) as a batch of `schema`.
+pub fn decode_export(file: &[u8], schema: &SchemaRef) -> Result<Option<RecordBatch>, ConnectorError> {
+    let null = regex::Regex::new("^(null)?$").map_err(|e| protocol(e.to_string()))?;
+    let reader = arrow_csv::ReaderBuilder::new(schema.clone())
+        .with_header(true)
+        .with_null_regex(null)
+        .with_batch_size(8192)
+        .build(std::io::Cursor::new(file))
+        .map_err(|e| protocol(format!("lead export file: {e}")))?;
+    let mut batches = Vec::new();
+    for batch in reader {
+        batches.push(batch.map_err(|e| protocol(format!("lead export file: {e}")))?);
+    }
+    let batch = match batches.len() {
+        0 => return Ok(None),
+        1 => batches.pop().unwrap_or_else(|| RecordBatch::new_empty(schema.clone())),
+        _ => arrow_select::concat::concat_batches(schema, &batches).map_err(|e| protocol(e.to_string()))?,
+    };
+    Ok(Some(batch).filter(|b| b.num_rows() > 0))
+}
+
+/// The fields of an activity, as [`MarketoActivities`] gives them.
+pub fn activity_schema() -> SchemaRef {
+    let field = |name: &str, data_type: DataType| Field::new(name, data_type, true);
+    Arc::new(Schema::new(vec![
+        field("id", DataType::Int64),
+        field("marketoGUID", DataType::Utf8),
+        field("leadId", DataType::Int64),
+        field("activityDate", arrow_type("datetime")),
+        field("activityTypeId", DataType::Int64),
+        field("campaignId", DataType::Int64),
+        field("primaryAttributeValueId", DataType::Int64),
+        field("primaryAttributeValue", DataType::Utf8),
+        field("attributes", DataType::Utf8),
+    ]))
+}
+
+/// Marketo activities.
+pub struct MarketoActivities {
+    client: Arc<MarketoClient>,
+    scope: RunScope,
+}
+
+impl MarketoActivities {
+    /// The activities of the instance.
+    pub fn open(client: Arc<MarketoClient>, scope: &RunScope) -> Self {
+        Self { client, scope: scope.clone() }
+    }
+}
+
+#[async_trait::async_trait]
+impl DataSource for MarketoActivities {
+    fn schema(&self) -> Option<SchemaRef> {
+        Some(activity_schema())
+    }
+
+    fn default_fields(&self) -> Vec<String> {
+        activity_schema().fields().iter().map(|f| f.name().clone()).collect()
+    }
+
+    fn capabilities(&self) -> SourceCapabilities {
+        SourceCapabilities {
+            bounded: true,
+            datetime_window: true,
+            deleted_records: false,
+            incremental_state: false,
+            events: false,
+        }
+    }
+
+    async fn read(&self, request: ReadRequest) -> Result<Box<dyn BatchStream>, ConnectorError> {
+        let schema = projected(&activity_schema(), &request.fields, "activities")?;
+        if let Some(field) = request.window.as_ref().and_then(|w| w.field.as_deref()) {
+            if field != "activityDate" {
+                return Err(ConnectorError::Invalid(format!(
+                    "Marketo activities are read by activityDate, not {field}"
+                )));
+            }
+        }
+        let start = request.window.as_ref().and_then(|w| w.start).map(seconds).unwrap_or(MARKETO_EPOCH);
+        let end = request.window.as_ref().map(|w| seconds(w.end));
+        let types = self.client.get("/rest/v1/activities/types.json", &[]).await?;
+        let ids: Vec<String> = types
+            .get("result")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.get("id").and_then(Value::as_i64))
+            .map(|id| id.to_string())
+            .collect();
+        let groups: VecDeque<String> = ids.chunks(TYPES_PER_CALL).map(|c| c.join(",")).collect();
+        Ok(Box::new(ActivityPages {
+            client: self.client.clone(),
+            schema,
+            groups,
+            token: None,
+            start,
+            end,
+            left: request.limit,
+            scope: self.scope.clone(),
+        }))
+    }
+}
+
+/// Pages of activities, one group of types after another.
+struct ActivityPages {
+    client: Arc<MarketoClient>,
+    schema: SchemaRef,
+    groups: VecDeque<String>,
+    /// The next page of the first group.
+    token: Option<String>,
+    start: i64,
+    end: Option<i64>,
+    left: Option<usize>,
+    scope: RunScope,
+}
+
+fn activity_time(activity: &Value) -> Option<i64> {
+    let text = activity.get("activityDate")?.as_str()?;
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok().map(seconds)
+}
+
+#[async_trait::async_trait]
+impl BatchStream for ActivityPages {
+    async fn next_batch(&mut self) -> Result<Option<SourceBatch>, ConnectorError> {
+        loop {
+            if self.left == Some(0) {
+                return Ok(None);
+            }
+            self.scope.check_cancelled()?;
+            let Some(types) = self.groups.front().cloned() else { return Ok(None) };
+            let token = match self.token.take() {
+                Some(token) => token,
+                None => {
+                    let body = self
+                        .client
+                        .get("/rest/v1/activities/pagingtoken.json", &[("sinceDatetime", text_time(self.start))])
+                        .await?;
+                    body.get("nextPageToken")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| protocol("no paging token"))?
+                        .to_string()
+                }
+            };
+            let page = self
+                .client
+                .get(
+                    "/rest/v1/activities.json",
+                    &[("nextPageToken", token), ("activityTypeIds", types), ("batchSize", ACTIVITY_PAGE.to_string())],
+                )
+                .await?;
+            let more = page.get("moreResult").and_then(Value::as_bool).unwrap_or(false);
+            let next = page.get("nextPageToken").and_then(Value::as_str).map(str::to_string);
+            let mut past_end = false;
+            let mut records = Vec::new();
+            for activity in page.get("result").and_then(Value::as_array).into_iter().flatten() {
+                let at = activity_time(activity);
+                if let (Some(end), Some(at)) = (self.end, at) {
+                    if at >= end {
+                        past_end = true;
+                        continue;
+                    }
+                }
+                let mut record = activity.clone();
+                if let Some(attributes) = record.get("attributes").cloned() {
+                    record["attributes"] = Value::String(attributes.to_string());
+                }
+                records.push(record);
+            }
+            if more && !past_end {
+                self.token = next;
+            } else {
+                self.groups.pop_front();
+            }
+            if records.is_empty() {
+                continue;
+            }
+            if let Some(left) = self.left.as_mut() {
+                records.truncate(*left);
+                *left -= records.len();
+            }
+            let body = serde_json::to_vec(&records).unwrap_or_default();
+            let batch = decode_activities(&records, &self.schema)?;
+            return Ok(Some(SourceBatch { batch, bytes_read: body.len() as u64 }));
+        }
+    }
+}
+
+fn decode_activities(records: &[Value], schema: &SchemaRef) -> Result<RecordBatch, ConnectorError> {
+    let mut decoder = arrow_json::ReaderBuilder::new(schema.clone())
+        .with_coerce_primitive(true)
+        .build_decoder()
+        .map_err(|e| protocol(format!("activities: {e}")))?;
+    decoder.serialize(records).map_err(|e| protocol(format!("activities: {e}")))?;
+    decoder
+        .flush()
+        .map_err(|e| protocol(format!("activities: {e}")))?
+        .ok_or_else(|| protocol("activities decode to nothing"))
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::Array;
+
+    use super::*;
+
+    #[test]
+    fn windows_are_cut_at_31_days() {
+        let day = 86_400;
+        assert_eq!(export_windows(0, 10 * day), vec![(0, 10 * day)]);
+        assert_eq!(
+            export_windows(0, 62 * day + 5),
+            vec![(0, 31 * day), (31 * day, 62 * day), (62 * day, 62 * day + 5)]
+        );
+        assert!(export_windows(5, 5).is_empty());
+    }
+
+    #[test]
+    fn export_files_decode_with_their_types_and_nulls() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", arrow_type("integer"), true),
+            Field::new("email", arrow_type("email"), true),
+            Field::new("score", arrow_type("float"), true),
+            Field::new("unsubscribed", arrow_type("boolean"), true),
+            Field::new("createdAt", arrow_type("datetime"), true),
+        ]));
+        let file =
+            b"id,email,score,unsubscribed,createdAt\n1,a@x.com,1.5,false,2024-01-31T10:00:00Z\n2,null,null,true,null\n";
+        let batch = decode_export(file, &schema).unwrap().unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        assert!(batch.column(1).is_null(1) && batch.column(2).is_null(1) && batch.column(4).is_null(1));
+        let created = batch.column(4).as_any().downcast_ref::<arrow_array::TimestampMillisecondArray>().unwrap();
+        assert_eq!(created.value(0), 1_706_695_200_000);
+        assert_eq!(decode_export(b"id,email,score,unsubscribed,createdAt\n", &schema).unwrap(), None);
+    }
+}
