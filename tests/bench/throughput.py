@@ -18,6 +18,10 @@ measured in the same run on the same machine.
    all of it again (every row a conflict). Baseline: psql's \\copy into a
    staging table and one INSERT ... ON CONFLICT DO UPDATE, in one
    transaction, on the same server (--postgres, a fresh database).
+5. Marketo -> object storage: N simulator leads, 7 fields, read through the
+   Bulk Lead Extract API -> Parquet. Baseline: a minimal client running the
+   same export job (create, enqueue, poll, download the file without
+   parsing it): what the simulator can serve.
 
 Run seconds are the execution record's (dataPullStartTime to
 dataPullEndTime: from the worker's claim to the end). Peak RSS is the
@@ -375,8 +379,85 @@ def case_csv_to_postgres(binary: str, root: pathlib.Path, records: int) -> list[
         psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
 
 
+MARKETO_FIELDS = ["id", "email", "firstName", "lastName", "company", "phone", "createdAt"]
+
+
+def marketo_export_ceiling(sim: SimProcess, start: str, end: str) -> dict:
+    """One bulk lead export of [start, end], the file downloaded without parsing."""
+    token = requests_json("POST", f"{sim.base_url}/identity/oauth/token",
+                          data={"grant_type": "client_credentials", "client_id": "sluice-marketo-client",
+                                "client_secret": "sluice-marketo-secret"})["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    started = time.perf_counter()
+    job = requests_json("POST", f"{sim.base_url}/bulk/v1/leads/export/create.json", headers=headers,
+                        json={"fields": MARKETO_FIELDS, "format": "CSV",
+                              "filter": {"createdAt": {"startAt": start, "endAt": end}}})["result"][0]
+    base = f"{sim.base_url}/bulk/v1/leads/export/{job['exportId']}"
+    requests_json("POST", f"{base}/enqueue.json", headers=headers)
+    while requests_json("GET", f"{base}/status.json", headers=headers)["result"][0]["status"] != "Completed":
+        time.sleep(0.05)
+    import requests
+
+    size = 0
+    with requests.get(f"{base}/file.json", headers=headers, stream=True, timeout=600) as response:
+        for chunk in response.iter_content(1 << 20):
+            size += len(chunk)
+    records = requests_json("GET", f"{base}/status.json", headers=headers)["result"][0]["numberOfRecords"]
+    return {"records": records, "seconds": time.perf_counter() - started, "mb": size / 1e6, "peak_mb": None}
+
+
+def requests_json(method: str, url: str, **kwargs) -> dict:
+    import requests
+
+    response = requests.request(method, url, timeout=600, **kwargs)
+    response.raise_for_status()
+    body = response.json()
+    if body.get("success") is False:
+        raise RuntimeError(f"{url}: {body}")
+    return body
+
+
+def case_marketo_to_parquet(binary: str, root: pathlib.Path, records: int) -> list[dict]:
+    unused = root / "no-tls.pem"
+    sim = SimProcess(binary, "marketo", root / "sim", unused, unused, args=["--seed", "empty"], tls=False).start()
+    server = SluiceServer(binary, root / "sluice").start()
+    try:
+        # The leads are created now: one export window (Complete reads from the first lead's createdAt).
+        created = requests_json("POST", f"{sim.base_url}/__sim/generate", json={"count": records})
+        assert created["created"] == records, created
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        ceiling = marketo_export_ceiling(sim, f"{day}T00:00:00Z", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60)))
+        client = server.client()
+        client.create_connector_profile(
+            connectorProfileName="mk", connectorType="Marketo", connectionMode="Public",
+            connectorProfileConfig={
+                "connectorProfileProperties": {"Marketo": {"instanceUrl": sim.base_url}},
+                "connectorProfileCredentials": {"Marketo": {"clientId": "sluice-marketo-client",
+                                                            "clientSecret": "sluice-marketo-secret"}},
+            },
+        )
+        client.create_flow(
+            flowName="marketo-leads", triggerConfig={"triggerType": "OnDemand"},
+            sourceFlowConfig={"connectorType": "Marketo", "connectorProfileName": "mk",
+                              "sourceConnectorProperties": {"Marketo": {"object": "leads"}}},
+            destinationFlowConfigList=[{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
+                "bucketName": "bench", "s3OutputFormatConfig": {"fileType": "PARQUET"}}}}],
+            tasks=[{"taskType": "Filter", "sourceFields": MARKETO_FIELDS, "connectorOperator": {"Marketo": "PROJECTION"}}],
+        )
+        run = run_flow(client, "marketo-leads", server)
+        run["delivered"] = parquet_rows(str(server.data_dir / "objects" / "bench" / "marketo-leads" / "**" / "*.parquet"))
+        return [
+            {"case": "5", "what": "baseline: one bulk lead export, file downloaded without parsing (serving ceiling)",
+             **ceiling},
+            {"case": "5", "what": "sluice: Marketo leads (7 fields, Bulk Lead Extract) -> Parquet", **run},
+        ]
+    finally:
+        server.stop()
+        sim.stop()
+
+
 CASES = {"1": case_salesforce_to_parquet, "2": case_csv_to_parquet, "3": case_csv_to_salesforce,
-         "4": case_csv_to_postgres}
+         "4": case_csv_to_postgres, "5": case_marketo_to_parquet}
 
 
 def table(rows: list[dict]) -> str:

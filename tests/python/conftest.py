@@ -429,6 +429,19 @@ def marketo_instance(sluice_bin, tmp_path_factory):
     sim.stop()
 
 
+def finished_run(client, flow: str, execution_id: str, timeout: float = 60.0) -> dict:
+    """The execution record of a run once it is no longer InProgress (the
+    last record seen when `timeout` passes first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = client.describe_flow_execution_records(flowName=flow)["flowExecutions"]
+        record = next((r for r in records if r["executionId"] == execution_id), None)
+        if record and (record["executionStatus"] != "InProgress" or time.monotonic() > deadline):
+            return record
+        assert time.monotonic() < deadline, f"no execution {execution_id} of {flow} in {records}"
+        time.sleep(0.1)
+
+
 def sim_tokens(sim: SimProcess, access_token: Optional[str] = None, refresh_token: Optional[str] = None) -> dict:
     """Tokens of the simulator's demo user: the given values (made valid) or new ones."""
     body = {k: v for k, v in (("access_token", access_token), ("refresh_token", refresh_token)) if v is not None}

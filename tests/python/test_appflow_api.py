@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.paginate import Paginator
 
-from conftest import free_port, sim_tokens
+from conftest import free_port, sim_tokens, finished_run
 
 REGION = "us-east-1"
 # The connectors of this build (the registry's list); EventBridge is not a
@@ -784,17 +784,6 @@ def test_stop_on_demand_flow_is_unsupported(appflow, on_demand_flow):
     assert appflow.describe_flow(flowName=name)["flowStatus"] == "Active"
 
 
-def finished_execution(client, flow_name, execution_id, timeout=15.0):
-    """The execution record once the engine's worker has finished the run."""
-    deadline = time.monotonic() + timeout
-    while True:
-        records = client.describe_flow_execution_records(flowName=flow_name)["flowExecutions"]
-        matching = [r for r in records if r["executionId"] == execution_id]
-        assert len(matching) == 1, records
-        if matching[0]["executionStatus"] != "InProgress" or time.monotonic() > deadline:
-            return matching[0]
-        time.sleep(0.1)
-
 
 def test_start_on_demand_flow_records_a_failed_run(appflow, on_demand_flow):
     name, _request, created = on_demand_flow
@@ -808,7 +797,7 @@ def test_start_on_demand_flow_records_a_failed_run(appflow, on_demand_flow):
         assert started["flowStatus"] == "Active"
         execution_id = started["executionId"]
         assert isinstance(execution_id, str) and execution_id
-        record = finished_execution(appflow, name, execution_id)
+        record = finished_run(appflow, name, execution_id)
     finally:
         requests.delete(faults, timeout=10)
     assert record["executionStatus"] in appflow.meta.service_model.shape_for("ExecutionStatus").enum
@@ -1126,7 +1115,7 @@ def test_profiles_flows_tags_and_runs_survive_a_restart(fresh_server):
 
     runs = client.describe_flow_execution_records(flowName="accounts")["flowExecutions"]
     assert [r["executionId"] for r in runs] == [execution_id]
-    assert finished_execution(client, "accounts", execution_id, timeout=45)["executionStatus"] == "Successful"
+    assert finished_run(client, "accounts", execution_id, timeout=45)["executionStatus"] == "Successful"
 
     # The restarted server still refuses to lose referential integrity.
     with api_error("ConflictException", 409):

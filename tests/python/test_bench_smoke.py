@@ -24,7 +24,7 @@ def test_the_throughput_benchmark_runs_every_case(sluice_bin, tmp_path, capsys):
     by_case = {}
     for row in rows:
         by_case.setdefault(row["case"], []).append(row)
-    assert sorted(by_case) == ["1", "2", "3", "4"]
+    assert sorted(by_case) == ["1", "2", "3", "4", "5"]
     # Case 1: the ceiling and the flow both see every Lead.
     assert [r["records"] for r in by_case["1"]] == [10000, 10000]
     # Case 2: both read every row and keep the same ones (do_not_call = false).
@@ -37,5 +37,8 @@ def test_the_throughput_benchmark_runs_every_case(sluice_bin, tmp_path, capsys):
     assert [r["records"] for r in by_case["4"]] == [10000] * 4
     assert [r["delivered"] for r in by_case["4"]] == [10000] * 4
     assert all(r["identical"] == 10000 for r in by_case["4"]), by_case["4"]
+    # Case 5: the export and the flow both see every lead.
+    assert [r["records"] for r in by_case["5"]] == [10000, 10000]
+    assert by_case["5"][1]["delivered"] == 10000
     table = capsys.readouterr().out
     assert "| 2 | sluice: S3 -> S3" in table and "records/s" in table

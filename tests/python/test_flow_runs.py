@@ -2,9 +2,10 @@
 Salesforce simulator, and the output objects are read back row by row."""
 import csv
 import io
-import time
 
 import requests
+
+from conftest import finished_run
 
 
 def mint_token(sim):
@@ -19,15 +20,6 @@ def query(sim, token, soql):
     assert response.status_code == 200, response.text
     return response.json()["records"]
 
-
-def finished(client, flow, execution_id, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        runs = client.describe_flow_execution_records(flowName=flow)["flowExecutions"]
-        record = next(r for r in runs if r["executionId"] == execution_id)
-        if record["executionStatus"] != "InProgress" or time.monotonic() > deadline:
-            return record
-        time.sleep(0.2)
 
 
 def test_salesforce_accounts_to_csv_with_filter_and_mask(fresh_server, sim_factory):
@@ -58,7 +50,7 @@ def test_salesforce_accounts_to_csv_with_filter_and_mask(fresh_server, sim_facto
         ],
     )
     execution_id = client.start_flow(flowName="energy-accounts")["executionId"]
-    record = finished(client, "energy-accounts", execution_id)
+    record = finished_run(client, "energy-accounts", execution_id)
     assert record["executionStatus"] == "Successful", record
     assert record["executionResult"]["recordsProcessed"] == 500
 

@@ -2,23 +2,14 @@
 simulator: leads -> S3 Parquet (a bulk export read back row by row with
 DuckDB), and a CSV synced into Marketo's leads with the lead Marketo skips
 in the error bucket."""
-import time
 
 import duckdb
 import requests
 
+from conftest import finished_run
+
 CLIENT_ID, CLIENT_SECRET = "sluice-marketo-client", "sluice-marketo-secret"
 
-
-def finished(client, flow, execution_id, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        records = client.describe_flow_execution_records(flowName=flow)["flowExecutions"]
-        record = next((r for r in records if r["executionId"] == execution_id), None)
-        if record and record["executionStatus"] != "InProgress":
-            return record
-        assert time.monotonic() < deadline, records
-        time.sleep(0.2)
 
 
 def marketo_profile(client, sim):
@@ -50,7 +41,7 @@ def test_marketo_leads_to_parquet_and_a_csv_synced_into_marketo(server_factory, 
                 "connectorOperator": {"Marketo": "PROJECTION"}}],
     )
     execution_id = client.start_flow(flowName="leads-to-lake")["executionId"]
-    record = finished(client, "leads-to-lake", execution_id)
+    record = finished_run(client, "leads-to-lake", execution_id)
     assert record["executionStatus"] == "Successful", record
     assert record["executionResult"]["recordsProcessed"] == 1200
     pattern = server.data_dir / "objects" / "lake" / "marketo" / "leads-to-lake" / execution_id / "*.parquet"
@@ -78,7 +69,7 @@ def test_marketo_leads_to_parquet_and_a_csv_synced_into_marketo(server_factory, 
                for src, dst in (("email", "email"), ("first", "firstName"), ("last", "lastName"))],
     )
     execution_id = client.start_flow(flowName="contacts-to-marketo")["executionId"]
-    record = finished(client, "contacts-to-marketo", execution_id)
+    record = finished_run(client, "contacts-to-marketo", execution_id)
     assert record["executionStatus"] == "Successful", record
     assert record["executionResult"]["errorInfo"]["putFailuresCount"] == 1, record
     assert requests.get(f"{sim.base_url}/__sim/stats", timeout=10).json()["leads"] == 1201

@@ -5,13 +5,14 @@ from the database, and an S3 -> Redshift flow whose rerun merges on the
 table's primary key (no duplicates) and whose refused row lands in the
 error bucket."""
 import os
-import time
 import urllib.parse
 import uuid
 
 import botocore.exceptions
 import psycopg
 import pytest
+
+from conftest import finished_run
 
 
 @pytest.fixture
@@ -32,16 +33,6 @@ def database():
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
-
-def finished(client, flow, execution_id, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        records = client.describe_flow_execution_records(flowName=flow)["flowExecutions"]
-        record = next((r for r in records if r["executionId"] == execution_id), None)
-        if record and record["executionStatus"] != "InProgress":
-            return record
-        assert time.monotonic() < deadline, records
-        time.sleep(0.2)
 
 
 def test_s3_to_redshift_merges_on_the_primary_key(server_factory, database):
@@ -97,12 +88,12 @@ def test_s3_to_redshift_merges_on_the_primary_key(server_factory, database):
                (("id", "holiday_id"), ("region", "region"), ("day", "day"))],
     )
     first = client.start_flow(flowName="holidays-to-warehouse")["executionId"]
-    record = finished(client, "holidays-to-warehouse", first)
+    record = finished_run(client, "holidays-to-warehouse", first)
     assert record["executionStatus"] == "Successful", record
 
     (inbox / "a.csv").write_text("id,region,day\nH-1,APAC,2026-12-25\nH-2,AMER,2026-11-26\nH-3,,2027-01-01\n")
     second = client.start_flow(flowName="holidays-to-warehouse")["executionId"]
-    record = finished(client, "holidays-to-warehouse", second)
+    record = finished_run(client, "holidays-to-warehouse", second)
     assert record["executionStatus"] == "Successful", record
     assert record["executionResult"]["errorInfo"]["putFailuresCount"] == 1
     with psycopg.connect(url) as db:

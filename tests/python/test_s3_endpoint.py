@@ -14,7 +14,7 @@ import boto3
 import pytest
 import requests
 
-from conftest import create_salesforce_profile, free_port, sim_tokens
+from conftest import create_salesforce_profile, free_port, sim_tokens, finished_run
 
 S3_KEYS = {"AWS_ACCESS_KEY_ID": "sluice-test-key", "AWS_SECRET_ACCESS_KEY": "sluice-test-secret"}
 
@@ -52,15 +52,6 @@ def sluice_on_s3(server_factory, s3_server):
     return server_factory(env={"SLUICE_S3_ENDPOINT": s3_server, **S3_KEYS})
 
 
-def finished(client, flow, execution_id, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        record = next(r for r in client.describe_flow_execution_records(flowName=flow)["flowExecutions"]
-                      if r["executionId"] == execution_id)
-        if record["executionStatus"] != "InProgress" or time.monotonic() > deadline:
-            return record
-        time.sleep(0.2)
-
 
 def create_accounts_to_s3(client, flow, s3_properties, tasks):
     client.create_flow(
@@ -95,7 +86,7 @@ def test_salesforce_records_land_in_an_s3_bucket(sluice_on_s3, s3, salesforce_or
         ],
     )
     execution_id = client.start_flow(flowName="energy")["executionId"]
-    record = finished(client, "energy", execution_id)
+    record = finished_run(client, "energy", execution_id)
     assert record["executionStatus"] == "Successful", record
     listed = s3.list_objects_v2(Bucket="exports", Prefix="crm/")["Contents"]
     assert [o["Key"] for o in listed] == [f"crm/energy/{execution_id}/part-00000.csv"]
@@ -130,7 +121,7 @@ def test_csv_in_an_s3_bucket_upserts_into_salesforce(sluice_on_s3, s3, salesforc
         ],
     )
     execution_id = client.start_flow(flowName="status-back")["executionId"]
-    record = finished(client, "status-back", execution_id)
+    record = finished_run(client, "status-back", execution_id)
     assert record["executionStatus"] == "Successful", record
     assert record["executionResult"]["recordsProcessed"] == 2
     found = sf_query(salesforce_org, "SELECT External_Id__c, Status__c FROM Holiday__c WHERE External_Id__c LIKE 'S3-%'")
@@ -143,7 +134,7 @@ def test_a_missing_bucket_fails_the_run_saying_so(sluice_on_s3, salesforce_org):
     create_accounts_to_s3(client, "nowhere", {"bucketName": "no-such-bucket-here"},
                           [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Salesforce": "NO_OP"}}])
     execution_id = client.start_flow(flowName="nowhere")["executionId"]
-    record = finished(client, "nowhere", execution_id)
+    record = finished_run(client, "nowhere", execution_id)
     assert record["executionStatus"] == "Error", record
     message = record["executionResult"]["errorInfo"]["executionMessage"]
     assert "NoSuchBucket" in message or "no-such-bucket-here" in message, message

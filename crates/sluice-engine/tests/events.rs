@@ -105,7 +105,7 @@ impl Setup {
     /// (each run writes its own file).
     fn delivered(&self, prefix: &str) -> Vec<Value> {
         let mut records: Vec<Value> = Vec::new();
-        for file in files_under(&self.harness.objects.join(prefix)) {
+        for file in common::files_under(&self.harness.objects.join(prefix)) {
             for line in std::fs::read_to_string(&file).unwrap().lines() {
                 records.push(serde_json::from_str(line).unwrap());
             }
@@ -138,21 +138,6 @@ impl Setup {
 /// lease is not given back).
 fn spawn(listeners: Listeners) -> tokio::task::JoinHandle<()> {
     tokio::spawn(listeners.run_until(std::future::pending()))
-}
-
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
 }
 
 fn event_flow(name: &str, object: &str, prefix: &str, fields: &[&str]) -> FlowRecord {

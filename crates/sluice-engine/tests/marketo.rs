@@ -38,25 +38,9 @@ async fn setup() -> Setup {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(sluice_sim::server::serve(listener, sim.router(), None, std::future::pending()));
-    let arn = "arn:aws:appflow:us-east-1:123456789012:connectorprofile/mk".to_string();
     let credentials = json!({"Marketo": {"clientId": DEMO_CLIENT_ID, "clientSecret": DEMO_CLIENT_SECRET}});
-    let sealed = harness.vault.seal(credentials.to_string().as_bytes(), &arn).to_text();
-    harness
-        .store
-        .create_profile(&sluice_store::ProfileRecord {
-            name: "mk".into(),
-            arn,
-            connector_type: "Marketo".into(),
-            connector_label: None,
-            connection_mode: "Public".into(),
-            properties: json!({"Marketo": {"instanceUrl": base}}),
-            sealed_credentials: Some(sealed),
-            created_at_ms: 1,
-            updated_at_ms: 1,
-            auth_error: None,
-        })
-        .await
-        .unwrap();
+    let properties = json!({"Marketo": {"instanceUrl": base}});
+    common::create_profile(&*harness.store, &harness.vault, "mk", "Marketo", properties, credentials).await;
     let now = (time::OffsetDateTime::now_utc().unix_timestamp() / 3600) * 3600 - 3600;
     Setup { harness, sim, clock: Arc::new(ManualClock::at(now * 1000)), now }
 }

@@ -38,27 +38,11 @@ impl Setup {
             parsed.path()
         );
         let username = if parsed.username().is_empty() { "postgres" } else { parsed.username() };
-        let arn = "arn:aws:appflow:us-east-1:123456789012:connectorprofile/warehouse".to_string();
         let credentials =
             json!({"Redshift": {"username": username, "password": parsed.password().unwrap_or("unused")}});
-        let sealed = harness.vault.seal(credentials.to_string().as_bytes(), &arn).to_text();
-        harness
-            .store
-            .create_profile(&sluice_store::ProfileRecord {
-                name: "warehouse".into(),
-                arn,
-                connector_type: "Redshift".into(),
-                connector_label: None,
-                connection_mode: "Public".into(),
-                properties: json!({"Redshift": {"databaseUrl": database_url, "bucketName": "staging",
-                                                "roleArn": "arn:aws:iam::123456789012:role/loader"}}),
-                sealed_credentials: Some(sealed),
-                created_at_ms: 1,
-                updated_at_ms: 1,
-                auth_error: None,
-            })
-            .await
-            .unwrap();
+        let properties = json!({"Redshift": {"databaseUrl": database_url, "bucketName": "staging",
+                                             "roleArn": "arn:aws:iam::123456789012:role/loader"}});
+        common::create_profile(&*harness.store, &harness.vault, "warehouse", "Redshift", properties, credentials).await;
         Some(Self { harness, url, admin_url, db })
     }
 

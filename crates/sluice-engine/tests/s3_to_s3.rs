@@ -155,21 +155,6 @@ fn put(objects: &Path, key: &str, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-fn files_under(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path.display().to_string());
-        }
-    }
-    files.sort();
-    files
-}
-
 #[tokio::test]
 async fn every_input_format_reaches_every_output_format_with_the_tasks_applied() {
     let harness = common::Harness::new().await;
@@ -210,7 +195,7 @@ async fn a_malformed_row_fails_the_run_naming_the_object_row_and_column_and_publ
     assert_eq!(record["executionStatus"], "Error", "{record}");
     let message = record["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
     assert!(message.contains("bad/b.csv") && message.contains("line 3"), "{message}");
-    assert_eq!(files_under(&harness.objects.join("lake")), Vec::<String>::new(), "nothing published");
+    assert_eq!(published_files(&harness.objects.join("lake")), Vec::<String>::new(), "nothing published");
 
     // A value of the wrong type (the first object made `annual_revenue` a number).
     put(&harness.objects, "landing/typed/a.csv", CUSTOMERS_CSV.as_bytes());
@@ -225,7 +210,7 @@ async fn a_malformed_row_fails_the_run_naming_the_object_row_and_column_and_publ
         "{message}"
     );
     assert!(!message.contains("secret-value"), "values are not echoed: {message}");
-    assert_eq!(files_under(&harness.objects.join("lake")), Vec::<String>::new(), "nothing published");
+    assert_eq!(published_files(&harness.objects.join("lake")), Vec::<String>::new(), "nothing published");
 }
 
 #[tokio::test]
@@ -235,7 +220,7 @@ async fn an_empty_prefix_is_a_successful_run_without_output() {
     let record = harness.run(flow("empty", "CSV", "nothing-here", "CSV", tasks()), "exec-empty").await;
     assert_eq!(record["executionStatus"], "Successful", "{record}");
     assert_eq!(record["executionResult"]["recordsProcessed"], 0);
-    assert_eq!(files_under(&harness.objects.join("lake")), Vec::<String>::new());
+    assert_eq!(published_files(&harness.objects.join("lake")), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -248,5 +233,10 @@ async fn preview_reads_an_object_storage_source() {
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["customer_id"], json!(1));
     assert_eq!(records[0]["phone"], json!("+1 555 ####"));
-    assert!(files_under(&harness.objects.join("lake")).is_empty(), "a preview writes nothing");
+    assert!(published_files(&harness.objects.join("lake")).is_empty(), "a preview writes nothing");
+}
+
+/// The files below `dir`, as text (for assertions).
+fn published_files(dir: &Path) -> Vec<String> {
+    common::files_under(dir).iter().map(|p| p.display().to_string()).collect()
 }

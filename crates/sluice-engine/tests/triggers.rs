@@ -106,7 +106,7 @@ impl Setup {
     /// Every record of every output file of a flow, by Id, with how often it came.
     fn delivered(&self, flow: &str) -> BTreeMap<String, usize> {
         let mut seen = BTreeMap::new();
-        for file in files_under(&self.harness.objects.join(format!("lake/leads/{flow}"))) {
+        for file in common::files_under(&self.harness.objects.join(format!("lake/leads/{flow}"))) {
             for line in std::fs::read_to_string(&file).unwrap().lines() {
                 let record: Value = serde_json::from_str(line).unwrap();
                 *seen.entry(record["Id"].as_str().unwrap().to_string()).or_insert(0) += 1;
@@ -124,21 +124,6 @@ impl Now for ManualClock {
     fn now(&self) -> i64 {
         sluice_engine::clock::Clock::now_ms(self)
     }
-}
-
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
 }
 
 fn leads_flow(name: &str, scheduled: Value) -> FlowRecord {
@@ -217,11 +202,15 @@ async fn incremental_windows_deliver_every_record_once_across_ties_late_writes_a
 
     // Nothing new: an empty window succeeds and writes no file.
     setup.clock.set(T0 + 4 * HOUR);
-    let files_before = files_under(&setup.harness.objects.join("lake/leads/leads")).len();
+    let files_before = common::files_under(&setup.harness.objects.join("lake/leads/leads")).len();
     let run5 = setup.tick_and_run("leads").await;
     assert_eq!(run5[0]["executionStatus"], "Successful", "{}", run5[0]);
     assert_eq!(run5[0]["executionResult"]["recordsProcessed"], 0);
-    assert_eq!(files_under(&setup.harness.objects.join("lake/leads/leads")).len(), files_before, "no empty file");
+    assert_eq!(
+        common::files_under(&setup.harness.objects.join("lake/leads/leads")).len(),
+        files_before,
+        "no empty file"
+    );
 
     let delivered = setup.delivered("leads");
     let expected: Vec<&String> = [&a, &b, &ties[0], &ties[1], &late, &e, &f].into_iter().collect();

@@ -128,32 +128,76 @@ impl MarketoClient {
     /// `GET path?query` on the REST API; the whole envelope (`result`,
     /// `nextPageToken`, `moreResult`).
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ConnectorError> {
-        self.call(reqwest::Method::GET, path, query, None).await.and_then(Reply::into_json)
+        self.call(reqwest::Method::GET, path, query, None).await
     }
 
     /// `POST path` with a JSON body (or none); the whole envelope.
     pub async fn post(&self, path: &str, body: Option<&Value>) -> Result<Value, ConnectorError> {
-        self.call(reqwest::Method::POST, path, &[], body).await.and_then(Reply::into_json)
+        self.call(reqwest::Method::POST, path, &[], body).await
     }
 
-    /// `GET path` of a file (a bulk export's CSV): its bytes.
-    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ConnectorError> {
-        match self.call(reqwest::Method::GET, path, &[], None).await? {
-            Reply::Bytes(bytes) => Ok(bytes),
-            Reply::Json(body) => Ok(body.to_string().into_bytes()),
+    /// `GET path` of a file (a bulk export's CSV), to be read as it comes;
+    /// Marketo's error envelope instead of a file is an error (a stale
+    /// token renewed once).
+    pub async fn get_file(&self, path: &str) -> Result<reqwest::Response, ConnectorError> {
+        let mut renewed = false;
+        let mut wait = self.throttle_wait;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = self.token(false).await?;
+            let response = self
+                .http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token.expose())
+                .send()
+                .await
+                .map_err(Self::unreachable)?;
+            let status = response.status();
+            let is_json = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("json"));
+            if status.is_success() && !is_json {
+                return Ok(response);
+            }
+            let text = response.text().await.map_err(Self::unreachable)?;
+            let code = serde_json::from_str::<Value>(&text).ok().as_ref().and_then(error_code);
+            match code {
+                Some((code, _)) if matches!(code.as_str(), "601" | "602") && !renewed => {
+                    renewed = true;
+                    let _ = self.token(true).await?;
+                }
+                Some((code, _)) if matches!(code.as_str(), "606" | "615") && attempt < THROTTLED_ATTEMPTS => {
+                    tracing::info!(code = %code, wait_ms = wait.as_millis() as u64, "Marketo throttled the download; waiting");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_THROTTLE_WAIT);
+                }
+                Some((code, message)) => {
+                    return Err(ConnectorError::Remote { system: SYSTEM, code, message, status: 400 });
+                }
+                None => {
+                    return Err(ConnectorError::Remote {
+                        system: SYSTEM,
+                        code: status.as_u16().to_string(),
+                        message: format!("{path} answered {status}: {}", text.chars().take(300).collect::<String>()),
+                        status: status.as_u16(),
+                    });
+                }
+            }
         }
     }
 
     /// One call with Marketo's rules: the envelope's error codes renew the
-    /// token, wait out throttling or end the call; an answer that is not
-    /// JSON (a file) comes back as bytes.
+    /// token, wait out throttling or end the call.
     async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
-    ) -> Result<Reply, ConnectorError> {
+    ) -> Result<Value, ConnectorError> {
         let mut renewed = false;
         let mut wait = self.throttle_wait;
         let mut attempt = 0;
@@ -170,11 +214,6 @@ impl MarketoClient {
             }
             let response = request.send().await.map_err(Self::unreachable)?;
             let status = response.status();
-            let is_json = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("json"));
             let bytes = response.bytes().await.map_err(Self::unreachable)?;
             if !status.is_success() {
                 return Err(ConnectorError::Remote {
@@ -187,13 +226,10 @@ impl MarketoClient {
                     status: status.as_u16(),
                 });
             }
-            if !is_json {
-                return Ok(Reply::Bytes(bytes.to_vec()));
-            }
             let body: Value = serde_json::from_slice(&bytes)
                 .map_err(|e| ConnectorError::Protocol { system: SYSTEM, message: format!("{path}: not JSON: {e}") })?;
             if body.get("success").and_then(Value::as_bool) != Some(false) && error_code(&body).is_none() {
-                return Ok(Reply::Json(body));
+                return Ok(body);
             }
             let (code, message) = error_code(&body).unwrap_or_else(|| ("unknown".into(), body.to_string()));
             match code.as_str() {
@@ -223,25 +259,6 @@ impl MarketoClient {
                     let status = if matches!(code.as_str(), "606" | "615" | "608" | "611" | "604") { 503 } else { 400 };
                     return Err(ConnectorError::Remote { system: SYSTEM, code, message, status });
                 }
-            }
-        }
-    }
-}
-
-/// What a call answered.
-enum Reply {
-    /// Marketo's JSON envelope.
-    Json(Value),
-    /// A file.
-    Bytes(Vec<u8>),
-}
-
-impl Reply {
-    fn into_json(self) -> Result<Value, ConnectorError> {
-        match self {
-            Reply::Json(body) => Ok(body),
-            Reply::Bytes(_) => {
-                Err(ConnectorError::Protocol { system: SYSTEM, message: "a file where JSON was expected".into() })
             }
         }
     }

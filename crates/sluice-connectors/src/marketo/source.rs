@@ -34,6 +34,8 @@ use crate::ConnectorError;
 pub const EXPORT_WINDOW_DAYS: i64 = 31;
 /// No lead is older (Marketo was founded in 2006): where a Complete read starts.
 pub const MARKETO_EPOCH: i64 = 1_136_073_600; // 2006-01-01T00:00:00Z
+/// Rows per batch of an export file.
+const EXPORT_BATCH_ROWS: usize = 8192;
 /// Activity types per activities call (Marketo takes at most ten).
 const TYPES_PER_CALL: usize = 10;
 /// Activities per page.
@@ -148,6 +150,7 @@ impl DataSource for MarketoLeads {
             schema,
             filter,
             windows: export_windows(start, end).into(),
+            reading: None,
             left: request.limit,
             scope: self.scope.clone(),
         }))
@@ -190,13 +193,88 @@ struct LeadExports {
     schema: SchemaRef,
     filter: String,
     windows: VecDeque<(i64, i64)>,
+    /// The export file being read, streamed through a CSV decoder.
+    reading: Option<ExportFile<reqwest::Response>>,
     left: Option<usize>,
     scope: RunScope,
 }
 
+/// Where an export file's bytes come from, a chunk at a time.
+#[async_trait::async_trait]
+trait Chunks: Send {
+    /// The next chunk; `None` at the end.
+    async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, ConnectorError>;
+}
+
+#[async_trait::async_trait]
+impl Chunks for reqwest::Response {
+    async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, ConnectorError> {
+        reqwest::Response::chunk(self).await.map_err(|e| ConnectorError::Unreachable {
+            system: super::client::SYSTEM,
+            message: format!("lead export file: {}", e.without_url()),
+        })
+    }
+}
+
+/// An export file as it downloads: its chunks go through a CSV decoder, so
+/// memory holds one chunk and one batch, whatever the file's size.
+struct ExportFile<B: Chunks> {
+    body: B,
+    decoder: arrow_csv::reader::Decoder,
+    /// The part of the last chunk the decoder has not taken yet.
+    rest: bytes::Bytes,
+    ended: bool,
+    bytes_read: u64,
+}
+
+impl<B: Chunks> ExportFile<B> {
+    fn new(body: B, schema: &SchemaRef, batch_rows: usize) -> Result<Self, ConnectorError> {
+        let null = regex::Regex::new("^(null)?$").map_err(|e| protocol(e.to_string()))?;
+        let decoder = arrow_csv::ReaderBuilder::new(schema.clone())
+            .with_header(true)
+            .with_null_regex(null)
+            .with_batch_size(batch_rows)
+            .build_decoder();
+        Ok(Self { body, decoder, rest: bytes::Bytes::new(), ended: false, bytes_read: 0 })
+    }
+
+    /// The next batch of the file; `None` at its end.
+    async fn next(&mut self) -> Result<Option<(RecordBatch, u64)>, ConnectorError> {
+        let csv = |e: arrow_schema::ArrowError| protocol(format!("lead export file: {e}"));
+        loop {
+            while !self.rest.is_empty() {
+                let taken = self.decoder.decode(&self.rest).map_err(csv)?;
+                self.rest = self.rest.slice(taken..);
+                if self.decoder.capacity() == 0 {
+                    break;
+                }
+            }
+            if self.decoder.capacity() == 0 || (self.ended && self.rest.is_empty()) {
+                let read = std::mem::take(&mut self.bytes_read);
+                return match self.decoder.flush().map_err(csv)? {
+                    Some(batch) if batch.num_rows() > 0 => Ok(Some((batch, read))),
+                    _ if self.ended => Ok(None),
+                    _ => continue,
+                };
+            }
+            match self.body.chunk().await? {
+                Some(chunk) => {
+                    self.bytes_read += chunk.len() as u64;
+                    self.rest = chunk;
+                }
+                None => {
+                    // An empty input ends the last line.
+                    self.decoder.decode(&[]).map_err(csv)?;
+                    self.ended = true;
+                }
+            }
+        }
+    }
+}
+
 impl LeadExports {
-    /// Runs the export of `[start, end)` and returns its file.
-    async fn export(&self, start: i64, end: i64) -> Result<Vec<u8>, ConnectorError> {
+    /// Runs the export of `[start, end)` and opens its file.
+    async fn export(&self, start: i64, end: i64) -> Result<reqwest::Response, ConnectorError> {
         let fields: Vec<&String> = self.schema.fields().iter().map(|f| f.name()).collect();
         let body = json!({
             "fields": fields,
@@ -230,7 +308,7 @@ impl LeadExports {
             self.scope.unless_cancelled(async { Ok(tokio::time::sleep(wait).await) }).await?;
             wait = (wait * 2).min(MAX_POLL);
         }
-        self.client.get_bytes(&format!("/bulk/v1/leads/export/{id}/file.json")).await
+        self.client.get_file(&format!("/bulk/v1/leads/export/{id}/file.json")).await
     }
 }
 
@@ -241,41 +319,27 @@ impl BatchStream for LeadExports {
             if self.left == Some(0) {
                 return Ok(None);
             }
-            let Some((start, end)) = self.windows.pop_front() else { return Ok(None) };
             self.scope.check_cancelled()?;
-            let file = self.export(start, end).await?;
-            tracing::info!(filter = %self.filter, start = %text_time(start), end = %text_time(end), bytes = file.len(), "lead export read");
-            let Some(mut batch) = decode_export(&file, &self.schema)? else { continue };
-            if let Some(left) = self.left.as_mut() {
-                if batch.num_rows() > *left {
-                    batch = batch.slice(0, *left);
+            if let Some(file) = self.reading.as_mut() {
+                match file.next().await? {
+                    Some((mut batch, bytes_read)) => {
+                        if let Some(left) = self.left.as_mut() {
+                            if batch.num_rows() > *left {
+                                batch = batch.slice(0, *left);
+                            }
+                            *left -= batch.num_rows();
+                        }
+                        return Ok(Some(SourceBatch { batch, bytes_read }));
+                    }
+                    None => self.reading = None,
                 }
-                *left -= batch.num_rows();
             }
-            return Ok(Some(SourceBatch { batch, bytes_read: file.len() as u64 }));
+            let Some((start, end)) = self.windows.pop_front() else { return Ok(None) };
+            let body = self.export(start, end).await?;
+            tracing::info!(filter = %self.filter, start = %text_time(start), end = %text_time(end), "lead export ready");
+            self.reading = Some(ExportFile::new(body, &self.schema, EXPORT_BATCH_ROWS)?);
         }
     }
-}
-
-/// An export file (CSV, header first, `null` for empty values) as a batch of `schema`.
-pub fn decode_export(file: &[u8], schema: &SchemaRef) -> Result<Option<RecordBatch>, ConnectorError> {
-    let null = regex::Regex::new("^(null)?$").map_err(|e| protocol(e.to_string()))?;
-    let reader = arrow_csv::ReaderBuilder::new(schema.clone())
-        .with_header(true)
-        .with_null_regex(null)
-        .with_batch_size(8192)
-        .build(std::io::Cursor::new(file))
-        .map_err(|e| protocol(format!("lead export file: {e}")))?;
-    let mut batches = Vec::new();
-    for batch in reader {
-        batches.push(batch.map_err(|e| protocol(format!("lead export file: {e}")))?);
-    }
-    let batch = match batches.len() {
-        0 => return Ok(None),
-        1 => batches.pop().unwrap_or_else(|| RecordBatch::new_empty(schema.clone())),
-        _ => arrow_select::concat::concat_batches(schema, &batches).map_err(|e| protocol(e.to_string()))?,
-    };
-    Ok(Some(batch).filter(|b| b.num_rows() > 0))
 }
 
 /// The fields of an activity, as [`MarketoActivities`] gives them.
@@ -474,8 +538,18 @@ mod tests {
         assert!(export_windows(5, 5).is_empty());
     }
 
-    #[test]
-    fn export_files_decode_with_their_types_and_nulls() {
+    /// Chunks cut wherever a download may cut them.
+    struct Pieces(VecDeque<bytes::Bytes>);
+
+    #[async_trait::async_trait]
+    impl Chunks for Pieces {
+        async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, ConnectorError> {
+            Ok(self.0.pop_front())
+        }
+    }
+
+    #[tokio::test]
+    async fn export_files_stream_into_batches_with_their_types_and_nulls() {
         let schema = Arc::new(Schema::new(vec![
             Field::new("id", arrow_type("integer"), true),
             Field::new("email", arrow_type("email"), true),
@@ -483,13 +557,22 @@ mod tests {
             Field::new("unsubscribed", arrow_type("boolean"), true),
             Field::new("createdAt", arrow_type("datetime"), true),
         ]));
-        let file =
-            b"id,email,score,unsubscribed,createdAt\n1,a@x.com,1.5,false,2024-01-31T10:00:00Z\n2,null,null,true,null\n";
-        let batch = decode_export(file, &schema).unwrap().unwrap();
-        assert_eq!(batch.num_rows(), 2);
-        assert!(batch.column(1).is_null(1) && batch.column(2).is_null(1) && batch.column(4).is_null(1));
-        let created = batch.column(4).as_any().downcast_ref::<arrow_array::TimestampMillisecondArray>().unwrap();
+        let file: &[u8] = b"id,email,score,unsubscribed,createdAt\n1,a@x.com,1.5,false,2024-01-31T10:00:00Z\n\
+                            2,null,null,true,null\n3,c@x.com,3,true,2024-02-01T00:00:00Z";
+        // Cut mid-row and mid-value, batches of two rows.
+        let pieces = [&file[..20], &file[20..61], &file[61..]].map(bytes::Bytes::copy_from_slice);
+        let mut export = ExportFile::new(Pieces(pieces.into_iter().collect()), &schema, 2).unwrap();
+        let (first, read) = export.next().await.unwrap().unwrap();
+        assert_eq!(first.num_rows(), 2);
+        assert!(read > 0);
+        assert!(first.column(1).is_null(1) && first.column(2).is_null(1) && first.column(4).is_null(1));
+        let created = first.column(4).as_any().downcast_ref::<arrow_array::TimestampMillisecondArray>().unwrap();
         assert_eq!(created.value(0), 1_706_695_200_000);
-        assert_eq!(decode_export(b"id,email,score,unsubscribed,createdAt\n", &schema).unwrap(), None);
+        let (last, _) = export.next().await.unwrap().unwrap();
+        assert_eq!(last.num_rows(), 1, "the last line has no line break");
+        assert!(export.next().await.unwrap().is_none());
+        let header_only = Pieces([bytes::Bytes::from_static(b"id,email,score,unsubscribed,createdAt\n")].into());
+        let mut empty = ExportFile::new(header_only, &schema, 2).unwrap();
+        assert!(empty.next().await.unwrap().is_none());
     }
 }

@@ -37,19 +37,27 @@ pub fn flow_record(name: &str, definition: Value, profiles: &[&str]) -> FlowReco
     }
 }
 
-/// Stores the Salesforce profile `sf` for the org at `base`, with
-/// `credentials` (the `Salesforce` member of AppFlow's credentials) sealed.
-pub async fn create_salesforce_profile(store: &dyn MetadataStore, vault: &Vault, base: &str, credentials: Value) {
-    let arn = "arn:aws:appflow:us-east-1:123456789012:connectorprofile/sf".to_string();
-    let sealed = vault.seal(serde_json::json!({"Salesforce": credentials}).to_string().as_bytes(), &arn).to_text();
+/// Stores the connector profile `name` of `connector_type` with
+/// `properties` and `credentials` (AppFlow's union members, e.g.
+/// `{"Salesforce": {...}}`), the credentials sealed.
+pub async fn create_profile(
+    store: &dyn MetadataStore,
+    vault: &Vault,
+    name: &str,
+    connector_type: &str,
+    properties: Value,
+    credentials: Value,
+) {
+    let arn = format!("arn:aws:appflow:us-east-1:123456789012:connectorprofile/{name}");
+    let sealed = vault.seal(credentials.to_string().as_bytes(), &arn).to_text();
     store
         .create_profile(&sluice_store::ProfileRecord {
-            name: "sf".into(),
+            name: name.into(),
             arn,
-            connector_type: "Salesforce".into(),
+            connector_type: connector_type.into(),
             connector_label: None,
             connection_mode: "Public".into(),
-            properties: serde_json::json!({"Salesforce": {"instanceUrl": base}}),
+            properties,
             sealed_credentials: Some(sealed),
             created_at_ms: 1,
             updated_at_ms: 1,
@@ -57,6 +65,29 @@ pub async fn create_salesforce_profile(store: &dyn MetadataStore, vault: &Vault,
         })
         .await
         .unwrap();
+}
+
+/// Stores the Salesforce profile `sf` for the org at `base`, with
+/// `credentials` (the `Salesforce` member of AppFlow's credentials) sealed.
+pub async fn create_salesforce_profile(store: &dyn MetadataStore, vault: &Vault, base: &str, credentials: Value) {
+    let properties = serde_json::json!({"Salesforce": {"instanceUrl": base}});
+    create_profile(store, vault, "sf", "Salesforce", properties, serde_json::json!({"Salesforce": credentials})).await;
+}
+
+/// Every file below `dir`, sorted.
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
 }
 
 /// A SQLite store, a vault and local buckets in a temporary folder.
