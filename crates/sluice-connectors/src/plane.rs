@@ -134,6 +134,18 @@ pub struct ReadRequest {
     pub events: Option<Vec<serde_json::Value>>,
 }
 
+/// The fields named `names`, in that order, of `schema` (a read's
+/// projection); `what` names the source in the error for a missing one.
+pub fn project_schema(schema: &SchemaRef, names: &[String], what: &str) -> Result<SchemaRef, ConnectorError> {
+    let mut fields = Vec::with_capacity(names.len());
+    for name in names {
+        let field =
+            schema.field_with_name(name).map_err(|_| ConnectorError::Invalid(format!("{what} has no field {name}")))?;
+        fields.push(field.clone());
+    }
+    Ok(Arc::new(arrow_schema::Schema::new(fields)))
+}
+
 /// A batch read from a source, with the bytes that were read for it.
 #[derive(Debug, Clone)]
 pub struct SourceBatch {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sluice_engine::listener::{initial_event_state, ListenerConfig, Listeners};
 use sluice_engine::{now_ms, Worker, WorkerConfig};
-use sluice_sim::salesforce::state::{FaultRule, SimConfig, DEMO_USERNAME};
-use sluice_sim::salesforce::{seed, SalesforceSim};
+use sluice_sim::salesforce::state::FaultRule;
+use sluice_sim::salesforce::SalesforceSim;
 use sluice_store::{FlowRecord, MetadataStore};
 
 mod common;
@@ -27,14 +27,7 @@ struct Setup {
 
 async fn setup(store_url: Option<&str>) -> Setup {
     let harness = common::Harness::on(store_url).await;
-    let sim = SalesforceSim::new(seed::demo_org(), SimConfig::default(), None);
-    let base = common::serve_sim(&sim);
-    let token = {
-        let mut state = sim.lock();
-        let user = state.users[DEMO_USERNAME].clone();
-        state.new_session(&user)
-    };
-    common::create_salesforce_profile(&*harness.store, &harness.vault, &base, json!({"accessToken": token})).await;
+    let sim = common::demo_org_with_profile(&harness).await;
     let (stop_worker, stopped) = tokio::sync::watch::channel(false);
     let config = WorkerConfig { idle_poll: Duration::from_millis(50), ..WorkerConfig::default() };
     let worker = Worker::new(harness.store.clone(), harness.runner(), config);

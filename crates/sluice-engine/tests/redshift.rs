@@ -256,23 +256,8 @@ async fn a_load_that_ends_without_a_commit_leaves_nothing_behind() {
 #[cfg(feature = "salesforce")]
 #[tokio::test]
 async fn salesforce_accounts_load_into_a_table_with_their_types() {
-    use sluice_sim::salesforce::state::{SimConfig, DEMO_USERNAME};
-    use sluice_sim::salesforce::{seed, SalesforceSim};
     let Some(setup) = Setup::new().await else { return };
-    let sim = SalesforceSim::new(seed::demo_org(), SimConfig::default(), None);
-    let base = common::serve_sim(&sim);
-    let token = {
-        let mut state = sim.lock();
-        let user = state.users[DEMO_USERNAME].clone();
-        state.new_session(&user)
-    };
-    common::create_salesforce_profile(
-        &*setup.harness.store,
-        &setup.harness.vault,
-        &base,
-        json!({"accessToken": token}),
-    )
-    .await;
+    let sim = common::demo_org_with_profile(&setup.harness).await;
     // The table exists with a key: reruns merge.
     setup
         .execute(

@@ -20,8 +20,8 @@ use sluice_engine::{Worker, WorkerConfig};
 use sluice_model::appflow::flow::FlowSpec;
 use sluice_sim::salesforce::org::format_datetime;
 use sluice_sim::salesforce::state::FaultRule;
-use sluice_sim::salesforce::state::{SimConfig, DEMO_USERNAME};
-use sluice_sim::salesforce::{seed, SalesforceSim};
+
+use sluice_sim::salesforce::SalesforceSim;
 use sluice_store::{FlowRecord, MetadataStore};
 use time::OffsetDateTime;
 
@@ -42,14 +42,7 @@ struct Setup {
 
 async fn setup() -> Setup {
     let harness = common::Harness::new().await;
-    let sim = SalesforceSim::new(seed::demo_org(), SimConfig::default(), None);
-    let base = common::serve_sim(&sim);
-    let token = {
-        let mut state = sim.lock();
-        let user = state.users[DEMO_USERNAME].clone();
-        state.new_session(&user)
-    };
-    common::create_salesforce_profile(&*harness.store, &harness.vault, &base, json!({"accessToken": token})).await;
+    let sim = common::demo_org_with_profile(&harness).await;
     Setup { harness, sim, clock: Arc::new(ManualClock::at(T0)) }
 }
 

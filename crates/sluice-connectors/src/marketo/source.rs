@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::client::MarketoClient;
-use crate::plane::{BatchStream, DataSource, ReadRequest, RunScope, SourceBatch, SourceCapabilities};
+use crate::plane::{project_schema, BatchStream, DataSource, ReadRequest, RunScope, SourceBatch, SourceCapabilities};
 use crate::ConnectorError;
 
 /// The longest window of one export job, in days.
@@ -129,7 +129,7 @@ impl DataSource for MarketoLeads {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Box<dyn BatchStream>, ConnectorError> {
-        let schema = projected(&self.schema, &request.fields, "leads")?;
+        let schema = project_schema(&self.schema, &request.fields, "Marketo leads")?;
         let (filter, start, end) = match &request.window {
             Some(window) => {
                 let field = window.field.clone().unwrap_or_else(|| "updatedAt".to_string());
@@ -173,18 +173,6 @@ async fn earliest_lead(client: &MarketoClient) -> Result<Option<i64>, ConnectorE
         .filter_map(|text| OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok())
         .map(seconds)
         .min())
-}
-
-/// The fields asked for, in that order, from `schema`.
-fn projected(schema: &SchemaRef, names: &[String], object: &str) -> Result<SchemaRef, ConnectorError> {
-    let mut fields = Vec::new();
-    for name in names {
-        let field = schema
-            .field_with_name(name)
-            .map_err(|_| ConnectorError::Invalid(format!("Marketo {object} have no field {name}")))?;
-        fields.push(field.clone());
-    }
-    Ok(Arc::new(Schema::new(fields)))
 }
 
 /// The export jobs of a read, one window after another.
@@ -392,7 +380,7 @@ impl DataSource for MarketoActivities {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Box<dyn BatchStream>, ConnectorError> {
-        let schema = projected(&activity_schema(), &request.fields, "activities")?;
+        let schema = project_schema(&activity_schema(), &request.fields, "Marketo activities")?;
         if let Some(field) = request.window.as_ref().and_then(|w| w.field.as_deref()) {
             if field != "activityDate" {
                 return Err(ConnectorError::Invalid(format!(

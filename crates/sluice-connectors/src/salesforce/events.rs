@@ -27,7 +27,7 @@ use serde_json::{json, Map, Value};
 use super::client::SalesforceClient;
 use super::decode::decode_query_page;
 use super::source::describe_schema;
-use crate::plane::{BatchStream, DataSource, ReadRequest, SourceBatch, SourceCapabilities};
+use crate::plane::{project_schema, BatchStream, DataSource, ReadRequest, SourceBatch, SourceCapabilities};
 use crate::ConnectorError;
 
 /// Records read by Id in one query (a SOQL `IN` list).
@@ -287,15 +287,7 @@ impl DataSource for SalesforceEvents {
                 self.name
             )));
         };
-        let mut fields = Vec::new();
-        for name in &request.fields {
-            let field = self
-                .schema
-                .field_with_name(name)
-                .map_err(|_| ConnectorError::Invalid(format!("{} has no field {name}", self.name)))?;
-            fields.push(field.clone());
-        }
-        let schema = Arc::new(Schema::new(fields));
+        let schema = project_schema(&self.schema, &request.fields, &self.name)?;
         let records = self.records(events).await?;
         let mut body = serde_json::to_vec(&json!({"done": true, "records": records})).unwrap_or_default();
         let page = decode_query_page(&body, &schema)?;

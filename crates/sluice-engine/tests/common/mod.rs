@@ -24,6 +24,21 @@ pub fn serve_sim(sim: &SalesforceSim) -> String {
     base
 }
 
+/// The demo org's simulator served on a free port, with the profile `sf`
+/// stored for a session of its demo user.
+pub async fn demo_org_with_profile(harness: &Harness) -> SalesforceSim {
+    use sluice_sim::salesforce::state::{SimConfig, DEMO_USERNAME};
+    let sim = SalesforceSim::new(sluice_sim::salesforce::seed::demo_org(), SimConfig::default(), None);
+    let base = serve_sim(&sim);
+    let token = {
+        let mut state = sim.lock();
+        let user = state.users[DEMO_USERNAME].clone();
+        state.new_session(&user)
+    };
+    create_salesforce_profile(&*harness.store, &harness.vault, &base, serde_json::json!({"accessToken": token})).await;
+    sim
+}
+
 /// A flow record as CreateFlow would store it (status `Active`).
 pub fn flow_record(name: &str, definition: Value, profiles: &[&str]) -> FlowRecord {
     FlowRecord {
