@@ -161,8 +161,11 @@ pub trait DataSource: Send + Sync {
     /// Every field the source can give, or `None` when there is nothing to
     /// read and so no schema to learn (an empty folder).
     fn schema(&self) -> Option<SchemaRef>;
-    /// The fields read when the tasks name none (`Map_all`).
-    fn default_fields(&self) -> Vec<String>;
+    /// The fields read when the tasks name none (`Map_all`): every field
+    /// of the schema unless the source says otherwise.
+    fn default_fields(&self) -> Vec<String> {
+        self.schema().map(|schema| schema.fields().iter().map(|f| f.name().clone()).collect()).unwrap_or_default()
+    }
     /// What the source can do.
     fn capabilities(&self) -> SourceCapabilities;
     /// Starts reading.

@@ -68,21 +68,6 @@ impl Setup {
         std::fs::write(path, text).unwrap();
     }
 
-    async fn run(&self, flow: &FlowRecord, execution_id: &str) -> Value {
-        if self.harness.store.get_flow(&flow.name).await.unwrap().is_none() {
-            return self.harness.run(flow.clone(), execution_id).await;
-        }
-        let store = &self.harness.store;
-        store
-            .insert_execution(&sluice_engine::new_execution(execution_id, &flow.name, sluice_engine::now_ms()))
-            .await
-            .unwrap();
-        store.enqueue_run(execution_id, &flow.name, sluice_engine::now_ms()).await.unwrap();
-        let worker = sluice_engine::Worker::new(store.clone(), self.harness.runner(), Default::default());
-        assert!(worker.run_one().await.unwrap());
-        store.get_execution(&flow.name, execution_id).await.unwrap().unwrap().record
-    }
-
     async fn drop(self) {
         common::drop_database(&self.admin_url, &self.db).await;
     }
@@ -114,7 +99,7 @@ async fn a_missing_table_is_created_from_the_output_and_loaded() {
     );
     let flow = load_flow("accounts-to-warehouse", "accounts", "crm.accounts", map_all());
     setup.execute("CREATE SCHEMA crm").await;
-    let record = setup.run(&flow, "exec-create").await;
+    let record = setup.harness.run(flow.clone(), "exec-create").await;
     assert_eq!(record["executionStatus"], "Successful", "{record}");
     assert_eq!(record["executionResult"]["recordsProcessed"], 2);
     let rows = setup
@@ -143,7 +128,7 @@ async fn a_missing_table_is_created_from_the_output_and_loaded() {
     assert_eq!(types[3], ("revenue".into(), "double precision".into()));
     assert_eq!(types[4], ("founded".into(), "date".into()));
     // Without a primary key, a rerun appends (as AppFlow does).
-    let again = setup.run(&flow, "exec-append").await;
+    let again = setup.harness.run(flow.clone(), "exec-append").await;
     assert_eq!(again["executionStatus"], "Successful", "{again}");
     assert_eq!(setup.rows("SELECT count(*)::text FROM crm.accounts").await, vec![vec![Some("4".into())]]);
     setup.drop().await;
@@ -165,7 +150,7 @@ async fn a_rerun_merges_on_the_primary_key_and_refused_rows_go_to_the_error_buck
     let map = |from: &str, to: &str| json!({"taskType": "Map", "sourceFields": [from], "destinationField": to, "connectorOperator": {"S3": "NO_OP"}});
     let tasks = json!([map("Key", "external_id"), map("Email", "email"), map("Score", "score")]);
     let flow = load_flow("contacts-to-warehouse", "contacts", "contacts", tasks);
-    let first = setup.run(&flow, "exec-merge-1").await;
+    let first = setup.harness.run(flow.clone(), "exec-merge-1").await;
     assert_eq!(first["executionStatus"], "Successful", "{first}");
     let all = "SELECT external_id, email, score::text FROM contacts ORDER BY external_id";
     assert_eq!(
@@ -183,7 +168,7 @@ async fn a_rerun_merges_on_the_primary_key_and_refused_rows_go_to_the_error_buck
         "inbox/contacts/a.csv",
         "Key,Email,Score\nC-1,ada@example.com,12\nC-3,,30\nC-4,dan@example.com,400\nC-5,eve@example.com,50\n",
     );
-    let second = setup.run(&flow, "exec-merge-2").await;
+    let second = setup.harness.run(flow.clone(), "exec-merge-2").await;
     assert_eq!(second["executionStatus"], "Successful", "{second}");
     let info = &second["executionResult"]["errorInfo"];
     assert_eq!(info["putFailuresCount"], 2, "{second}");
@@ -216,7 +201,7 @@ async fn a_rerun_merges_on_the_primary_key_and_refused_rows_go_to_the_error_buck
 
     // A value of the wrong type is refused when it is copied.
     setup.put("inbox/contacts/a.csv", "Key,Email,Score\nC-6,fay@example.com,lots\nC-7,gus@example.com,70\n");
-    let third = setup.run(&flow, "exec-merge-3").await;
+    let third = setup.harness.run(flow.clone(), "exec-merge-3").await;
     assert_eq!(third["executionResult"]["errorInfo"]["putFailuresCount"], 1, "{third}");
     let message = third["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
     assert!(message.contains("invalid input syntax for type integer") && message.contains("column score"), "{message}");
@@ -276,7 +261,7 @@ async fn salesforce_accounts_load_into_a_table_with_their_types() {
     });
     let flow = common::flow_record("accounts-to-warehouse", definition, &["sf", "warehouse"]);
     for execution in ["exec-sf-1", "exec-sf-2"] {
-        let record = setup.run(&flow, execution).await;
+        let record = setup.harness.run(flow.clone(), execution).await;
         assert_eq!(record["executionStatus"], "Successful", "{record}");
         assert_eq!(record["executionResult"]["recordsProcessed"], 500);
     }

@@ -128,76 +128,29 @@ impl MarketoClient {
     /// `GET path?query` on the REST API; the whole envelope (`result`,
     /// `nextPageToken`, `moreResult`).
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ConnectorError> {
-        self.call(reqwest::Method::GET, path, query, None).await
+        self.call(reqwest::Method::GET, path, query, None).await?.envelope(path)
     }
 
     /// `POST path` with a JSON body (or none); the whole envelope.
     pub async fn post(&self, path: &str, body: Option<&Value>) -> Result<Value, ConnectorError> {
-        self.call(reqwest::Method::POST, path, &[], body).await
+        self.call(reqwest::Method::POST, path, &[], body).await?.envelope(path)
     }
 
-    /// `GET path` of a file (a bulk export's CSV), to be read as it comes;
-    /// Marketo's error envelope instead of a file is an error (a stale
-    /// token renewed once).
+    /// `GET path` of a file (a bulk export's CSV), to be read as it comes.
     pub async fn get_file(&self, path: &str) -> Result<reqwest::Response, ConnectorError> {
-        let mut renewed = false;
-        let mut wait = self.throttle_wait;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let token = self.token(false).await?;
-            let response = self
-                .http
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(token.expose())
-                .send()
-                .await
-                .map_err(Self::unreachable)?;
-            let status = response.status();
-            let is_json = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("json"));
-            if status.is_success() && !is_json {
-                return Ok(response);
-            }
-            let text = response.text().await.map_err(Self::unreachable)?;
-            let code = serde_json::from_str::<Value>(&text).ok().as_ref().and_then(error_code);
-            match code {
-                Some((code, _)) if matches!(code.as_str(), "601" | "602") && !renewed => {
-                    renewed = true;
-                    let _ = self.token(true).await?;
-                }
-                Some((code, _)) if matches!(code.as_str(), "606" | "615") && attempt < THROTTLED_ATTEMPTS => {
-                    tracing::info!(code = %code, wait_ms = wait.as_millis() as u64, "Marketo throttled the download; waiting");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(MAX_THROTTLE_WAIT);
-                }
-                Some((code, message)) => {
-                    return Err(ConnectorError::Remote { system: SYSTEM, code, message, status: 400 });
-                }
-                None => {
-                    return Err(ConnectorError::Remote {
-                        system: SYSTEM,
-                        code: status.as_u16().to_string(),
-                        message: format!("{path} answered {status}: {}", text.chars().take(300).collect::<String>()),
-                        status: status.as_u16(),
-                    });
-                }
-            }
-        }
+        self.call(reqwest::Method::GET, path, &[], None).await?.file(path)
     }
 
     /// One call with Marketo's rules: the envelope's error codes renew the
-    /// token, wait out throttling or end the call.
+    /// token, wait out throttling or end the call; an answer that is not
+    /// JSON (a file) is handed back unread.
     async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
-    ) -> Result<Value, ConnectorError> {
+    ) -> Result<Answer, ConnectorError> {
         let mut renewed = false;
         let mut wait = self.throttle_wait;
         let mut attempt = 0;
@@ -214,6 +167,14 @@ impl MarketoClient {
             }
             let response = request.send().await.map_err(Self::unreachable)?;
             let status = response.status();
+            let is_json = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("json"));
+            if status.is_success() && !is_json {
+                return Ok(Answer::File(response));
+            }
             let bytes = response.bytes().await.map_err(Self::unreachable)?;
             if !status.is_success() {
                 return Err(ConnectorError::Remote {
@@ -229,7 +190,7 @@ impl MarketoClient {
             let body: Value = serde_json::from_slice(&bytes)
                 .map_err(|e| ConnectorError::Protocol { system: SYSTEM, message: format!("{path}: not JSON: {e}") })?;
             if body.get("success").and_then(Value::as_bool) != Some(false) && error_code(&body).is_none() {
-                return Ok(body);
+                return Ok(Answer::Envelope(body));
             }
             let (code, message) = error_code(&body).unwrap_or_else(|| ("unknown".into(), body.to_string()));
             match code.as_str() {
@@ -260,6 +221,36 @@ impl MarketoClient {
                     return Err(ConnectorError::Remote { system: SYSTEM, code, message, status });
                 }
             }
+        }
+    }
+}
+
+/// What a successful call answered.
+enum Answer {
+    /// Marketo's JSON envelope.
+    Envelope(Value),
+    /// A file, not read yet.
+    File(reqwest::Response),
+}
+
+impl Answer {
+    fn envelope(self, path: &str) -> Result<Value, ConnectorError> {
+        match self {
+            Answer::Envelope(body) => Ok(body),
+            Answer::File(_) => Err(ConnectorError::Protocol {
+                system: SYSTEM,
+                message: format!("{path}: a file where JSON was expected"),
+            }),
+        }
+    }
+
+    fn file(self, path: &str) -> Result<reqwest::Response, ConnectorError> {
+        match self {
+            Answer::File(response) => Ok(response),
+            Answer::Envelope(_) => Err(ConnectorError::Protocol {
+                system: SYSTEM,
+                message: format!("{path}: JSON where a file was expected"),
+            }),
         }
     }
 }

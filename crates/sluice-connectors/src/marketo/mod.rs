@@ -158,13 +158,11 @@ impl Connector for MarketoConnector {
         let mut problems = ValidationProblems::new();
         let instance_url = properties.marketo.as_ref().map(|p| p.instance_url.clone()).unwrap_or_default();
         crate::connector::check_http_url(&instance_url, "Marketo.instanceUrl", &mut problems);
-        let credentials = credentials.and_then(|c| c.marketo.as_ref());
-        if credentials.is_none() {
+        let Some(credentials) = credentials.and_then(|c| c.marketo.clone()) else {
             problems.push("Marketo credentials are required");
-        }
+            return Err(problems);
+        };
         problems.into_result()?;
-        let credentials =
-            credentials.cloned().ok_or_else(|| ValidationProblems::single("Marketo credentials are required"))?;
         Ok(MarketoProfile { instance_url, client_id: credentials.client_id, client_secret: credentials.client_secret })
     }
 

@@ -34,6 +34,14 @@ use crate::ConnectorError;
 pub const EXPORT_WINDOW_DAYS: i64 = 31;
 /// No lead is older (Marketo was founded in 2006): where a Complete read starts.
 pub const MARKETO_EPOCH: i64 = 1_136_073_600; // 2006-01-01T00:00:00Z
+/// What both Marketo sources can do: bounded reads of a datetime window.
+const WINDOWED: SourceCapabilities = SourceCapabilities {
+    bounded: true,
+    datetime_window: true,
+    deleted_records: false,
+    incremental_state: false,
+    events: false,
+};
 /// Rows per batch of an export file.
 const EXPORT_BATCH_ROWS: usize = 8192;
 /// Activity types per activities call (Marketo takes at most ten).
@@ -114,18 +122,8 @@ impl DataSource for MarketoLeads {
         Some(self.schema.clone())
     }
 
-    fn default_fields(&self) -> Vec<String> {
-        self.schema.fields().iter().map(|f| f.name().clone()).collect()
-    }
-
     fn capabilities(&self) -> SourceCapabilities {
-        SourceCapabilities {
-            bounded: true,
-            datetime_window: true,
-            deleted_records: false,
-            incremental_state: false,
-            events: false,
-        }
+        WINDOWED
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Box<dyn BatchStream>, ConnectorError> {
@@ -365,18 +363,8 @@ impl DataSource for MarketoActivities {
         Some(activity_schema())
     }
 
-    fn default_fields(&self) -> Vec<String> {
-        activity_schema().fields().iter().map(|f| f.name().clone()).collect()
-    }
-
     fn capabilities(&self) -> SourceCapabilities {
-        SourceCapabilities {
-            bounded: true,
-            datetime_window: true,
-            deleted_records: false,
-            incremental_state: false,
-            events: false,
-        }
+        WINDOWED
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Box<dyn BatchStream>, ConnectorError> {

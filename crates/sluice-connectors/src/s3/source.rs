@@ -174,10 +174,6 @@ impl DataSource for S3Source {
         self.schema.clone()
     }
 
-    fn default_fields(&self) -> Vec<String> {
-        self.schema.iter().flat_map(|s| s.fields().iter().map(|f| f.name().clone())).collect()
-    }
-
     fn capabilities(&self) -> SourceCapabilities {
         SourceCapabilities {
             bounded: true,

@@ -266,10 +266,6 @@ impl DataSource for SalesforceEvents {
         Some(self.schema.clone())
     }
 
-    fn default_fields(&self) -> Vec<String> {
-        self.schema.fields().iter().map(|f| f.name().clone()).collect()
-    }
-
     fn capabilities(&self) -> SourceCapabilities {
         SourceCapabilities {
             bounded: true,
