@@ -3,21 +3,19 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def test_appflow_types_are_up_to_date(tmp_path):
+@pytest.mark.parametrize("service,module", [("appflow", "appflow"), ("events", "events"), ("sqs", "sqs")])
+def test_generated_types_are_up_to_date(tmp_path, service, module):
     out = tmp_path / "types.rs"
-    subprocess.run(
-        [sys.executable, str(ROOT / "tools/codegen_botocore.py"),
-         str(ROOT / "crates/sluice-model/models/appflow-service-2.json"), str(out)],
-        check=True,
-    )
-    committed = (ROOT / "crates/sluice-model/src/appflow/types.rs").read_text()
-    assert out.read_text() == committed, (
-        "crates/sluice-model/src/appflow/types.rs is stale: run "
-        "tools/codegen_botocore.py crates/sluice-model/models/appflow-service-2.json "
-        "crates/sluice-model/src/appflow/types.rs"
+    model = f"crates/sluice-model/models/{service}-service-2.json"
+    generated = f"crates/sluice-model/src/{module}/types.rs"
+    subprocess.run([sys.executable, str(ROOT / "tools/codegen_botocore.py"), str(ROOT / model), str(out)], check=True)
+    assert out.read_text() == (ROOT / generated).read_text(), (
+        f"{generated} is stale: run tools/codegen_botocore.py {model} {generated}"
     )
 
 

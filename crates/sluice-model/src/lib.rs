@@ -5,14 +5,18 @@
 //!   (required members, types, enums, lengths, patterns, ranges).
 //! - [`appflow`] holds the generated AppFlow wire types plus the semantic
 //!   checks and the connector catalog that the model alone cannot express.
+//! - [`events`] and [`sqs`]: EventBridge's and SQS's generated wire types
+//!   and models.
 //! - [`schedule`] parses `rate(...)` and `cron(...)` schedule expressions and
 //!   computes their fire times.
 
 pub mod appflow;
 pub mod arn;
 pub mod error;
+pub mod events;
 pub mod schedule;
 pub mod shape_validator;
+pub mod sqs;
 pub mod wire;
 
 pub use error::{ModelError, ValidationProblems};

@@ -1,4 +1,5 @@
-//! The metadata store: connector profiles, flows, flow executions and tags.
+//! The metadata store: connector profiles, flows, flow executions and tags;
+//! the event bus ([`BusStore`]) and queues ([`QueueStore`]).
 //!
 //! [`MetadataStore`] is the interface the rest of Sluice uses. [`SqlStore`]
 //! implements it on SQLite (the embedded default, one file in the data
@@ -11,8 +12,12 @@
 //! execution records) as JSON text and does not interpret them; credentials
 //! arrive already sealed by `sluice-vault`.
 
+pub mod bus;
+pub mod queues;
 mod records;
 mod sql;
+mod sql_bus;
+mod sql_queues;
 mod sql_triggers;
 
 use std::collections::BTreeMap;
@@ -20,6 +25,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use bus::{BusResourceRow, BusRow, BusStore, DeliveryRow, RuleRow, TargetRow};
+pub use queues::{MessageRow, QueueCounts, QueueRow, QueueStore, Redrive};
 pub use records::*;
 pub use sql::SqlStore;
 
@@ -155,7 +162,7 @@ pub trait TriggerStore: Send + Sync {
 
 /// The metadata store interface.
 #[async_trait::async_trait]
-pub trait MetadataStore: TriggerStore + Send + Sync + 'static {
+pub trait MetadataStore: TriggerStore + BusStore + QueueStore + Send + Sync + 'static {
     /// Which backend this is ("sqlite" or "postgres").
     fn backend_name(&self) -> &'static str;
 

@@ -14,7 +14,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Which database a [`SqlStore`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -23,7 +23,7 @@ enum Backend {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
-    backend: Backend,
+    pub(crate) backend: Backend,
 }
 
 const PROFILE_COLUMNS: &str = "name, arn, connector_type, connector_label, connection_mode, properties, sealed_credentials, created_at_ms, updated_at_ms, auth_error";
@@ -127,7 +127,7 @@ pub(crate) fn insert_execution_query(
 /// A statement assembled at run time from this file's constants (column
 /// lists, a backend's lock clause, a page size) and `$n` placeholders:
 /// values always travel as bound parameters, never in the text.
-fn dynamic(sql: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
+pub(crate) fn dynamic(sql: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql.into())
 }
 
@@ -187,12 +187,12 @@ fn execution_from_row(row: &AnyRow) -> StoreResult<ExecutionRow> {
     })
 }
 
-fn is_unique_violation(error: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// Splits fetched rows (`limit + 1` asked) into a page and its next cursor.
-fn paginate<T>(mut items: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+pub(crate) fn paginate<T>(mut items: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> String) -> Page<T> {
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
         items.last().map(cursor_of)
@@ -202,7 +202,7 @@ fn paginate<T>(mut items: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> String
     Page { items, next_cursor }
 }
 
-fn fetch_limit(page: &PageRequest) -> i64 {
+pub(crate) fn fetch_limit(page: &PageRequest) -> i64 {
     page.limit.max(1) as i64 + 1
 }
 
