@@ -5,12 +5,15 @@
 //!   (required members, types, enums, lengths, patterns, ranges).
 //! - [`appflow`] holds the generated AppFlow wire types plus the semantic
 //!   checks and the connector catalog that the model alone cannot express.
+//! - [`events`] holds EventBridge's event patterns and target input
+//!   transformation.
 //! - [`schedule`] parses `rate(...)` and `cron(...)` schedule expressions and
 //!   computes their fire times.
 
 pub mod appflow;
 pub mod arn;
 pub mod error;
+pub mod events;
 pub mod schedule;
 pub mod shape_validator;
 pub mod wire;
