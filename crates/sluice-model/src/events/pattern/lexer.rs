@@ -431,10 +431,12 @@ impl<'a> Lexer<'a> {
                         other => return Err(self.barf(&format!("Unrecognized character escape {}", char_desc(other)))),
                     }
                 }
-                c if (c as u32) < 0x20 => return Err(self.barf(&format!(
+                c if (c as u32) < 0x20 => {
+                    return Err(self.barf(&format!(
                     "Illegal unquoted character ({}): has to be escaped using backslash to be included in string value",
                     char_desc(c)
-                ))),
+                )))
+                }
                 c => out.push(c),
             }
         }
