@@ -363,3 +363,25 @@ fn non_object_events_match_only_absence() {
     assert!(pattern.matches_json("{}"));
     assert!(!pattern.matches_json("not json"));
 }
+
+#[test]
+fn paths_do_not_match_by_mere_prefix() {
+    check(&[
+        (r#"{"a": {"b": ["x"]}}"#, json!({"a": {"bc": "x"}}), false),
+        (r#"{"a": {"b": ["x"]}}"#, json!({"ab": "x"}), false),
+        (r#"{"a.b": ["x"]}"#, json!({"a": {"b": {"c": "x"}}}), false),
+        (r#"{"a": {"b": {"c": ["x"]}}}"#, json!({"a": [{"b": [{"c": "y"}, {"c": "x"}]}]}), true),
+    ]);
+}
+
+#[test]
+fn large_arrays_stay_fast() {
+    let items: Vec<Value> =
+        (0..2000).map(|i| json!({"id": i, "kind": if i == 1999 { "last" } else { "other" }})).collect();
+    let event = json!({"detail": {"items": items}});
+    let pattern =
+        EventPattern::parse(r#"{"detail": {"items": {"id": [{"numeric": [">", 1990]}], "kind": ["last"]}}}"#).unwrap();
+    assert!(pattern.matches(&event));
+    let pattern = EventPattern::parse(r#"{"detail": {"items": {"id": [5], "kind": ["last"]}}}"#).unwrap();
+    assert!(!pattern.matches(&event));
+}
