@@ -5,8 +5,8 @@
 //!   (required members, types, enums, lengths, patterns, ranges).
 //! - [`appflow`] holds the generated AppFlow wire types plus the semantic
 //!   checks and the connector catalog that the model alone cannot express.
-//! - [`events`] and [`sqs`]: EventBridge's and SQS's generated wire types
-//!   and models.
+//! - [`events`] holds EventBridge's generated wire types, its event patterns
+//!   and target input transformation; [`sqs`] SQS's wire types.
 //! - [`schedule`] parses `rate(...)` and `cron(...)` schedule expressions and
 //!   computes their fire times.
 

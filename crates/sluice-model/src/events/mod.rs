@@ -1,5 +1,9 @@
-//! The EventBridge API: generated wire types and the loaded botocore model.
+//! The EventBridge API: generated wire types and the loaded botocore model,
+//! plus the logic that needs no I/O: event patterns (matching events to
+//! rules) and target input shaping (`InputPath`, `InputTransformer`).
 
+pub mod input_transform;
+pub mod pattern;
 #[rustfmt::skip]
 pub mod types;
 
