@@ -22,6 +22,7 @@ fn expected_service(request: &Request) -> &'static str {
     match request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()) {
         Some(target) if target.starts_with("AWSEvents.") => "events",
         Some(target) if target.starts_with("AWSStepFunctions.") => "states",
+        Some(target) if target.starts_with("AmazonSQS.") => "sqs",
         _ => "appflow",
     }
 }

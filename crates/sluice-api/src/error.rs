@@ -123,7 +123,9 @@ impl From<sluice_service::ServiceError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = self.error_code();
-        let body = serde_json::json!({ "message": self.to_string() });
+        // `__type` for the JSON protocols' clients, which read the code from
+        // the body; REST-JSON clients read the header.
+        let body = serde_json::json!({ "__type": code, "message": self.to_string() });
         let mut response = (self.status(), axum::Json(body)).into_response();
         response.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static(code));
         response.extensions_mut().insert(ErrorCode(code));

@@ -1,14 +1,20 @@
-//! Sluice's HTTP API: AppFlow's REST-JSON protocol (and, later, EventBridge's
-//! JSON 1.1 protocol) on one port, behind AWS Signature V4.
+//! Sluice's HTTP API on one port, behind AWS Signature V4: AppFlow's
+//! REST-JSON protocol, EventBridge's JSON 1.1 and SQS's JSON 1.0 protocols
+//! (both `POST /`, told apart by `X-Amz-Target`).
 //!
 //! - [`sigv4`] signs and verifies requests; [`auth`] is the middleware.
 //! - [`error::ApiError`] is the one error type; it renders AWS-style errors.
-//! - [`appflow_api`] holds the AppFlow operations.
+//! - [`appflow_api`] holds the AppFlow operations, [`events_api`] the
+//!   EventBridge operations, [`sqs_api`] the SQS operations;
+//!   [`json_protocol`] what the JSON protocols share.
 
 pub mod appflow_api;
 pub mod auth;
 pub mod error;
+pub mod events_api;
+pub mod json_protocol;
 pub mod sigv4;
+pub mod sqs_api;
 pub mod state;
 
 use axum::Router;
@@ -20,6 +26,7 @@ pub use state::{AccessKey, AppState};
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(appflow_api::routes())
+        .route("/", axum::routing::post(json_protocol::dispatch))
         .fallback(unknown_operation)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .with_state(state)

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use sluice_bus::EventBusService;
 use sluice_model::wire::SecretString;
 use sluice_service::appflow::AppflowService;
 
@@ -20,14 +21,21 @@ pub struct AccessKey {
 pub struct AppState {
     /// AppFlow's rules (profiles, flows, runs, tags).
     pub appflow: AppflowService,
+    bus: EventBusService,
     access_keys: Arc<HashMap<String, AccessKey>>,
 }
 
 impl AppState {
-    /// The state of a server offering `appflow`, accepting `keys`.
-    pub fn new(appflow: AppflowService, keys: Vec<AccessKey>) -> Self {
+    /// The state of a server offering `appflow` and `bus` (EventBridge and
+    /// SQS), accepting `keys`.
+    pub fn new(appflow: AppflowService, bus: EventBusService, keys: Vec<AccessKey>) -> Self {
         let access_keys = keys.into_iter().map(|k| (k.access_key_id.clone(), k)).collect();
-        Self { appflow, access_keys: Arc::new(access_keys) }
+        Self { appflow, bus, access_keys: Arc::new(access_keys) }
+    }
+
+    /// The event bus and queue services.
+    pub fn bus(&self) -> &EventBusService {
+        &self.bus
     }
 
     /// Region requests must be signed for; part of every ARN.

@@ -52,7 +52,13 @@ async fn harness_with(config: SimConfig) -> Harness {
         "us-east-1",
         "123456789012",
     );
-    let state = AppState::new(appflow, vec![key]);
+    let bus = sluice_bus::EventBusService::new(
+        store.clone(),
+        vault.clone(),
+        "us-east-1",
+        sluice_net::OutboundGuard::strict(),
+    );
+    let state = AppState::new(appflow, bus, vec![key]);
     let (sim, base) = salesforce_sim(config);
     Harness { state, store, vault, sim, base, _dir: dir }
 }

@@ -67,6 +67,12 @@ pub enum BusError {
     /// SQS: a message body with characters SQS does not allow.
     #[error("{0}")]
     InvalidMessageContents(String),
+    /// An operation of the API this server does not implement yet.
+    #[error("{0}")]
+    Unsupported(String),
+    /// No such operation in the API.
+    #[error("{0}")]
+    UnknownOperation(String),
     /// Something failed inside Sluice; details are in the server log.
     #[error("{0}")]
     Internal(String),

@@ -85,6 +85,11 @@ pub struct QueueService {
     swept: Arc<Mutex<HashMap<(String, String), i64>>>,
 }
 
+/// SQS's `MD5OfMessageAttributes` of these attributes.
+pub fn attributes_digest(attributes: &BTreeMap<String, MessageAttributeValue>) -> String {
+    md5_of_attributes(attributes)
+}
+
 /// `https://HOST/ACCOUNT/NAME` → (account, name).
 pub fn parse_queue_url(url: &str) -> BusResult<(String, String)> {
     let path = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url);

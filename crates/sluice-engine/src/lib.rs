@@ -11,6 +11,7 @@ pub mod listener;
 pub mod pipeline;
 mod prefetch;
 pub mod profiles;
+pub mod reports;
 pub mod scheduler;
 pub mod trigger;
 
@@ -279,6 +280,8 @@ pub struct WorkerConfig {
     pub settle_lag: Duration,
     /// What time it is (pull windows, trigger outcomes).
     pub clock: Arc<dyn clock::Clock>,
+    /// Who hears of runs starting and ending (AppFlow's run report events).
+    pub reports: reports::Reports,
 }
 
 /// The default settle lag of incremental windows.
@@ -292,6 +295,7 @@ impl Default for WorkerConfig {
             idle_poll: Duration::from_millis(250),
             settle_lag: DEFAULT_SETTLE_LAG,
             clock: Arc::new(clock::SystemClock),
+            reports: reports::Reports::default(),
         }
     }
 }
@@ -406,6 +410,23 @@ impl Worker {
             record.data_pull_start_time = Some(EpochSeconds::from_millis(pull_start));
         })
         .await?;
+        let report = |kind| reports::RunReport {
+            kind,
+            flow: ctx.flow.clone(),
+            execution_id: ctx.execution_id.clone(),
+            status: None,
+            records_processed: 0,
+            bytes_processed: 0,
+            bytes_written: 0,
+            records_refused: 0,
+            error_message: None,
+            started_at_ms,
+            ended_at_ms: None,
+            deactivation_reason: None,
+        };
+        if claimed.attempts == 1 {
+            self.config.reports.send(report(reports::RunReportKind::Started)).await;
+        }
         // Keeps the lease alive and watches for cancel requests while the run goes.
         let heartbeat = {
             let store = self.store.clone();
@@ -464,6 +485,19 @@ impl Worker {
             }
         })
         .await?;
+        let mut ended = report(reports::RunReportKind::Ended);
+        ended.status = Some(match &outcome {
+            Ok(_) => ExecutionStatus::Successful,
+            Err(RunError::Cancelled) => ExecutionStatus::Canceled,
+            Err(_) => ExecutionStatus::Error,
+        });
+        ended.records_processed = progress.records_processed;
+        ended.bytes_processed = progress.bytes_processed;
+        ended.bytes_written = progress.bytes_written;
+        ended.records_refused = refused.as_ref().map(|r| r.count).unwrap_or(0);
+        ended.error_message = outcome.as_ref().err().map(ToString::to_string);
+        ended.ended_at_ms = Some(clock.now_ms());
+        let mut deactivated = false;
         if !matches!(outcome, Err(RunError::Cancelled)) {
             let checkpoint = ctx.checkpoint.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let recorded = trigger::record_outcome(
@@ -475,12 +509,23 @@ impl Worker {
                 clock.now_ms(),
             )
             .await;
-            if let Err(e) = recorded {
-                tracing::error!(execution_id = %ctx.execution_id, error = %e, "cannot record the run's outcome in the flow's trigger state");
+            match recorded {
+                Ok(flag) => deactivated = flag,
+                Err(e) => {
+                    tracing::error!(execution_id = %ctx.execution_id, error = %e, "cannot record the run's outcome in the flow's trigger state")
+                }
             }
         }
         if !self.store.finish_run(&ctx.execution_id, &owner).await? {
             tracing::warn!(execution_id = %ctx.execution_id, "the run's lease was taken over before it finished");
+        }
+        self.config.reports.send(ended.clone()).await;
+        if deactivated {
+            let mut report = report(reports::RunReportKind::ScheduledFlowDeactivated);
+            report.deactivation_reason =
+                Some("the flow's runs failed flowErrorDeactivationThreshold times in a row".into());
+            report.error_message = ended.error_message;
+            self.config.reports.send(report).await;
         }
         match &outcome {
             Ok(p) => tracing::info!(

@@ -43,6 +43,12 @@ pub struct ServeArgs {
     /// next run.
     #[arg(long, env = "SLUICE_SETTLE_LAG", default_value_t = sluice_engine::DEFAULT_SETTLE_LAG.as_secs())]
     pub settle_lag: u64,
+    /// Let user-supplied URLs (API destinations) reach loopback, private
+    /// and link-local addresses. For local simulators and tests only: it
+    /// lets anyone who can create an API destination call this machine's
+    /// and its network's services.
+    #[arg(long, env = "SLUICE_ALLOW_PRIVATE_ENDPOINTS")]
+    pub allow_private_endpoints: bool,
 }
 
 /// Where the S3 connector's buckets are: the endpoint given, or folders
@@ -190,7 +196,13 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
     let appflow =
         sluice_service::appflow::AppflowService::new(store.clone(), vault.clone(), registry, &args.region, &account_id)
             .with_pipeline(pipeline.clone());
-    let state = sluice_api::AppState::new(appflow, vec![key.clone()]);
+    let guard = sluice_net::OutboundGuard::new(args.allow_private_endpoints);
+    if guard.allows_private() {
+        tracing::warn!("--allow-private-endpoints: API destinations may call loopback and private addresses");
+    }
+    let bus = sluice_bus::EventBusService::new(store.clone(), vault.clone(), &args.region, guard);
+    bus.ensure_default_bus(&account_id).await.context("cannot create the default event bus")?;
+    let state = sluice_api::AppState::new(appflow.clone(), bus.clone(), vec![key.clone()]);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -203,17 +215,26 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
             let _ = stopped.wait_for(|s| *s).await;
         }
     };
+    let server_id = data.server_id()?;
+    let run_events = sluice_service::appflow::run_events::RunEvents::new(bus.clone(), &account_id);
     let config = sluice_engine::WorkerConfig {
         settle_lag: std::time::Duration::from_secs(args.settle_lag),
+        reports: sluice_engine::reports::Reports(Some(Arc::new(run_events))),
         ..sluice_engine::WorkerConfig::default()
     };
+    let deliverer = sluice_bus::Deliverer::new(
+        bus,
+        Some(Arc::new(sluice_service::appflow::run_events::FlowTargets::new(appflow))),
+        sluice_bus::DeliveryConfig { owner: format!("server-{server_id}"), ..sluice_bus::DeliveryConfig::default() },
+    );
+    let deliverer = tokio::spawn(deliverer.run_until(until_stopped()));
     let scheduler = sluice_engine::scheduler::Scheduler::new(store.clone(), config.clock.clone());
     let scheduler = tokio::spawn(scheduler.run_until(SCHEDULER_TICK, until_stopped()));
     let listeners = sluice_engine::listener::Listeners::new(
         store.clone(),
         pipeline.clone(),
         sluice_engine::listener::ListenerConfig {
-            owner: format!("server-{}", data.server_id()?),
+            owner: format!("server-{server_id}"),
             clock: config.clock.clone(),
             ..sluice_engine::listener::ListenerConfig::default()
         },
@@ -227,6 +248,7 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         let _ = worker.await;
         let _ = scheduler.await;
         let _ = listeners.await;
+        let _ = deliverer.await;
         Ok(())
     });
     Ok(RunningServer { address, data_dir: data.root.clone(), key, region: args.region.clone(), stop, task })

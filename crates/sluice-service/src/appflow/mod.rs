@@ -6,10 +6,12 @@
 //! - [`flows`]: flow definitions and their validation;
 //! - [`status`]: the flow-status state machine;
 //! - [`runs`]: StartFlow, StopFlow, execution records, cancellation, previews;
-//! - [`tags`]: resource tags.
+//! - [`tags`]: resource tags;
+//! - [`run_events`]: run reports on the event bus, flows as rule targets.
 
 pub mod flows;
 pub mod profiles;
+pub mod run_events;
 pub mod runs;
 pub mod status;
 pub mod tags;
