@@ -16,6 +16,7 @@
 pub mod arn;
 pub mod buses;
 pub mod connections;
+pub mod dead_letters;
 pub mod delivery;
 pub mod error;
 mod md5;

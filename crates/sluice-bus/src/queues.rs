@@ -567,6 +567,34 @@ impl QueueService {
         Ok(moved)
     }
 
+    /// Receives every visible message of a queue (hidden for a minute),
+    /// with its receipt handle, for a redrive.
+    pub async fn take_all(&self, account_id: &str, name: &str) -> BusResult<Vec<(Message, String)>> {
+        let queue = self.queue(account_id, name).await?;
+        let mut taken = Vec::new();
+        loop {
+            let rows = self.store.receive_messages(account_id, &queue.name, now_ms(), 60_000, 10, None).await?;
+            if rows.is_empty() {
+                return Ok(taken);
+            }
+            for row in &rows {
+                taken.push((message_wire(row), row.receipt_handle.clone().unwrap_or_default()));
+            }
+        }
+    }
+
+    /// Makes a received message visible again at once.
+    pub async fn make_visible(&self, account_id: &str, name: &str, receipt_handle: &str) -> BusResult<()> {
+        self.store.change_visibility(account_id, name, receipt_handle, now_ms()).await?;
+        Ok(())
+    }
+
+    /// Deletes a received message of a queue named by name.
+    pub async fn delete_named(&self, account_id: &str, name: &str, receipt_handle: &str) -> BusResult<()> {
+        self.store.delete_message(account_id, name, receipt_handle).await?;
+        Ok(())
+    }
+
     /// Tags of a queue.
     pub async fn tags(&self, account_id: &str, url: &str) -> BusResult<BTreeMap<String, String>> {
         let queue = self.queue_at(account_id, url).await?;

@@ -1,4 +1,5 @@
-//! A small signed client for Sluice's AppFlow API, used by the CLI.
+//! A small signed client for Sluice's AppFlow and EventBridge APIs, used by
+//! the CLI.
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
@@ -41,13 +42,34 @@ impl ApiClient {
 
     /// POSTs `body` to an AppFlow operation path such as `/list-flows`.
     pub async fn call(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(path, "appflow", None, "application/json", body).await
+    }
+
+    /// Calls an EventBridge operation (JSON 1.1 protocol), e.g. `PutEvents`,
+    /// or one of Sluice's own bus operations (`SluiceRedriveDeadLetters`).
+    pub async fn events(&self, operation: &str, body: &Value) -> Result<Value> {
+        let target = format!("AWSEvents.{operation}");
+        self.send("/", "events", Some(&target), "application/x-amz-json-1.1", body).await
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        service: &str,
+        target: Option<&str>,
+        content_type: &str,
+        body: &Value,
+    ) -> Result<Value> {
         let url = self.endpoint.join(path).context("invalid operation path")?;
         let body = serde_json::to_vec(body)?;
         let host = match url.port() {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or("")),
             None => url.host_str().unwrap_or("").to_string(),
         };
-        let headers = vec![("host".to_string(), host), ("content-type".to_string(), "application/json".to_string())];
+        let mut headers = vec![("host".to_string(), host), ("content-type".to_string(), content_type.to_string())];
+        if let Some(target) = target {
+            headers.push(("x-amz-target".to_string(), target.to_string()));
+        }
         let signed = sluice_api::sigv4::sign(
             "POST",
             url.path(),
@@ -57,10 +79,13 @@ impl ApiClient {
             &self.key.access_key_id,
             self.key.secret_access_key.expose(),
             &self.region,
-            "appflow",
+            service,
             time::OffsetDateTime::now_utc(),
         );
-        let mut request = self.http.post(url.clone()).header("content-type", "application/json").body(body);
+        let mut request = self.http.post(url.clone()).header("content-type", content_type).body(body);
+        if let Some(target) = target {
+            request = request.header("x-amz-target", target);
+        }
         for (name, value) in signed {
             request = request.header(name, value);
         }

@@ -139,7 +139,7 @@ pub fn read_request(path: &Path, operation: &str) -> Result<Value> {
     Ok(value)
 }
 
-fn print_json(value: &Value) {
+pub fn print_json(value: &Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
@@ -230,7 +230,7 @@ fn run_counters(record: &Value) -> String {
     counters
 }
 
-fn text(value: &Value, key: &str) -> String {
+pub fn text(value: &Value, key: &str) -> String {
     value.get(key).and_then(Value::as_str).unwrap_or("-").to_string()
 }
 

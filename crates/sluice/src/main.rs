@@ -5,6 +5,7 @@ mod commands;
 mod datadir;
 #[cfg(all(feature = "sim", feature = "salesforce", feature = "s3"))]
 mod demo;
+mod events_cli;
 mod serve;
 #[cfg(feature = "sim")]
 mod sim;
@@ -27,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the API server (AppFlow REST-JSON on one port, SigV4-authenticated).
+    /// Run the API server (AppFlow, EventBridge and SQS on one port, SigV4-authenticated).
     Serve(ServeArgs),
     /// Manage connector profiles on a running server.
     Profile {
@@ -42,6 +43,13 @@ enum Command {
         target: ClientArgs,
         #[command(subcommand)]
         action: FlowAction,
+    },
+    /// The event bus: put events, list rules and targets, dead-letter queues.
+    Events {
+        #[command(flatten)]
+        target: ClientArgs,
+        #[command(subcommand)]
+        action: events_cli::EventsAction,
     },
     /// Run a local simulator of a SaaS app (for development, demos and tests).
     #[cfg(feature = "sim")]
@@ -71,6 +79,7 @@ async fn main() {
         }
         Command::Profile { target, action } => commands::profile(target, action).await,
         Command::Flow { target, action } => commands::flow(target, action).await,
+        Command::Events { target, action } => events_cli::events(target, action).await,
         #[cfg(feature = "sim")]
         Command::Sim { app } => {
             init_logging(cli.log_format, "info,sqlx=warn");

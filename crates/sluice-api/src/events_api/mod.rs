@@ -24,6 +24,16 @@ fn empty() -> Result<Response, BusError> {
     Ok(answer(CONTENT_TYPE, &json!({})))
 }
 
+/// `QueueName` of a Sluice dead-letter operation.
+fn queue_name(value: &serde_json::Value) -> Result<String, BusError> {
+    value
+        .get("QueueName")
+        .and_then(serde_json::Value::as_str)
+        .filter(|q| !q.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| BusError::validation("QueueName is required"))
+}
+
 /// Runs one EventBridge operation and renders its answer or error.
 pub async fn handle(state: &AppState, operation: &str, body: &Bytes) -> Response {
     match run(state, operation, body).await {
@@ -109,6 +119,16 @@ async fn run(state: &AppState, operation: &str, body: &Bytes) -> Result<Response
             empty()
         }
         "ListTagsForResource" => ok(&bus.list_tags_for_resource(&account, request!()).await?),
+        // Sluice's own operations (not EventBridge's): dead-letter queues.
+        "SluiceListDeadLetters" => {
+            let queue = queue_name(&value)?;
+            let max = value.get("MaxResults").and_then(serde_json::Value::as_u64).unwrap_or(100).clamp(1, 1000);
+            ok(&json!({ "DeadLetters": bus.dead_letters(&account, &queue, max as usize).await? }))
+        }
+        "SluiceRedriveDeadLetters" => {
+            let queue = queue_name(&value)?;
+            ok(&bus.redrive_dead_letters(&account, &queue).await?)
+        }
         other if model.input_shape(other).is_some() => {
             Err(BusError::Unsupported(format!("EventBridge operation {other} is not supported by this server yet")))
         }
