@@ -54,6 +54,7 @@ _SERVER_ENV_VARS = (
     "SLUICE_ENDPOINT",
     "SLUICE_LOG_FORMAT",
     "SLUICE_LOG",
+    "SLUICE_ALLOW_PRIVATE_ENDPOINTS",
 )
 
 # Servers that are running now, so a failing test can show their log tails.
