@@ -79,6 +79,15 @@ impl Deliverer {
     /// Runs until `shutdown` completes; then waits briefly for deliveries
     /// in flight and gives the leases of the rest back.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
+        // A restarted server (same owner id) takes back at once what it held
+        // when it stopped or died, instead of waiting for those leases to expire.
+        match self.bus.store().release_deliveries(&self.config.owner).await {
+            Ok(released) if released > 0 => {
+                tracing::info!(released, "event deliveries held before a restart taken back")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot release this server's earlier delivery leases"),
+        }
         let (sender, mut fast) = mpsc::channel::<DeliveryRow>(100_000);
         self.bus.attach_deliverer(&self.config.owner, sender);
         let slots = Arc::new(Semaphore::new(self.config.max_in_flight));
