@@ -26,7 +26,8 @@ pub const DEFAULT_MAX_AGE_SECONDS: i64 = 86_400;
 pub struct DeliveryConfig {
     /// Who holds leases (the server's id).
     pub owner: String,
-    /// How long a claimed delivery stays leased.
+    /// How long a delivery stays leased to this server (claimed, or handed
+    /// over by its PutEvents); another server takes it over after that.
     pub lease: Duration,
     /// How often due deliveries are looked for in the store.
     pub poll_interval: Duration,
@@ -89,7 +90,7 @@ impl Deliverer {
             Err(error) => tracing::warn!(%error, "cannot release this server's earlier delivery leases"),
         }
         let (sender, mut fast) = mpsc::channel::<DeliveryRow>(100_000);
-        self.bus.attach_deliverer(&self.config.owner, sender);
+        self.bus.attach_deliverer(&self.config.owner, sender, self.config.lease);
         let slots = Arc::new(Semaphore::new(self.config.max_in_flight));
         let me = Arc::new(self);
         let mut poll = tokio::time::interval(me.config.poll_interval);

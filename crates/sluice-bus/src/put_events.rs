@@ -20,9 +20,6 @@ use crate::policy::BusPolicy;
 pub const MAX_PUT_EVENTS_BYTES: usize = 256 * 1024;
 /// Most deliveries one group commit writes.
 const MAX_GROUP_ROWS: usize = 4096;
-/// How long a delivery handed straight to this server's deliverer is
-/// leased to it; another server takes it over after that.
-pub const FAST_PATH_LEASE: Duration = Duration::from_secs(60);
 
 /// An event to publish: what a PutEvents entry says, after its checks.
 #[derive(Debug, Clone)]
@@ -217,15 +214,15 @@ impl EventBusService {
             return Ok(());
         }
         let fast_path = self.inner.writer.fast_path();
-        if let Some((owner, _)) = &fast_path {
-            let until = now_ms() + FAST_PATH_LEASE.as_millis() as i64;
+        if let Some((owner, _, lease)) = &fast_path {
+            let until = now_ms() + lease.as_millis() as i64;
             for row in &mut rows {
                 row.lease_owner = Some(owner.clone());
                 row.lease_expires_at_ms = Some(until);
             }
         }
         self.inner.writer.write(rows.clone()).await?;
-        if let Some((owner, sender)) = fast_path {
+        if let Some((owner, sender, _)) = fast_path {
             let mut overflow = Vec::new();
             for row in rows {
                 if let Err(mpsc::error::TrySendError::Full(row) | mpsc::error::TrySendError::Closed(row)) =
@@ -245,9 +242,9 @@ impl EventBusService {
     }
 
     /// Makes deliveries stored by this service go straight to `sender`
-    /// (leased to `owner`), without waiting for a poll.
-    pub fn attach_deliverer(&self, owner: &str, sender: mpsc::Sender<DeliveryRow>) {
-        self.inner.writer.set_fast_path(owner, sender);
+    /// (leased to `owner` for `lease`), without waiting for a poll.
+    pub fn attach_deliverer(&self, owner: &str, sender: mpsc::Sender<DeliveryRow>, lease: Duration) {
+        self.inner.writer.set_fast_path(owner, sender, lease);
     }
 
     /// Stops handing deliveries to this server's deliverer (it is stopping).
@@ -262,7 +259,7 @@ type WriteRequest = (Vec<DeliveryRow>, oneshot::Sender<Result<(), String>>);
 /// share the next one.
 pub struct DeliveryWriter {
     requests: mpsc::Sender<WriteRequest>,
-    fast_path: Mutex<Option<(String, mpsc::Sender<DeliveryRow>)>>,
+    fast_path: Mutex<Option<(String, mpsc::Sender<DeliveryRow>, Duration)>>,
 }
 
 impl DeliveryWriter {
@@ -288,13 +285,13 @@ impl DeliveryWriter {
         }
     }
 
-    fn fast_path(&self) -> Option<(String, mpsc::Sender<DeliveryRow>)> {
+    fn fast_path(&self) -> Option<(String, mpsc::Sender<DeliveryRow>, Duration)> {
         self.fast_path.lock().ok().and_then(|f| f.clone())
     }
 
-    fn set_fast_path(&self, owner: &str, sender: mpsc::Sender<DeliveryRow>) {
+    fn set_fast_path(&self, owner: &str, sender: mpsc::Sender<DeliveryRow>, lease: Duration) {
         if let Ok(mut f) = self.fast_path.lock() {
-            *f = Some((owner.to_string(), sender));
+            *f = Some((owner.to_string(), sender, lease));
         }
     }
 

@@ -119,12 +119,13 @@ pub struct Targets {
 impl Targets {
     /// Targets of `bus`'s rules; flow targets need `flows`.
     pub fn new(bus: EventBusService, flows: Option<Arc<dyn FlowStarter>>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(HTTP_TIMEOUT)
-            .dns_resolver(bus.guard().resolver())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+        let http = match bus.guard().http_client(HTTP_TIMEOUT) {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::error!(%error, "cannot build the API destinations' HTTP client; using defaults");
+                reqwest::Client::new()
+            }
+        };
         Self {
             bus,
             http,

@@ -10,6 +10,16 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+/// Makes rustls use the ring provider process-wide (once), so the HTTP
+/// clients built for user-supplied URLs can speak TLS. Harmless when a
+/// provider is already installed.
+pub fn install_tls_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// Why a URL may not be called.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GuardError {
@@ -170,6 +180,17 @@ impl OutboundGuard {
         Ok(addresses)
     }
 
+    /// An HTTP client for user-supplied URLs: this guard's resolver, no
+    /// redirects (a redirect could lead past the guard), `timeout` per call.
+    pub fn http_client(&self, timeout: std::time::Duration) -> reqwest::Result<reqwest::Client> {
+        install_tls_provider();
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .dns_resolver(self.resolver())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+    }
+
     /// A resolver for reqwest clients that applies this guard.
     pub fn resolver(&self) -> Arc<GuardedResolver> {
         Arc::new(GuardedResolver { guard: *self })
@@ -269,7 +290,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_resolver_refuses_for_reqwest() {
-        let client = reqwest::Client::builder().dns_resolver(OutboundGuard::strict().resolver()).build().unwrap();
+        let client = OutboundGuard::strict().http_client(std::time::Duration::from_secs(5)).unwrap();
         let error = client.get("http://localhost:1/").send().await.unwrap_err();
         let mut source: Option<&dyn std::error::Error> = Some(&error);
         let mut text = String::new();

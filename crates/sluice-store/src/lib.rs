@@ -19,6 +19,8 @@ mod sql;
 mod sql_bus;
 mod sql_queues;
 mod sql_triggers;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
