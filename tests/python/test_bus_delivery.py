@@ -116,17 +116,19 @@ def test_an_api_destination_that_fails_three_times_gets_the_event_exactly_once_m
     events.put_rule(Name="to-flaky", EventPattern=json.dumps({"source": ["shop"]}))
     events.put_targets(Rule="to-flaky", Targets=[{
         "Id": "hook", "Arn": target, "HttpParameters": {"PathParameterValues": ["eu"], "QueryStringParameters": {"v": "2"}},
-        "InputTransformer": {"InputPathsMap": {"id": "$.detail.id"}, "InputTemplate": '{"order": <id>, "rule": "<aws.events.rule-name>"}'}}])
+        "InputTransformer": {"InputPathsMap": {"id": "$.detail.id", "event": "$.id"},
+                             "InputTemplate": '{"order": <id>, "event": "<event>", "rule": "<aws.events.rule-name>"}'}}])
     event_id = events.put_events(Entries=[{"Source": "shop", "DetailType": "Order", "Detail": '{"id": 42}'}])[
         "Entries"][0]["EventId"]
     requests = receiver.wait_for(4, timeout=30)
     time.sleep(3)
     assert len(receiver.requests) == 4, "delivered more than once after the success"
-    assert {r["headers"]["x-amz-event-id"] for r in requests} == {event_id}
+    assert [json.loads(r["body"]) for r in requests] == [{"order": 42, "event": event_id, "rule": "to-flaky"}] * 4
     last = requests[-1]
     assert last["path"] == "/orders/eu?v=2"
     assert last["headers"]["x-api-key"] == "flaky-secret" and last["headers"]["x-tenant"] == "acme"
-    assert json.loads(last["body"]) == {"order": 42, "rule": "to-flaky"}
+    assert last["headers"]["user-agent"] == "Amazon/EventBridge/ApiDestinations"
+    assert last["headers"]["content-type"] == "application/json; charset=utf-8"
     assert "flaky-secret" not in open_server.log_text()
 
 
@@ -158,6 +160,7 @@ def test_a_dead_target_dead_letters_after_its_retry_policy_and_can_be_redriven(o
     attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
     assert attributes["RULE_ARN"] == rule_arn and attributes["TARGET_ARN"] == target
     assert attributes["ERROR_CODE"] == "RETRYABLE_HTTP_ERROR" and "500" in attributes["ERROR_MESSAGE"]
+    assert (attributes["RETRY_ATTEMPTS"], attributes["EXHAUSTED_RETRY_CONDITION"]) == ("2", "MaximumRetryAttempts")
     assert json.loads(message["Body"])["id"] in ids
 
     receiver.status = 200
@@ -166,7 +169,7 @@ def test_a_dead_target_dead_letters_after_its_retry_policy_and_can_be_redriven(o
                               text=True, check=True).stdout
     assert "redriven 3 event(s)" in redriven, redriven
     requests = receiver.wait_for(3)
-    assert {r["headers"]["x-amz-event-id"] for r in requests} == set(ids)
+    assert {json.loads(r["body"])["id"] for r in requests} == set(ids)
     time.sleep(1)
     assert "Messages" not in sqs.receive_message(QueueUrl=dlq_url)
 
@@ -177,6 +180,7 @@ def test_a_dead_target_dead_letters_after_its_retry_policy_and_can_be_redriven(o
     dead = receive_all(sqs, dlq_url, 1)
     assert len(receiver.requests) == 1
     assert dead[0]["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "SDK_CLIENT_ERROR"
+    assert dead[0]["MessageAttributes"]["EXHAUSTED_RETRY_CONDITION"]["StringValue"] == "NotRetryable"
 
 
 def test_sigkill_during_delivery_loses_no_event(open_server, receiver):
@@ -194,12 +198,12 @@ def test_sigkill_during_delivery_loses_no_event(open_server, receiver):
     time.sleep(0.5)
     open_server.process.send_signal(signal.SIGKILL)
     open_server.process.wait()
-    delivered_before = {r["headers"]["x-amz-event-id"] for r in receiver.requests}
+    delivered_before = {json.loads(r["body"])["id"] for r in receiver.requests}
     assert len(delivered_before) < len(ids), "the kill came too late to test anything"
     open_server.start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        delivered = {r["headers"]["x-amz-event-id"] for r in list(receiver.requests)}
+        delivered = {json.loads(r["body"])["id"] for r in list(receiver.requests)}
         if delivered >= ids:
             break
         time.sleep(0.2)

@@ -14,7 +14,7 @@ use sluice_store::DeliveryRow;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::buses::{now_ms, EventBusService};
-use crate::targets::{dead_letter_attributes, DeliveryTarget, FlowStarter, TargetError, Targets};
+use crate::targets::{dead_letter_attributes, DeliveryTarget, Exhausted, FlowStarter, TargetError, Targets};
 
 /// EventBridge's default retry policy: 185 retries within 24 hours.
 pub const DEFAULT_MAX_RETRIES: i64 = 185;
@@ -92,6 +92,8 @@ impl Deliverer {
         let (sender, mut fast) = mpsc::channel::<DeliveryRow>(100_000);
         self.bus.attach_deliverer(&self.config.owner, sender, self.config.lease);
         let slots = Arc::new(Semaphore::new(self.config.max_in_flight));
+        let (acks, ack_receiver) = mpsc::unbounded_channel::<String>();
+        let acker = tokio::spawn(ack_loop(self.bus.clone(), self.config.owner.clone(), ack_receiver));
         let me = Arc::new(self);
         let mut poll = tokio::time::interval(me.config.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -99,7 +101,7 @@ impl Deliverer {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                Some(delivery) = fast.recv() => me.clone().dispatch(delivery, &slots).await,
+                Some(delivery) = fast.recv() => me.clone().dispatch(delivery, &slots, &acks).await,
                 _ = poll.tick() => {
                     let free = slots.available_permits();
                     if free == 0 {
@@ -109,7 +111,7 @@ impl Deliverer {
                     match me.bus.store().claim_deliveries(&me.config.owner, now_ms(), lease, free.min(512)).await {
                         Ok(claimed) => {
                             for delivery in claimed {
-                                me.clone().dispatch(delivery, &slots).await;
+                                me.clone().dispatch(delivery, &slots, &acks).await;
                             }
                         }
                         Err(error) => tracing::warn!(%error, "claiming event deliveries failed"),
@@ -120,6 +122,9 @@ impl Deliverer {
         me.bus.detach_deliverer();
         fast.close();
         let _ = tokio::time::timeout(Duration::from_secs(6), slots.acquire_many(me.config.max_in_flight as u32)).await;
+        // Record what was delivered before giving the rest back.
+        drop(acks);
+        let _ = tokio::time::timeout(Duration::from_secs(5), acker).await;
         match me.bus.store().release_deliveries(&me.config.owner).await {
             Ok(released) if released > 0 => tracing::info!(released, "event deliveries given back"),
             Ok(_) => {}
@@ -127,26 +132,25 @@ impl Deliverer {
         }
     }
 
-    async fn dispatch(self: Arc<Self>, delivery: DeliveryRow, slots: &Arc<Semaphore>) {
+    async fn dispatch(
+        self: Arc<Self>,
+        delivery: DeliveryRow,
+        slots: &Arc<Semaphore>,
+        acks: &mpsc::UnboundedSender<String>,
+    ) {
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let acks = acks.clone();
         tokio::spawn(async move {
-            self.deliver(delivery).await;
+            match self.targets.invoke(&delivery).await {
+                // Removed from the store in batches by the ack loop; a crash
+                // before that delivers the event again (at least once).
+                Ok(()) => {
+                    let _ = acks.send(delivery.delivery_id);
+                }
+                Err(error) => self.failed(delivery, error).await,
+            }
             drop(permit);
         });
-    }
-
-    /// One attempt and what follows it.
-    pub async fn deliver(&self, delivery: DeliveryRow) {
-        let outcome = self.targets.invoke(&delivery).await;
-        let store = self.bus.store();
-        match outcome {
-            Ok(()) => {
-                if let Err(error) = store.finish_deliveries(&self.config.owner, &[delivery.delivery_id.clone()]).await {
-                    tracing::warn!(%error, delivery = %delivery.delivery_id, "could not record a delivery; it will be delivered again");
-                }
-            }
-            Err(error) => self.failed(delivery, error).await,
-        }
     }
 
     async fn failed(&self, delivery: DeliveryRow, error: TargetError) {
@@ -162,9 +166,17 @@ impl Deliverer {
             .unwrap_or(DEFAULT_MAX_AGE_SECONDS)
             * 1000;
         let next = now_ms() + self.config.backoff(attempts).as_millis() as i64;
-        let exhausted = attempts > max_retries || next - delivery.ingested_at_ms > max_age_ms;
+        let exhausted = if !error.retryable {
+            Some(Exhausted::NotRetryable)
+        } else if attempts > max_retries {
+            Some(Exhausted::MaximumRetryAttempts)
+        } else if next - delivery.ingested_at_ms > max_age_ms {
+            Some(Exhausted::MaximumEventAgeInSeconds)
+        } else {
+            None
+        };
         let target_arn = target.as_ref().map(|t| t.target.arn.clone()).unwrap_or_default();
-        if error.retryable && !exhausted {
+        let Some(exhausted) = exhausted else {
             tracing::info!(
                 delivery = %delivery.delivery_id,
                 target = %target_arn,
@@ -188,12 +200,12 @@ impl Deliverer {
                 tracing::warn!(error = %e, "could not schedule a retry; the lease will expire and it is retried then");
             }
             return;
-        }
+        };
         let dlq = target.as_ref().and_then(|t| t.target.dead_letter_config.as_ref()).and_then(|d| d.arn.clone());
         let rule_arn = target.as_ref().map(|t| t.rule_arn.clone()).unwrap_or_default();
         match dlq {
             Some(dlq) => {
-                let attributes = dead_letter_attributes(&rule_arn, &target_arn, &error);
+                let attributes = dead_letter_attributes(&rule_arn, &target_arn, &error, attempts - 1, exhausted);
                 match self.bus.queues().send_to_arn(&dlq, delivery.event.to_string(), attributes).await {
                     Ok(_) => tracing::warn!(
                         delivery = %delivery.delivery_id, target = %target_arn, dlq = %dlq, attempts, code = error.code,
@@ -212,6 +224,22 @@ impl Deliverer {
         }
         if let Err(e) = self.bus.store().finish_deliveries(&self.config.owner, &[delivery.delivery_id.clone()]).await {
             tracing::warn!(error = %e, "could not remove a given-up delivery");
+        }
+    }
+}
+
+/// Removes delivered deliveries from the store, many per statement.
+async fn ack_loop(bus: EventBusService, owner: String, mut acks: mpsc::UnboundedReceiver<String>) {
+    while let Some(first) = acks.recv().await {
+        let mut ids = vec![first];
+        while ids.len() < 1000 {
+            match acks.try_recv() {
+                Ok(id) => ids.push(id),
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = bus.store().finish_deliveries(&owner, &ids).await {
+            tracing::warn!(%error, deliveries = ids.len(), "could not record deliveries; they will be delivered again");
         }
     }
 }

@@ -227,7 +227,7 @@ impl Targets {
             .request(method, &endpoint)
             .header("content-type", "application/json; charset=utf-8")
             .header("user-agent", "Amazon/EventBridge/ApiDestinations")
-            .header("x-amz-event-id", delivery.event.get("id").and_then(Value::as_str).unwrap_or_default());
+            .header("range", "bytes=0-1048575");
         let mut query: Vec<(String, String)> = http.query_string_parameters.unwrap_or_default().into_iter().collect();
         for (key, value) in http.header_parameters.unwrap_or_default() {
             request = request.header(key, value);
@@ -256,12 +256,14 @@ impl Targets {
         if (200..300).contains(&status) {
             return Ok(());
         }
-        if matches!(status, 401 | 407) {
-            // A cached OAuth token may have expired: fetch a new one next time.
+        let oauth = connection.describe.authorization_type == Some(ConnectionAuthorizationType::OauthClientCredentials);
+        if oauth && matches!(status, 401 | 407) {
+            // EventBridge refreshes OAuth tokens on 401 and 407 and tries again.
             self.forget_token(&connection_arn);
         }
-        // EventBridge retries 401, 407, 409, 429 and 5xx; other answers are final.
-        let retryable = matches!(status, 401 | 407 | 409 | 429) || status >= 500;
+        // EventBridge retries 429 and 5xx (and, with OAuth, 401/407 after a
+        // token refresh); other answers are final.
+        let retryable = status == 429 || status >= 500 || (oauth && matches!(status, 401 | 407));
         let code = if status == 429 {
             "THROTTLING"
         } else if retryable {
@@ -488,11 +490,24 @@ impl RateLimiter {
     }
 }
 
+/// Why delivery stopped, for `EXHAUSTED_RETRY_CONDITION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exhausted {
+    /// The target's answer is final (not worth retrying).
+    NotRetryable,
+    /// `MaximumRetryAttempts` reached.
+    MaximumRetryAttempts,
+    /// `MaximumEventAgeInSeconds` reached.
+    MaximumEventAgeInSeconds,
+}
+
 /// The message attributes EventBridge sets on a dead-letter message.
 pub fn dead_letter_attributes(
     rule_arn: &str,
     target_arn: &str,
     error: &TargetError,
+    retries: i64,
+    exhausted: Exhausted,
 ) -> BTreeMap<String, sluice_model::sqs::MessageAttributeValue> {
     let string = |value: &str| sluice_model::sqs::MessageAttributeValue {
         string_value: Some(value.to_string()),
@@ -506,6 +521,13 @@ pub fn dead_letter_attributes(
     attributes.insert("TARGET_ARN".to_string(), string(target_arn));
     attributes.insert("ERROR_CODE".to_string(), string(error.code));
     attributes.insert("ERROR_MESSAGE".to_string(), string(&error.message));
+    attributes.insert("RETRY_ATTEMPTS".to_string(), string(&retries.to_string()));
+    let condition = match exhausted {
+        Exhausted::NotRetryable => "NotRetryable",
+        Exhausted::MaximumRetryAttempts => "MaximumRetryAttempts",
+        Exhausted::MaximumEventAgeInSeconds => "MaximumEventAgeInSeconds",
+    };
+    attributes.insert("EXHAUSTED_RETRY_CONDITION".to_string(), string(condition));
     attributes
 }
 
