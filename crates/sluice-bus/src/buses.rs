@@ -326,14 +326,25 @@ impl EventBusService {
             .as_ref()
             .and_then(|r| r.document.get("CreatedBy").cloned())
             .unwrap_or_else(|| json!(caller)));
+        let created_at_ms = existing.as_ref().map(|r| r.created_at_ms).unwrap_or(now);
+        // An unchanged schedule keeps its next occurrence.
+        let same_schedule = existing.as_ref().is_some_and(|r| {
+            r.document.get("ScheduleExpression") == document.get("ScheduleExpression")
+                && r.document.get("State") == document.get("State")
+        });
+        let next_fire_ms = match existing.as_ref().and_then(|r| r.next_fire_ms) {
+            Some(next) if same_schedule => Some(next),
+            _ => crate::schedules::rule_next_fire(&document, now, now),
+        };
         let row = RuleRow {
             account_id: account_id.to_string(),
             bus_name: bus.name.clone(),
             name: request.name.clone(),
             arn: arn.clone(),
             document,
-            created_at_ms: existing.as_ref().map(|r| r.created_at_ms).unwrap_or(now),
+            created_at_ms,
             updated_at_ms: now,
+            next_fire_ms,
         };
         self.store().put_rule(&row).await?;
         if let Some(tags) = &request.tags {
@@ -397,7 +408,10 @@ impl EventBusService {
     ) -> BusResult<()> {
         let (bus, mut rule) = self.rule_of(account_id, bus, name).await?;
         rule.document["State"] = serde_json::to_value(&state).map_err(|e| BusError::Internal(e.to_string()))?;
-        rule.updated_at_ms = now_ms();
+        let now = now_ms();
+        rule.updated_at_ms = now;
+        // Enabling a schedule starts it from now.
+        rule.next_fire_ms = crate::schedules::rule_next_fire(&rule.document, now, now);
         self.store().put_rule(&rule).await?;
         self.inner.routes.invalidate(account_id, &bus.name);
         Ok(())

@@ -8,6 +8,7 @@
 //! - [`delivery::Deliverer`] delivers stored events to [`targets`] at least
 //!   once, with retries, dead-letter queues and leases shared through the
 //!   store (several servers on one PostgreSQL never deliver one twice at once).
+//! - [`schedules`]: rules with a ScheduleExpression fire "Scheduled Event"s.
 //! - [`queues::QueueService`]: SQS standard queues.
 //!
 //! Patterns and input transformation are `sluice_model::events`; the
@@ -24,6 +25,7 @@ pub mod policy;
 pub mod put_events;
 pub mod queues;
 pub mod routing;
+pub mod schedules;
 pub mod targets;
 mod token;
 

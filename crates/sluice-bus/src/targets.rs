@@ -22,6 +22,16 @@ use crate::put_events::event_time;
 
 /// How long an API destination may take to answer (EventBridge: 5 s).
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an API destination and its opened connection are reused before
+/// they are read (and the connection's secrets opened) again: a change to
+/// either takes effect within this time.
+pub const DESTINATION_TTL: Duration = Duration::from_secs(1);
+
+/// An API destination ready to call.
+struct ReadyDestination {
+    destination: sluice_model::events::DescribeApiDestinationResponse,
+    connection: OpenedConnection,
+}
 
 /// Why an attempt failed, with the code EventBridge puts in a dead-letter
 /// message's `ERROR_CODE` attribute.
@@ -114,6 +124,7 @@ pub struct Targets {
     flows: Option<Arc<dyn FlowStarter>>,
     limiters: Arc<Mutex<HashMap<String, RateLimiter>>>,
     tokens: Arc<Mutex<HashMap<String, (String, Instant)>>>,
+    destinations: Arc<Mutex<HashMap<(String, String), (Instant, Arc<ReadyDestination>)>>>,
 }
 
 impl Targets {
@@ -132,6 +143,7 @@ impl Targets {
             flows,
             limiters: Arc::new(Mutex::new(HashMap::new())),
             tokens: Arc::new(Mutex::new(HashMap::new())),
+            destinations: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -203,9 +215,9 @@ impl Targets {
         account_id: &str,
         name: &str,
     ) -> Result<(), TargetError> {
-        let destination = self.bus.describe_api_destination(account_id, name).await.map_err(TargetError::from_bus)?;
+        let ready = self.destination(account_id, name).await?;
+        let (destination, connection) = (&ready.destination, &ready.connection);
         let connection_arn = destination.connection_arn.clone().unwrap_or_default();
-        let connection = self.bus.open_connection(&connection_arn).await.map_err(TargetError::from_bus)?;
         let rate = destination.invocation_rate_limit_per_second.unwrap_or(300).max(1) as u32;
         self.wait_for_rate(&destination.api_destination_arn.clone().unwrap_or_default(), rate).await;
 
@@ -214,10 +226,11 @@ impl Targets {
         for value in http.path_parameter_values.iter().flatten() {
             endpoint = endpoint.replacen('*', value, 1);
         }
+        // Literal addresses are judged here; names when the client resolves
+        // them (the guard's resolver), for every new connection.
         self.bus
             .guard()
-            .check_url(&endpoint)
-            .await
+            .check_url_syntax(&endpoint)
             .map_err(|e| TargetError::new("NO_PERMISSIONS", e.to_string(), false))?;
         let method = destination.http_method.as_ref().map(|m| m.as_str()).unwrap_or("POST");
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
@@ -234,7 +247,7 @@ impl Targets {
         }
         let invocation =
             connection.describe.auth_parameters.as_ref().and_then(|a| a.invocation_http_parameters.clone());
-        let (headers, more_query) = connection_parameters(invocation.as_ref(), &connection, "");
+        let (headers, more_query) = connection_parameters(invocation.as_ref(), connection, "");
         for (key, value) in headers {
             request = request.header(key, value);
         }
@@ -242,7 +255,7 @@ impl Targets {
         if !query.is_empty() {
             request = request.query(&query);
         }
-        request = self.authorize(request, &connection).await?;
+        request = self.authorize(request, connection).await?;
         let response = request.body(body).send().await.map_err(|e| {
             let message = if e.is_timeout() {
                 format!("the API destination did not answer within {} s", HTTP_TIMEOUT.as_secs())
@@ -272,6 +285,23 @@ impl Targets {
             "SDK_CLIENT_ERROR"
         };
         Err(TargetError::new(code, format!("the API destination answered HTTP {status}"), retryable))
+    }
+
+    /// The API destination and its opened connection, reused for
+    /// [`DESTINATION_TTL`].
+    async fn destination(&self, account_id: &str, name: &str) -> Result<Arc<ReadyDestination>, TargetError> {
+        let key = (account_id.to_string(), name.to_string());
+        if let Some((at, ready)) = self.destinations.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            if at.elapsed() < DESTINATION_TTL {
+                return Ok(ready.clone());
+            }
+        }
+        let destination = self.bus.describe_api_destination(account_id, name).await.map_err(TargetError::from_bus)?;
+        let connection_arn = destination.connection_arn.clone().unwrap_or_default();
+        let connection = self.bus.open_connection(&connection_arn).await.map_err(TargetError::from_bus)?;
+        let ready = Arc::new(ReadyDestination { destination, connection });
+        self.destinations.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (Instant::now(), ready.clone()));
+        Ok(ready)
     }
 
     async fn authorize(
@@ -321,10 +351,11 @@ impl Targets {
                 || TargetError::new("INVALID_PARAMETER", "the connection has no OAuth parameters", false),
             )?;
         let endpoint = oauth.authorization_endpoint.clone().unwrap_or_default();
+        // Literal addresses are judged here; names when the client resolves
+        // them (the guard's resolver), for every new connection.
         self.bus
             .guard()
-            .check_url(&endpoint)
-            .await
+            .check_url_syntax(&endpoint)
             .map_err(|e| TargetError::new("NO_PERMISSIONS", e.to_string(), false))?;
         let client_id = oauth.client_parameters.as_ref().and_then(|c| c.client_id.clone()).unwrap_or_default();
         let secret = connection.secrets.client_secret.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();

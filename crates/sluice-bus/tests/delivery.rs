@@ -228,6 +228,50 @@ async fn retries_follow_the_policy_then_dead_letter(store: Arc<dyn MetadataStore
     let _ = stop.send(true);
 }
 
+async fn scheduled_rules_fire_once_per_occurrence_across_servers(store: Arc<dyn MetadataStore>) {
+    let (a, b) = (service(&store), service(&store));
+    a.queues().create_queue(ACCOUNT, "ticks", BTreeMap::new(), BTreeMap::new()).await.unwrap();
+    let mut tick = rule("tick", "unused");
+    tick.event_pattern = None;
+    tick.schedule_expression = Some("rate(1 minute)".into());
+    a.put_rule(ACCOUNT, ACCOUNT, tick).await.unwrap();
+    a.put_targets(
+        ACCOUNT,
+        PutTargetsRequest {
+            rule: "tick".into(),
+            event_bus_name: None,
+            targets: vec![target("q", &format!("arn:aws:sqs:us-east-1:{ACCOUNT}:ticks"))],
+        },
+    )
+    .await
+    .unwrap();
+    let stored = store.get_rule(ACCOUNT, "default", "tick").await.unwrap().unwrap();
+    let due = stored.next_fire_ms.expect("an enabled schedule has a next occurrence");
+    assert!(due > stored.created_at_ms && due <= stored.created_at_ms + 60_000);
+    assert_eq!(a.fire_due_schedules().await.unwrap(), 0, "not due yet");
+    // Make the occurrence due now; both servers look at once.
+    let past = sluice_bus::buses::now_ms() - 10;
+    assert!(store.claim_rule_schedule(ACCOUNT, "default", "tick", due, Some(past)).await.unwrap());
+    let (fired_a, fired_b) = tokio::join!(a.fire_due_schedules(), b.fire_due_schedules());
+    assert_eq!(fired_a.unwrap() + fired_b.unwrap(), 1, "one server fires an occurrence");
+    let next = store.get_rule(ACCOUNT, "default", "tick").await.unwrap().unwrap().next_fire_ms.unwrap();
+    assert!(next > sluice_bus::buses::now_ms(), "the next occurrence is in the future");
+    let stop = run(Deliverer::new(a.clone(), None, config("server-s")));
+    wait_for(async || !a.queues().peek(ACCOUNT, "ticks", 10).await.unwrap().is_empty(), "the scheduled event").await;
+    let messages = a.queues().peek(ACCOUNT, "ticks", 10).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    let event: serde_json::Value = serde_json::from_str(messages[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (event["source"].as_str(), event["detail-type"].as_str()),
+        (Some("aws.events"), Some("Scheduled Event"))
+    );
+    assert_eq!(event["resources"], json!([format!("arn:aws:events:us-east-1:{ACCOUNT}:rule/tick")]));
+    assert_eq!(event["detail"], json!({}));
+    a.set_rule_state(ACCOUNT, None, "tick", RuleState::Disabled).await.unwrap();
+    assert_eq!(store.get_rule(ACCOUNT, "default", "tick").await.unwrap().unwrap().next_fire_ms, None);
+    let _ = stop.send(true);
+}
+
 macro_rules! suite {
     ($backend:ident: $($case:ident),*) => {
         mod $backend {
@@ -243,5 +287,7 @@ macro_rules! suite {
     };
 }
 
-suite!(sqlite: two_servers_deliver_each_event_once, a_dead_servers_deliveries_are_taken_over, retries_follow_the_policy_then_dead_letter);
-suite!(postgres: two_servers_deliver_each_event_once, a_dead_servers_deliveries_are_taken_over, retries_follow_the_policy_then_dead_letter);
+suite!(sqlite: two_servers_deliver_each_event_once, a_dead_servers_deliveries_are_taken_over,
+    retries_follow_the_policy_then_dead_letter, scheduled_rules_fire_once_per_occurrence_across_servers);
+suite!(postgres: two_servers_deliver_each_event_once, a_dead_servers_deliveries_are_taken_over,
+    retries_follow_the_policy_then_dead_letter, scheduled_rules_fire_once_per_occurrence_across_servers);

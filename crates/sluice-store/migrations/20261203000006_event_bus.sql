@@ -20,8 +20,11 @@ CREATE TABLE event_rules (
     document TEXT NOT NULL,
     created_at_ms BIGINT NOT NULL,
     updated_at_ms BIGINT NOT NULL,
+    -- A scheduled rule's next occurrence (claimed by compare-and-set).
+    next_fire_ms BIGINT,
     PRIMARY KEY (account_id, bus_name, name)
 );
+CREATE INDEX event_rules_due ON event_rules (next_fire_ms);
 
 CREATE TABLE event_targets (
     account_id TEXT NOT NULL,

@@ -40,6 +40,9 @@ pub struct RuleRow {
     pub created_at_ms: i64,
     /// Last change (ms).
     pub updated_at_ms: i64,
+    /// A scheduled rule's next occurrence (ms); `None` for pattern rules
+    /// and disabled ones.
+    pub next_fire_ms: Option<i64>,
 }
 
 /// A stored target of a rule.
@@ -139,6 +142,19 @@ pub trait BusStore: Send + Sync {
         prefix: &str,
         page: &PageRequest,
     ) -> StoreResult<Page<RuleRow>>;
+    /// Scheduled rules whose next occurrence is due at `now_ms`, oldest first.
+    async fn due_rule_schedules(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<RuleRow>>;
+    /// Claims a scheduled rule's occurrence due at `due_ms`: moves its next
+    /// occurrence to `next_fire_ms` only if it is still `due_ms`. False when
+    /// another server claimed it first (or the rule changed).
+    async fn claim_rule_schedule(
+        &self,
+        account_id: &str,
+        bus_name: &str,
+        name: &str,
+        due_ms: i64,
+        next_fire_ms: Option<i64>,
+    ) -> StoreResult<bool>;
     /// Deletes a rule and its targets (nothing if missing).
     async fn delete_rule(&self, account_id: &str, bus_name: &str, name: &str) -> StoreResult<()>;
 

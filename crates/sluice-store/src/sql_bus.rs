@@ -10,7 +10,7 @@ use crate::sql::{dynamic, fetch_limit, is_unique_violation, paginate, parse_json
 use crate::{Page, PageRequest, StoreError, StoreResult};
 
 const BUS_COLUMNS: &str = "account_id, name, arn, document, created_at_ms, updated_at_ms";
-const RULE_COLUMNS: &str = "account_id, bus_name, name, arn, document, created_at_ms, updated_at_ms";
+const RULE_COLUMNS: &str = "account_id, bus_name, name, arn, document, created_at_ms, updated_at_ms, next_fire_ms";
 const TARGET_COLUMNS: &str = "account_id, bus_name, rule_name, target_id, arn, document";
 const DELIVERY_COLUMNS: &str = "delivery_id, account_id, bus_name, rule_name, target_id, event, target, \
      ingested_at_ms, attempts, next_attempt_ms, lease_owner, lease_expires_at_ms, last_error";
@@ -36,6 +36,7 @@ fn rule_from_row(row: &AnyRow) -> StoreResult<RuleRow> {
         document: parse_json(&row.try_get::<String, _>("document")?, "event rule")?,
         created_at_ms: row.try_get("created_at_ms")?,
         updated_at_ms: row.try_get("updated_at_ms")?,
+        next_fire_ms: row.try_get("next_fire_ms")?,
     })
 }
 
@@ -182,8 +183,9 @@ impl BusStore for SqlStore {
             return Err(StoreError::NotFound { kind: "event bus", name: rule.bus_name.clone() });
         }
         sqlx::query(dynamic(format!(
-            "INSERT INTO event_rules ({RULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (account_id, bus_name, name) DO UPDATE SET arn = $4, document = $5, updated_at_ms = $7"
+            "INSERT INTO event_rules ({RULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (account_id, bus_name, name) DO UPDATE SET arn = $4, document = $5, updated_at_ms = $7, \
+             next_fire_ms = $8"
         )))
         .bind(&rule.account_id)
         .bind(&rule.bus_name)
@@ -192,10 +194,45 @@ impl BusStore for SqlStore {
         .bind(rule.document.to_string())
         .bind(rule.created_at_ms)
         .bind(rule.updated_at_ms)
+        .bind(rule.next_fire_ms)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn due_rule_schedules(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<RuleRow>> {
+        let rows = sqlx::query(dynamic(format!(
+            "SELECT {RULE_COLUMNS} FROM event_rules WHERE next_fire_ms IS NOT NULL AND next_fire_ms <= $1 \
+             ORDER BY next_fire_ms LIMIT {}",
+            limit.max(1)
+        )))
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rule_from_row).collect()
+    }
+
+    async fn claim_rule_schedule(
+        &self,
+        account_id: &str,
+        bus_name: &str,
+        name: &str,
+        due_ms: i64,
+        next_fire_ms: Option<i64>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE event_rules SET next_fire_ms = $1 WHERE account_id = $2 AND bus_name = $3 AND name = $4 \
+             AND next_fire_ms = $5",
+        )
+        .bind(next_fire_ms)
+        .bind(account_id)
+        .bind(bus_name)
+        .bind(name)
+        .bind(due_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
     }
 
     async fn get_rule(&self, account_id: &str, bus_name: &str, name: &str) -> StoreResult<Option<RuleRow>> {

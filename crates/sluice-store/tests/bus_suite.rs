@@ -30,6 +30,7 @@ fn rule(bus: &str, name: &str) -> RuleRow {
         document: json!({"State": "ENABLED"}),
         created_at_ms: 1,
         updated_at_ms: 1,
+        next_fire_ms: None,
     }
 }
 
@@ -112,6 +113,15 @@ async fn buses_rules_and_targets(store: Arc<dyn MetadataStore>) {
     store.delete_rule(ACCOUNT, "default", "r1").await.unwrap();
     assert!(store.get_rule(ACCOUNT, "default", "r1").await.unwrap().is_none());
     assert_eq!(store.bus_targets(ACCOUNT, "default").await.unwrap().len(), 1);
+    // A scheduled rule's occurrence is claimed once.
+    let mut scheduled = rule("default", "tick");
+    scheduled.next_fire_ms = Some(1000);
+    store.put_rule(&scheduled).await.unwrap();
+    assert!(store.due_rule_schedules(999, 10).await.unwrap().is_empty());
+    assert_eq!(store.due_rule_schedules(1000, 10).await.unwrap()[0].name, "tick");
+    assert!(store.claim_rule_schedule(ACCOUNT, "default", "tick", 1000, Some(2000)).await.unwrap());
+    assert!(!store.claim_rule_schedule(ACCOUNT, "default", "tick", 1000, Some(2000)).await.unwrap());
+    assert_eq!(store.get_rule(ACCOUNT, "default", "tick").await.unwrap().unwrap().next_fire_ms, Some(2000));
     store.delete_bus(ACCOUNT, "default").await.unwrap();
     assert!(store.get_bus(ACCOUNT, "default").await.unwrap().is_none());
     assert!(store.bus_targets(ACCOUNT, "default").await.unwrap().is_empty());
