@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use sluice_model::events::pattern::FlatEvent;
 use sluice_model::events::{PutEventsRequest, PutEventsRequestEntry, PutEventsResponse, PutEventsResultEntry};
 use sluice_store::{DeliveryRow, MetadataStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -143,6 +144,9 @@ impl EventBusService {
         }
         let mut results = Vec::with_capacity(entries.len());
         let mut rows = Vec::new();
+        // The buses of this call, each read once.
+        let mut buses: std::collections::HashMap<(String, String), Option<sluice_store::BusRow>> =
+            std::collections::HashMap::new();
         for entry in entries {
             let event = match check_entry(entry, internal) {
                 Ok(event) => event,
@@ -158,7 +162,16 @@ impl EventBusService {
                     continue;
                 }
             };
-            let Some(bus) = self.store().get_bus(&owner, &bus_name).await? else {
+            let key = (owner.clone(), bus_name.clone());
+            let bus = match buses.get(&key) {
+                Some(bus) => bus.clone(),
+                None => {
+                    let bus = self.store().get_bus(&owner, &bus_name).await?;
+                    buses.insert(key, bus.clone());
+                    bus
+                }
+            };
+            let Some(bus) = bus else {
                 results.push(entry_error("ResourceNotFoundException", format!("Event bus {bus_name} does not exist.")));
                 continue;
             };
@@ -185,7 +198,13 @@ impl EventBusService {
         let rules = self.inner.routes.rules(account_id, bus).await?;
         let now = now_ms();
         let mut rows = Vec::new();
-        for rule in rules.iter().filter(|rule| rule.pattern.matches(event)) {
+        // Flattened once for all the bus's rules when there are several.
+        let flat = (rules.len() > 2).then(|| FlatEvent::new(event));
+        let matches = |rule: &&crate::routing::CompiledRule| match &flat {
+            Some(flat) => rule.pattern.matches_flat(flat),
+            None => rule.pattern.matches(event),
+        };
+        for rule in rules.iter().filter(matches) {
             for target in &rule.targets {
                 rows.push(DeliveryRow {
                     delivery_id: uuid::Uuid::new_v4().to_string(),

@@ -82,7 +82,8 @@ pub struct DeliveryTarget {
 impl DeliveryTarget {
     /// Reads the target stored with a delivery.
     pub fn of(delivery: &DeliveryRow) -> Result<Self, TargetError> {
-        let target = serde_json::from_value(delivery.target.get("Target").cloned().unwrap_or(Value::Null))
+        use serde::Deserialize;
+        let target = Target::deserialize(delivery.target.get("Target").unwrap_or(&Value::Null))
             .map_err(|e| TargetError::new("INTERNAL_ERROR", format!("stored target is corrupt: {e}"), false))?;
         let text = |key: &str| delivery.target.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
         Ok(Self { target, rule_arn: text("RuleArn"), rule_name: text("RuleName") })
@@ -124,8 +125,12 @@ pub struct Targets {
     flows: Option<Arc<dyn FlowStarter>>,
     limiters: Arc<Mutex<HashMap<String, RateLimiter>>>,
     tokens: Arc<Mutex<HashMap<String, (String, Instant)>>>,
-    destinations: Arc<Mutex<HashMap<(String, String), (Instant, Arc<ReadyDestination>)>>>,
+    destinations: Arc<Mutex<HashMap<(String, String), Arc<DestinationSlot>>>>,
 }
+
+/// One API destination's cache entry; its lock makes one caller load it
+/// while the others wait for that load (no stampede on the store).
+type DestinationSlot = tokio::sync::Mutex<Option<(Instant, Arc<ReadyDestination>)>>;
 
 impl Targets {
     /// Targets of `bus`'s rules; flow targets need `flows`.
@@ -291,7 +296,9 @@ impl Targets {
     /// [`DESTINATION_TTL`].
     async fn destination(&self, account_id: &str, name: &str) -> Result<Arc<ReadyDestination>, TargetError> {
         let key = (account_id.to_string(), name.to_string());
-        if let Some((at, ready)) = self.destinations.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        let slot = self.destinations.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone();
+        let mut cached = slot.lock().await;
+        if let Some((at, ready)) = cached.as_ref() {
             if at.elapsed() < DESTINATION_TTL {
                 return Ok(ready.clone());
             }
@@ -300,7 +307,7 @@ impl Targets {
         let connection_arn = destination.connection_arn.clone().unwrap_or_default();
         let connection = self.bus.open_connection(&connection_arn).await.map_err(TargetError::from_bus)?;
         let ready = Arc::new(ReadyDestination { destination, connection });
-        self.destinations.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (Instant::now(), ready.clone()));
+        *cached = Some((Instant::now(), ready.clone()));
         Ok(ready)
     }
 

@@ -82,6 +82,30 @@ fn resource_from_row(row: &AnyRow) -> StoreResult<BusResourceRow> {
     })
 }
 
+/// Rows a delivery INSERT takes at most: multi-row statements keep a group
+/// commit of thousands of deliveries to a few hundred statements; small
+/// ones, since SQLite finds each named parameter by a linear search.
+const INSERT_ROWS: usize = 8;
+
+/// The INSERT of `rows` deliveries (13 parameters a row), made once.
+fn insert_statement(rows: usize) -> String {
+    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        (0..=INSERT_ROWS)
+            .map(|n| {
+                let values = (0..n)
+                    .map(|i| {
+                        format!("({})", (1..=13).map(|k| format!("${}", i * 13 + k)).collect::<Vec<_>>().join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("INSERT INTO event_deliveries ({DELIVERY_COLUMNS}) VALUES {values}")
+            })
+            .collect()
+    });
+    statements[rows.min(INSERT_ROWS)].clone()
+}
+
 /// `name` starts with the bound prefix (`$p`) of length `$n`, without LIKE
 /// (names may hold `_`).
 fn prefix_clause(column: &str, prefix_param: usize, length_param: usize) -> String {
@@ -387,20 +411,8 @@ impl BusStore for SqlStore {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        // Multi-row INSERTs (13 parameters a row) keep a group commit of
-        // thousands of deliveries to a few statements.
-        for chunk in deliveries.chunks(64) {
-            let placeholders = (0..chunk.len())
-                .map(|i| {
-                    let base = i * 13;
-                    let row = (1..=13).map(|k| format!("${}", base + k)).collect::<Vec<_>>().join(", ");
-                    format!("({row})")
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut query = sqlx::query(dynamic(format!(
-                "INSERT INTO event_deliveries ({DELIVERY_COLUMNS}) VALUES {placeholders}"
-            )));
+        for chunk in deliveries.chunks(INSERT_ROWS) {
+            let mut query = sqlx::query(dynamic(insert_statement(chunk.len())));
             for d in chunk {
                 query = query
                     .bind(d.delivery_id.clone())
@@ -453,7 +465,7 @@ impl BusStore for SqlStore {
     async fn finish_deliveries(&self, owner: &str, ids: &[String]) -> StoreResult<u64> {
         let mut removed = 0;
         let mut tx = self.pool.begin().await?;
-        for chunk in ids.chunks(256) {
+        for chunk in ids.chunks(32) {
             let placeholders = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
             let mut query = sqlx::query(dynamic(format!(
                 "DELETE FROM event_deliveries WHERE lease_owner = $1 AND delivery_id IN ({placeholders})"

@@ -28,8 +28,10 @@ pub(super) struct Flattened<'e> {
 }
 
 impl<'e> Flattened<'e> {
-    /// Flattens `event`, keeping only leaves under one of `paths`.
-    pub(super) fn new(event: &'e Value, paths: &[String]) -> Self {
+    /// Flattens `event`, keeping only leaves under one of `paths` (every
+    /// leaf when `None`: an event matched against many patterns is
+    /// flattened once).
+    pub(super) fn new(event: &'e Value, paths: Option<&[String]>) -> Self {
         let mut flat = Flattened { leaves: HashMap::new() };
         if let Value::Object(members) = event {
             let mut next_array = 0;
@@ -40,10 +42,19 @@ impl<'e> Flattened<'e> {
         flat
     }
 
-    fn walk(&mut self, path: String, value: &'e Value, trail: &mut Vec<(u32, u32)>, next: &mut u32, paths: &[String]) {
-        let relevant = paths
-            .iter()
-            .any(|p| p == &path || (p.starts_with(path.as_str()) && p.as_bytes().get(path.len()) == Some(&b'.')));
+    fn walk(
+        &mut self,
+        path: String,
+        value: &'e Value,
+        trail: &mut Vec<(u32, u32)>,
+        next: &mut u32,
+        paths: Option<&[String]>,
+    ) {
+        let relevant = paths.is_none_or(|paths| {
+            paths
+                .iter()
+                .any(|p| p == &path || (p.starts_with(path.as_str()) && p.as_bytes().get(path.len()) == Some(&b'.')))
+        });
         if !relevant {
             return;
         }

@@ -5,12 +5,14 @@
 
 use serde_json::{json, Value};
 
-use super::EventPattern;
+use super::{EventPattern, FlatEvent};
 
 fn check(cases: &[(&str, Value, bool)]) {
     for (pattern, event, expected) in cases {
         let parsed = EventPattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern} refused: {e}"));
         assert_eq!(parsed.matches(event), *expected, "pattern {pattern} on event {event}");
+        let flat = FlatEvent::new(event);
+        assert_eq!(parsed.matches_flat(&flat), *expected, "flattened once: pattern {pattern} on event {event}");
     }
 }
 
