@@ -170,7 +170,7 @@ async fn main() -> Result<()> {
     let data_dir = args.get("data-dir").cloned().context("--data-dir is required")?;
     let rate: usize = args.get("rate").map(|r| r.parse()).transpose()?.unwrap_or(1000);
     let seconds: u64 = args.get("seconds").map(|r| r.parse()).transpose()?.unwrap_or(10);
-    let shards: usize = args.get("destinations").map(|r| r.parse()).transpose()?.unwrap_or(40);
+    let shards: usize = args.get("destinations").map(|r| r.parse()).transpose()?.unwrap_or(64);
     let concurrency: usize = args.get("concurrency").map(|r| r.parse()).transpose()?.unwrap_or(16);
 
     let credentials = std::fs::read_to_string(format!("{data_dir}/credentials")).context("reading credentials")?;
