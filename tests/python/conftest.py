@@ -105,6 +105,9 @@ class SluiceServer:
         env = {k: v for k, v in os.environ.items() if k not in _SERVER_ENV_VARS}
         # The simulators' demo connected app refreshes Salesforce tokens.
         env["SLUICE_SALESFORCE_CLIENT_ID"] = SIM_CLIENT_ID
+        # The simulators and test receivers listen on loopback; tests of the
+        # outbound-address guard pass SLUICE_ALLOW_PRIVATE_ENDPOINTS=false.
+        env["SLUICE_ALLOW_PRIVATE_ENDPOINTS"] = "true"
         env.update(self.extra_env)
         return env
 

@@ -266,7 +266,7 @@ def test_the_guard_refuses_at_delivery_a_name_that_resolves_to_loopback(server_f
     addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     assert any(a.startswith("127.") or a == "::1" for a in addresses), (
         f"this test needs the machine's host name to resolve to loopback (as /etc/hosts does); {host} -> {addresses}")
-    strict = server_factory(name="strict")
+    strict = server_factory(env={"SLUICE_ALLOW_PRIVATE_ENDPOINTS": "false"}, name="strict")
     events, sqs = strict.client("events"), strict.client("sqs")
     dlq_url, dlq_arn = queue(sqs, "guard-dlq")
     connection = events.create_connection(Name="g", AuthorizationType="BASIC", AuthParameters={

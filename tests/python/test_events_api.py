@@ -11,7 +11,8 @@ from conftest import REGION
 
 @pytest.fixture(scope="module")
 def bus_server(module_server_factory):
-    return module_server_factory(name="events")
+    """A server with the outbound-address guard on, as in production."""
+    return module_server_factory(env={"SLUICE_ALLOW_PRIVATE_ENDPOINTS": "false"}, name="events")
 
 
 @pytest.fixture
@@ -250,6 +251,19 @@ def test_api_destinations_to_private_addresses_are_refused(events, endpoint):
     error = error_of(events.create_api_destination, Name=f"guard-{abs(hash(endpoint))}",
                      ConnectionArn=connection["ConnectionArn"], InvocationEndpoint=endpoint, HttpMethod="POST")
     assert error["Code"] == "ValidationException" and "--allow-private-endpoints" in error["Message"], error
+
+
+def test_connector_profiles_on_private_addresses_are_refused(bus_server, salesforce_org):
+    from conftest import sim_tokens
+    appflow = bus_server.client()
+    for url in (salesforce_org.base_url, "https://10.0.0.5", "http://169.254.169.254"):
+        error = error_of(appflow.create_connector_profile, connectorProfileName="private", connectorType="Salesforce",
+                         connectionMode="Public", connectorProfileConfig={
+                             "connectorProfileProperties": {"Salesforce": {"instanceUrl": url}},
+                             "connectorProfileCredentials": {"Salesforce": {
+                                 "accessToken": sim_tokens(salesforce_org)["access_token"]}}})
+        assert "--allow-private-endpoints" in error["Message"], (url, error)
+    assert appflow.describe_connector_profiles()["connectorProfileDetails"] == []
 
 
 def test_rule_tags_and_the_aws_cli(events, bus_server):

@@ -42,6 +42,7 @@ async fn harness_with(config: SimConfig) -> Harness {
             client_id: DEMO_CLIENT_ID.into(),
             client_secret: None,
         }),
+        outbound: sluice_connectors::OutboundGuard::allowing_private(),
         ..Default::default()
     };
     let registry = Arc::new(sluice_connectors::Registry::new(&settings));

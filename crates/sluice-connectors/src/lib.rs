@@ -31,6 +31,7 @@ pub mod salesforce;
 pub use connector::{Connector, CredentialsKeeper, DynConnector, DynError, Entity, EntityField, ProfileInput};
 pub use error::{ConnectorError, ErrorDomain};
 pub use registry::{ConnectorSettings, Registry};
+pub use sluice_net::OutboundGuard;
 
 /// Makes rustls use the ring crypto provider in this process (once; later
 /// calls do nothing). Every HTTPS client here (our own and object_store's)

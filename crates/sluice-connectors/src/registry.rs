@@ -21,6 +21,10 @@ pub struct ConnectorSettings {
     /// default, 50,000).
     #[cfg(feature = "salesforce")]
     pub salesforce_bulk_job_records: Option<usize>,
+    /// Which addresses the connectors may call for a profile (instance
+    /// URLs, database hosts): strict by default; the server's
+    /// `--allow-private-endpoints` lets loopback and private ones through.
+    pub outbound: sluice_net::OutboundGuard,
     /// Where the S3 connector's buckets are (`None`: nowhere; flows using
     /// buckets fail saying so).
     #[cfg(feature = "s3")]
@@ -50,16 +54,17 @@ impl Registry {
         let mut connectors: Vec<Arc<dyn DynConnector>> = Vec::new();
         #[cfg(feature = "salesforce")]
         {
-            let mut salesforce = crate::salesforce::SalesforceConnector::new(settings.salesforce_app.clone());
+            let mut salesforce =
+                crate::salesforce::SalesforceConnector::guarded(settings.salesforce_app.clone(), settings.outbound);
             if let Some(records) = settings.salesforce_bulk_job_records {
                 salesforce = salesforce.with_bulk_job_records(records);
             }
             connectors.push(Arc::new(salesforce));
         }
         #[cfg(feature = "marketo")]
-        connectors.push(Arc::new(crate::marketo::MarketoConnector::default()));
+        connectors.push(Arc::new(crate::marketo::MarketoConnector::guarded(settings.outbound)));
         #[cfg(feature = "redshift")]
-        connectors.push(Arc::new(crate::redshift::RedshiftConnector));
+        connectors.push(Arc::new(crate::redshift::RedshiftConnector::guarded(settings.outbound)));
         #[cfg(feature = "s3")]
         connectors.push(Arc::new(crate::s3::S3Connector::new(settings.buckets.clone())));
         let catalog = Catalog::new(connectors.iter().map(|c| c.spec()).collect());

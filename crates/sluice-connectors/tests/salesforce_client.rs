@@ -44,7 +44,7 @@ async fn the_registered_connector_checks_lists_and_describes() {
         serde_json::from_value(json!({"Salesforce": {"instanceUrl": base}})).unwrap();
     let credentials: ConnectorProfileCredentials =
         serde_json::from_value(json!({"Salesforce": {"accessToken": tokens.access_token.unwrap().expose()}})).unwrap();
-    let connector = Registry::new(&ConnectorSettings::default()).connector(ConnectorType::Salesforce).unwrap();
+    let connector = Registry::new(&local_settings()).connector(ConnectorType::Salesforce).unwrap();
     connector.check_connection(ProfileInput::new(&properties, Some(&credentials))).await.unwrap();
     let entities = connector.list_entities(ProfileInput::new(&properties, Some(&credentials))).await.unwrap();
     let names: Vec<&str> = entities.iter().map(|e| e.name.as_str()).collect();
@@ -79,7 +79,7 @@ async fn the_servers_connected_app_refreshes_and_renewed_credentials_reach_the_o
     .unwrap();
     let input = ProfileInput::new(&properties, Some(&credentials));
     // Without a connected app the expired session cannot be renewed.
-    let bare = Registry::new(&ConnectorSettings::default()).connector(ConnectorType::Salesforce).unwrap();
+    let bare = Registry::new(&local_settings()).connector(ConnectorType::Salesforce).unwrap();
     match bare.list_entities(input).await.unwrap_err() {
         DynError::Connector(ConnectorError::ReauthRequired(message)) => {
             assert!(message.contains("no connected app"), "{message}")
@@ -88,7 +88,7 @@ async fn the_servers_connected_app_refreshes_and_renewed_credentials_reach_the_o
     }
     let settings = ConnectorSettings {
         salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }),
-        ..ConnectorSettings::default()
+        ..local_settings()
     };
     let connector = Registry::new(&settings).connector(ConnectorType::Salesforce).unwrap();
     let kept = Arc::new(Kept::default());
@@ -272,4 +272,9 @@ async fn bulk_ingest_takes_uploads_of_several_megabytes() {
     assert!(csv.len() > 2 * 1024 * 1024, "over axum's default 2 MB body limit");
     let outcome = client.bulk_ingest("Lead", &WriteOperation::Insert, csv.into_bytes()).await.unwrap();
     assert_eq!((outcome.records_processed, outcome.records_failed), (30_000, 0));
+}
+
+/// Settings for connectors that talk to a simulator on loopback.
+fn local_settings() -> ConnectorSettings {
+    ConnectorSettings { outbound: sluice_connectors::OutboundGuard::allowing_private(), ..ConnectorSettings::default() }
 }

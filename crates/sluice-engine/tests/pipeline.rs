@@ -96,6 +96,7 @@ fn runner_with(setup: &Setup, bulk_job_records: Option<usize>) -> Arc<PipelineRu
         salesforce_app: Some(ClientApp { client_id: DEMO_CLIENT_ID.into(), client_secret: None }),
         salesforce_bulk_job_records: bulk_job_records,
         buckets: Some(Buckets::local(&setup.objects)),
+        outbound: sluice_connectors::OutboundGuard::allowing_private(),
     };
     Arc::new(PipelineRunner::new(setup.store.clone(), setup.vault.clone(), Arc::new(Registry::new(&settings))))
 }

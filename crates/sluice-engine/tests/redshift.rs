@@ -227,7 +227,15 @@ async fn a_load_that_ends_without_a_commit_leaves_nothing_behind() {
     let scope = RunScope::new("killed", "exec-killed", time::OffsetDateTime::now_utc(), 1);
     {
         use sluice_connectors::plane::DataSink;
-        let mut sink = RedshiftSink::open(&options, "public.killed", schema, &scope).await.unwrap();
+        let mut sink = RedshiftSink::open(
+            &options,
+            &sluice_connectors::OutboundGuard::allowing_private(),
+            "public.killed",
+            schema,
+            &scope,
+        )
+        .await
+        .unwrap();
         assert!(sink.write(batch).await.unwrap().is_empty());
         assert!(sink.finish().await.unwrap().is_empty());
         // The process dies here: the connection goes away without a commit.

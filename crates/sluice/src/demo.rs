@@ -76,7 +76,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         s3_endpoint: None,
         s3_region: "us-east-1".into(),
         settle_lag: sluice_engine::DEFAULT_SETTLE_LAG.as_secs(),
-        allow_private_endpoints: false,
+        // The demo's Salesforce is the simulator on loopback.
+        allow_private_endpoints: true,
     };
     let overrides = ConnectorOverrides {
         salesforce_app: Some(sluice_connectors::salesforce::client::ClientApp {

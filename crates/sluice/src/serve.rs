@@ -43,10 +43,11 @@ pub struct ServeArgs {
     /// next run.
     #[arg(long, env = "SLUICE_SETTLE_LAG", default_value_t = sluice_engine::DEFAULT_SETTLE_LAG.as_secs())]
     pub settle_lag: u64,
-    /// Let user-supplied URLs (API destinations) reach loopback, private
-    /// and link-local addresses. For local simulators and tests only: it
-    /// lets anyone who can create an API destination call this machine's
-    /// and its network's services.
+    /// Let user-supplied URLs (API destinations, connector profiles'
+    /// instance URLs and database hosts) reach loopback, private and
+    /// link-local addresses. For local simulators and tests only: it lets
+    /// anyone who can create a profile or an API destination make this
+    /// server call its own machine's and network's services.
     #[arg(long, env = "SLUICE_ALLOW_PRIVATE_ENDPOINTS")]
     pub allow_private_endpoints: bool,
 }
@@ -139,7 +140,10 @@ fn connector_settings(
 ) -> Result<sluice_connectors::ConnectorSettings> {
     let _ = (args, data, &overrides);
     #[allow(unused_mut)]
-    let mut settings = sluice_connectors::ConnectorSettings::default();
+    let mut settings = sluice_connectors::ConnectorSettings {
+        outbound: sluice_net::OutboundGuard::new(args.allow_private_endpoints),
+        ..sluice_connectors::ConnectorSettings::default()
+    };
     #[cfg(feature = "salesforce")]
     {
         settings.salesforce_app = overrides.salesforce_app.or_else(|| {

@@ -67,17 +67,29 @@ impl std::fmt::Debug for MarketoProfile {
 #[derive(Debug, Clone)]
 pub struct MarketoConnector {
     http: reqwest::Client,
+    guard: sluice_net::OutboundGuard,
 }
 
 impl Default for MarketoConnector {
+    /// A connector that calls any instance URL (tests; the server's
+    /// registry uses [`MarketoConnector::guarded`]).
     fn default() -> Self {
+        Self::guarded(sluice_net::OutboundGuard::allowing_private())
+    }
+}
+
+impl MarketoConnector {
+    /// A connector calling only the instance URLs `guard` allows.
+    pub fn guarded(guard: sluice_net::OutboundGuard) -> Self {
         crate::install_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
+            .dns_resolver(guard.resolver())
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Self { http }
+        Self { http, guard }
     }
 }
 
@@ -98,14 +110,20 @@ const ACTIVITY_FIELDS: &[(&str, &str, &str)] = &[
 ];
 
 impl MarketoConnector {
-    fn client(&self, profile: &MarketoProfile) -> MarketoClient {
-        MarketoClient::new(self.http.clone(), &profile.instance_url, &profile.client_id, profile.client_secret.clone())
+    fn client(&self, profile: &MarketoProfile) -> Result<MarketoClient, ConnectorError> {
+        self.guard.check_url_syntax(&profile.instance_url).map_err(|e| ConnectorError::Invalid(e.to_string()))?;
+        Ok(MarketoClient::new(
+            self.http.clone(),
+            &profile.instance_url,
+            &profile.client_id,
+            profile.client_secret.clone(),
+        ))
     }
 
     fn run_client(&self, profile: Option<MarketoProfile>) -> Result<Arc<MarketoClient>, ConnectorError> {
         let profile =
             profile.ok_or_else(|| ConnectorError::Invalid("a Marketo flow needs a connector profile".into()))?;
-        Ok(Arc::new(self.client(&profile)))
+        Ok(Arc::new(self.client(&profile)?))
     }
 }
 
@@ -168,13 +186,13 @@ impl Connector for MarketoConnector {
 
     /// An identity token from the client credentials, then one REST call.
     async fn check_connection(&self, profile: &MarketoProfile) -> Result<(), ConnectorError> {
-        let client = self.client(profile);
+        let client = self.client(profile)?;
         client.authenticate().await?;
         client.get("/rest/v1/leads/describe.json", &[]).await.map(|_| ())
     }
 
     async fn list_entities(&self, profile: &MarketoProfile) -> Result<Vec<Entity>, ConnectorError> {
-        self.client(profile).authenticate().await?;
+        self.client(profile)?.authenticate().await?;
         Ok(ENTITIES
             .iter()
             .map(|(name, label)| Entity { name: name.to_string(), label: label.to_string(), has_children: false })
@@ -188,7 +206,7 @@ impl Connector for MarketoConnector {
     ) -> Result<Vec<EntityField>, ConnectorError> {
         match entity {
             "leads" => {
-                let body = self.client(profile).get("/rest/v1/leads/describe.json", &[]).await?;
+                let body = self.client(profile)?.get("/rest/v1/leads/describe.json", &[]).await?;
                 let fields = body.get("result").and_then(Value::as_array).cloned().unwrap_or_default();
                 Ok(fields
                     .iter()
@@ -210,7 +228,7 @@ impl Connector for MarketoConnector {
                     .collect())
             }
             "activities" => {
-                self.client(profile).authenticate().await?;
+                self.client(profile)?.authenticate().await?;
                 Ok(ACTIVITY_FIELDS
                     .iter()
                     .map(|(name, label, data_type)| EntityField {

@@ -60,6 +60,8 @@ pub struct RedshiftProfile {
     pub options: PgConnectOptions,
     /// `host:port/database`, for messages.
     pub target: String,
+    /// Which database hosts may be reached.
+    pub guard: sluice_net::OutboundGuard,
 }
 
 impl std::fmt::Debug for RedshiftProfile {
@@ -79,7 +81,16 @@ pub struct RedshiftDestinationConfig {
 
 /// The Redshift connector.
 #[derive(Debug, Clone, Default)]
-pub struct RedshiftConnector;
+pub struct RedshiftConnector {
+    guard: sluice_net::OutboundGuard,
+}
+
+impl RedshiftConnector {
+    /// A connector connecting only to database hosts `guard` allows.
+    pub fn guarded(guard: sluice_net::OutboundGuard) -> Self {
+        Self { guard }
+    }
+}
 
 /// Connection options from a profile's `databaseUrl` and credentials.
 pub fn connect_options(
@@ -128,8 +139,21 @@ pub fn connect_options(
     Ok((options, target))
 }
 
-/// Opens a connection, within [`CONNECT_TIMEOUT`].
-pub(crate) async fn connect(options: &PgConnectOptions) -> Result<PgConnection, ConnectorError> {
+/// Opens a connection, within [`CONNECT_TIMEOUT`], once `guard` allows
+/// every address the host resolves to.
+pub(crate) async fn connect(
+    options: &PgConnectOptions,
+    guard: &sluice_net::OutboundGuard,
+) -> Result<PgConnection, ConnectorError> {
+    let host = options.get_host();
+    if !host.starts_with('/') {
+        guard.resolve(host, options.get_port()).await.map_err(|e| match e {
+            sluice_net::GuardError::Unresolvable { .. } => {
+                ConnectorError::Unreachable { system: SYSTEM, message: e.to_string() }
+            }
+            other => ConnectorError::Invalid(other.to_string()),
+        })?;
+    }
     match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options)).await {
         Ok(Ok(connection)) => Ok(connection),
         Ok(Err(error)) => Err(connector_error(&error)),
@@ -219,18 +243,18 @@ impl Connector for RedshiftConnector {
         let database = properties.and_then(|p| p.database_name.as_deref());
         let (options, target) =
             connect_options(&url, database, &username, &password).map_err(ValidationProblems::single)?;
-        Ok(RedshiftProfile { options, target })
+        Ok(RedshiftProfile { options, target, guard: self.guard })
     }
 
     async fn check_connection(&self, profile: &RedshiftProfile) -> Result<(), ConnectorError> {
-        let mut connection = connect(&profile.options).await?;
+        let mut connection = connect(&profile.options, &profile.guard).await?;
         sqlx::query("SELECT 1").execute(&mut connection).await.map_err(|e| connector_error(&e))?;
         let _ = connection.close().await;
         Ok(())
     }
 
     async fn list_entities(&self, profile: &RedshiftProfile) -> Result<Vec<Entity>, ConnectorError> {
-        let mut connection = connect(&profile.options).await?;
+        let mut connection = connect(&profile.options, &profile.guard).await?;
         let tables: Vec<(String, String)> = sqlx::query_as(
             "SELECT table_schema::text, table_name::text FROM information_schema.tables \
              WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') \
@@ -255,7 +279,7 @@ impl Connector for RedshiftConnector {
         entity: &str,
     ) -> Result<Vec<EntityField>, ConnectorError> {
         let table = TableName::parse(entity).map_err(ConnectorError::Invalid)?;
-        let mut connection = connect(&profile.options).await?;
+        let mut connection = connect(&profile.options, &profile.guard).await?;
         let columns: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
             "SELECT column_name::text, data_type::text, is_nullable::text, column_default::text \
              FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
@@ -315,7 +339,7 @@ impl Connector for RedshiftConnector {
     ) -> Result<Box<dyn DataSink>, ConnectorError> {
         let profile =
             profile.ok_or_else(|| ConnectorError::Invalid("a Redshift flow needs a connector profile".into()))?;
-        Ok(Box::new(RedshiftSink::open(&profile.options, &config.object, schema, scope).await?))
+        Ok(Box::new(RedshiftSink::open(&profile.options, &profile.guard, &config.object, schema, scope).await?))
     }
 }
 

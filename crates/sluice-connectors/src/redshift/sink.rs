@@ -116,12 +116,13 @@ impl RedshiftSink {
     /// missing, makes the staging table and starts the loader.
     pub async fn open(
         options: &PgConnectOptions,
+        guard: &sluice_net::OutboundGuard,
         object: &str,
         schema: SchemaRef,
         scope: &RunScope,
     ) -> Result<Self, ConnectorError> {
         let table = TableName::parse(object).map_err(ConnectorError::Invalid)?;
-        let mut connection = scope.unless_cancelled(super::connect(options)).await?;
+        let mut connection = scope.unless_cancelled(super::connect(options, guard)).await?;
         execute(&mut connection, "BEGIN").await?;
         let table = match find_table(&mut connection, &table).await? {
             Some(found) => found,

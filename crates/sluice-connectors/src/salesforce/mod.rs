@@ -106,6 +106,7 @@ pub struct SalesforceConnector {
     http: reqwest::Client,
     app: Option<ClientApp>,
     bulk_job_records: usize,
+    guard: sluice_net::OutboundGuard,
 }
 
 /// The Salesforce connector's catalog entry.
@@ -162,13 +163,28 @@ impl SalesforceConnector {
     /// A connector whose calls time out instead of hanging, refreshing
     /// tokens with `app` (the server's connected app).
     pub fn new(app: Option<ClientApp>) -> Self {
+        Self::guarded(app, sluice_net::OutboundGuard::allowing_private())
+    }
+
+    /// Like [`SalesforceConnector::new`], calling only the instance URLs
+    /// `guard` allows (their names are judged when the client resolves them,
+    /// literal addresses before every client is made).
+    pub fn guarded(app: Option<ClientApp>, guard: sluice_net::OutboundGuard) -> Self {
         crate::install_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
+            .dns_resolver(guard.resolver())
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Self { http, app, bulk_job_records: BULK_JOB_RECORDS }
+        Self { http, app, bulk_job_records: BULK_JOB_RECORDS, guard }
+    }
+
+    /// The client of a profile, once the guard allows its instance URL.
+    fn client_of(&self, profile: &SalesforceProfile) -> Result<SalesforceClient, ConnectorError> {
+        self.guard.check_url_syntax(&profile.instance_url).map_err(|e| ConnectorError::Invalid(e.to_string()))?;
+        Ok(profile.client(self.http.clone()))
     }
 
     /// Sets how many records one Bulk API 2.0 ingest job takes at most
@@ -187,7 +203,7 @@ impl SalesforceConnector {
     ) -> Result<Arc<SalesforceClient>, ConnectorError> {
         let profile =
             profile.ok_or_else(|| ConnectorError::Invalid("a Salesforce flow needs a connector profile".into()))?;
-        Ok(Arc::new(profile.client(self.http.clone()).with_retries(scope.retries.clone())))
+        Ok(Arc::new(self.client_of(&profile)?.with_retries(scope.retries.clone())))
     }
 
     /// The HTTP client the connector uses (with its timeouts).
@@ -238,11 +254,11 @@ impl Connector for SalesforceConnector {
     }
 
     async fn check_connection(&self, profile: &SalesforceProfile) -> Result<(), ConnectorError> {
-        profile.client(self.http.clone()).limits().await.map(|_| ())
+        self.client_of(profile)?.limits().await.map(|_| ())
     }
 
     async fn list_entities(&self, profile: &SalesforceProfile) -> Result<Vec<Entity>, ConnectorError> {
-        let objects = profile.client(self.http.clone()).list_objects().await?;
+        let objects = self.client_of(profile)?.list_objects().await?;
         Ok(objects
             .iter()
             .filter(|o| o.get("queryable").and_then(Value::as_bool).unwrap_or(false) || is_platform_event(o))
@@ -255,7 +271,7 @@ impl Connector for SalesforceConnector {
         profile: &SalesforceProfile,
         entity: &str,
     ) -> Result<Vec<EntityField>, ConnectorError> {
-        let describe = profile.client(self.http.clone()).describe(entity).await?;
+        let describe = self.client_of(profile)?.describe(entity).await?;
         let fields = describe.get("fields").and_then(Value::as_array).cloned().unwrap_or_default();
         Ok(fields.iter().map(field_of).collect())
     }
@@ -300,7 +316,7 @@ impl Connector for SalesforceConnector {
         })?;
         let profile =
             profile.ok_or_else(|| ConnectorError::Invalid("a Salesforce flow needs a connector profile".into()))?;
-        let client = Arc::new(profile.client(self.http.clone()));
+        let client = Arc::new(self.client_of(&profile)?);
         Ok(Box::new(CometdSubscription::start(client, kind.channel(&config.object), start)))
     }
 

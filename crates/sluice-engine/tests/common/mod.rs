@@ -128,7 +128,8 @@ impl Harness {
         let vault = Arc::new(Vault::from_key([9u8; 32]));
         let objects = dir.path().join("objects");
         #[allow(unused_mut)]
-        let mut settings = ConnectorSettings::default();
+        let mut settings =
+            ConnectorSettings { outbound: sluice_connectors::OutboundGuard::allowing_private(), ..Default::default() };
         #[cfg(feature = "s3")]
         {
             settings.buckets = Some(sluice_connectors::s3::Buckets::local(&objects));
