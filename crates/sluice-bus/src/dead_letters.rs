@@ -3,12 +3,13 @@
 //! events dlq list | redrive`).
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sluice_model::sqs::Message;
 
 use crate::arn::{parse_arn, DEFAULT_BUS};
 use crate::buses::{now_ms, EventBusService};
 use crate::error::BusResult;
+use crate::put_events::new_delivery;
 
 /// One dead-lettered event.
 #[derive(Debug, Clone, Serialize)]
@@ -101,21 +102,6 @@ impl EventBusService {
         let (bus, rule) = rest.split_once('/').unwrap_or((DEFAULT_BUS, rest));
         let targets = self.store().list_targets(account_id, bus, rule).await?;
         let Some(target) = targets.into_iter().find(|t| &t.arn == target_arn) else { return Ok(None) };
-        let now = now_ms();
-        Ok(Some(sluice_store::DeliveryRow {
-            delivery_id: uuid::Uuid::new_v4().to_string(),
-            account_id: account_id.to_string(),
-            bus_name: bus.to_string(),
-            rule_name: rule.to_string(),
-            target_id: target.target_id.clone(),
-            event: letter.event.clone(),
-            target: json!({"Target": target.document, "RuleArn": rule_arn, "RuleName": rule}),
-            ingested_at_ms: now,
-            attempts: 0,
-            next_attempt_ms: now,
-            lease_owner: None,
-            lease_expires_at_ms: None,
-            last_error: None,
-        }))
+        Ok(Some(new_delivery(&target, rule_arn, letter.event.clone(), now_ms())))
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sluice_model::events::pattern::FlatEvent;
 use sluice_model::events::{PutEventsRequest, PutEventsRequestEntry, PutEventsResponse, PutEventsResultEntry};
-use sluice_store::{DeliveryRow, MetadataStore, StoreError};
+use sluice_store::{DeliveryRow, MetadataStore, StoreError, TargetRow};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::buses::{now_ms, EventBusService};
@@ -68,6 +68,26 @@ pub fn event_time(ms: i64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     at.format(&format).unwrap_or_default()
+}
+
+/// A delivery of `event` to one target of the rule `rule_arn`, due `now_ms`
+/// (the target as it is now goes with it).
+pub(crate) fn new_delivery(target: &TargetRow, rule_arn: &str, event: Value, now_ms: i64) -> DeliveryRow {
+    DeliveryRow {
+        delivery_id: uuid::Uuid::new_v4().to_string(),
+        account_id: target.account_id.clone(),
+        bus_name: target.bus_name.clone(),
+        rule_name: target.rule_name.clone(),
+        target_id: target.target_id.clone(),
+        event,
+        target: json!({"Target": target.document, "RuleArn": rule_arn, "RuleName": target.rule_name}),
+        ingested_at_ms: now_ms,
+        attempts: 0,
+        next_attempt_ms: now_ms,
+        lease_owner: None,
+        lease_expires_at_ms: None,
+        last_error: None,
+    }
 }
 
 /// One entry's failure, as PutEvents reports it.
@@ -206,21 +226,7 @@ impl EventBusService {
         };
         for rule in rules.iter().filter(matches) {
             for target in &rule.targets {
-                rows.push(DeliveryRow {
-                    delivery_id: uuid::Uuid::new_v4().to_string(),
-                    account_id: account_id.to_string(),
-                    bus_name: bus.to_string(),
-                    rule_name: rule.name.clone(),
-                    target_id: target.target_id.clone(),
-                    event: event.clone(),
-                    target: json!({"Target": target.document, "RuleArn": rule.arn, "RuleName": rule.name}),
-                    ingested_at_ms: now,
-                    attempts: 0,
-                    next_attempt_ms: now,
-                    lease_owner: None,
-                    lease_expires_at_ms: None,
-                    last_error: None,
-                });
+                rows.push(new_delivery(target, &rule.arn, event.clone(), now));
             }
         }
         Ok(rows)

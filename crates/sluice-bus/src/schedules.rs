@@ -10,7 +10,7 @@ use sluice_model::schedule::{parse_schedule_expression, Schedule};
 use sluice_store::{DeliveryRow, RuleRow};
 
 use crate::buses::{now_ms, EventBusService};
-use crate::put_events::{envelope, NewEvent};
+use crate::put_events::{envelope, new_delivery, NewEvent};
 
 /// How often due schedules are looked for.
 pub const SCHEDULE_TICK: Duration = Duration::from_secs(1);
@@ -77,24 +77,7 @@ impl EventBusService {
         let id = uuid::Uuid::new_v4().to_string();
         let event = envelope(&id, &rule.account_id, self.region(), &event);
         let now = now_ms();
-        Ok(targets
-            .into_iter()
-            .map(|target| DeliveryRow {
-                delivery_id: uuid::Uuid::new_v4().to_string(),
-                account_id: rule.account_id.clone(),
-                bus_name: rule.bus_name.clone(),
-                rule_name: rule.name.clone(),
-                target_id: target.target_id.clone(),
-                event: event.clone(),
-                target: json!({"Target": target.document, "RuleArn": rule.arn, "RuleName": rule.name}),
-                ingested_at_ms: now,
-                attempts: 0,
-                next_attempt_ms: now,
-                lease_owner: None,
-                lease_expires_at_ms: None,
-                last_error: None,
-            })
-            .collect())
+        Ok(targets.iter().map(|target| new_delivery(target, &rule.arn, event.clone(), now)).collect())
     }
 }
 

@@ -287,7 +287,8 @@ async fn a_failed_event_run_is_retried_with_the_same_events_and_platform_events_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgresql_store_listen_once() {
-    let Some((url, admin_url, db)) = common::postgres_database().await else { return };
+    let Some(database) = common::TestDatabase::create().await else { return };
+    let url = database.url.clone();
     let setup = setup(Some(&url)).await;
     let prefix = "lake/shared";
     let flow = event_flow("shared-cdc", "ContactChangeEvent", "shared", &["Id", "LastName", "ReplayId"]);
@@ -311,5 +312,5 @@ async fn two_servers_on_one_postgresql_store_listen_once() {
     a.abort();
     b.abort();
     drop(setup);
-    common::drop_database(&admin_url, &db).await;
+    drop(database);
 }

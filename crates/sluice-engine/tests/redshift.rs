@@ -22,13 +22,14 @@ mod common;
 struct Setup {
     harness: common::Harness,
     url: String,
-    admin_url: String,
-    db: String,
+    /// The test database, dropped with the setup.
+    _database: common::TestDatabase,
 }
 
 impl Setup {
     async fn new() -> Option<Self> {
-        let (url, admin_url, db) = common::postgres_database().await?;
+        let database = common::TestDatabase::create().await?;
+        let url = database.url.clone();
         let harness = common::Harness::new().await;
         let parsed = url::Url::parse(&url).unwrap();
         let database_url = format!(
@@ -43,7 +44,7 @@ impl Setup {
         let properties = json!({"Redshift": {"databaseUrl": database_url, "bucketName": "staging",
                                              "roleArn": "arn:aws:iam::123456789012:role/loader"}});
         common::create_profile(&*harness.store, &harness.vault, "warehouse", "Redshift", properties, credentials).await;
-        Some(Self { harness, url, admin_url, db })
+        Some(Self { harness, url, _database: database })
     }
 
     async fn sql(&self) -> PgConnection {
@@ -66,10 +67,6 @@ impl Setup {
         let path = self.harness.objects.join(key);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
-    }
-
-    async fn drop(self) {
-        common::drop_database(&self.admin_url, &self.db).await;
     }
 }
 
@@ -131,7 +128,6 @@ async fn a_missing_table_is_created_from_the_output_and_loaded() {
     let again = setup.harness.run(flow.clone(), "exec-append").await;
     assert_eq!(again["executionStatus"], "Successful", "{again}");
     assert_eq!(setup.rows("SELECT count(*)::text FROM crm.accounts").await, vec![vec![Some("4".into())]]);
-    setup.drop().await;
 }
 
 #[tokio::test]
@@ -206,7 +202,6 @@ async fn a_rerun_merges_on_the_primary_key_and_refused_rows_go_to_the_error_buck
     let message = third["executionResult"]["errorInfo"]["executionMessage"].as_str().unwrap();
     assert!(message.contains("invalid input syntax for type integer") && message.contains("column score"), "{message}");
     assert_eq!(setup.rows("SELECT count(*)::text FROM contacts").await, vec![vec![Some("4".into())]]);
-    setup.drop().await;
 }
 
 #[tokio::test]
@@ -243,7 +238,6 @@ async fn a_load_that_ends_without_a_commit_leaves_nothing_behind() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let tables = setup.rows("SELECT count(*)::text FROM information_schema.tables WHERE table_name = 'killed'").await;
     assert_eq!(tables, vec![vec![Some("0".into())]], "neither the created table nor its rows");
-    setup.drop().await;
 }
 
 #[cfg(feature = "salesforce")]
@@ -290,5 +284,4 @@ async fn salesforce_accounts_load_into_a_table_with_their_types() {
     assert_eq!(loaded[0][0].as_deref(), expected.1.as_str());
     let created = expected.2.as_str().unwrap();
     assert_eq!(loaded[0][1].as_deref(), Some(&created[..19]), "{created}");
-    setup.drop().await;
 }

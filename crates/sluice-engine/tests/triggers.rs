@@ -359,7 +359,8 @@ async fn an_object_storage_source_on_a_schedule_reads_only_new_files_into_an_ups
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgresql_store_fire_each_occurrence_once() {
-    let Some((url, admin_url, db)) = common::postgres_database().await else { return };
+    let Some(database) = common::TestDatabase::create().await else { return };
+    let url = database.url.clone();
     let clock = Arc::new(ManualClock::at(T0));
     // Two servers: two connection pools on one database.
     let stores: Vec<Arc<dyn MetadataStore>> =
@@ -389,5 +390,5 @@ async fn two_servers_on_one_postgresql_store_fire_each_occurrence_once() {
     let executions = stores[0].list_executions("shared", &sluice_store::PageRequest::first(100)).await.unwrap();
     assert_eq!(executions.items.len(), 3);
     drop(stores);
-    common::drop_database(&admin_url, &db).await;
+    drop(database);
 }

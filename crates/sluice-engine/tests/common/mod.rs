@@ -156,31 +156,6 @@ impl Harness {
     }
 }
 
-/// A fresh PostgreSQL database for one test (its URL, the admin URL and its
-/// name), or `None` when none is configured.
-pub async fn postgres_database() -> Option<(String, String, String)> {
-    let Ok(admin_url) = std::env::var("SLUICE_TEST_POSTGRES_URL") else {
-        if std::env::var("SLUICE_REQUIRE_SERVICES").as_deref() == Ok("1") {
-            panic!("SLUICE_TEST_POSTGRES_URL is not set but SLUICE_REQUIRE_SERVICES=1");
-        }
-        eprintln!("skipping: SLUICE_TEST_POSTGRES_URL not set");
-        return None;
-    };
-    use sqlx::Connection;
-    let db = format!("sluice_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to SLUICE_TEST_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut admin).await.unwrap();
-    let mut url = url::Url::parse(&admin_url).unwrap();
-    url.set_path(&format!("/{db}"));
-    Some((url.to_string(), admin_url, db))
-}
-
-/// Drops a database [`postgres_database`] made.
-pub async fn drop_database(admin_url: &str, db: &str) {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-}
+/// A fresh PostgreSQL database for one test (dropped with it), or `None`
+/// when none is configured.
+pub use sluice_store::test_support::TestDatabase;
