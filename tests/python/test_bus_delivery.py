@@ -26,6 +26,7 @@ class Receiver:
         self.fail_status = 503
         self.status = 200
         self.delay = 0.0
+        self.retry_after = None  # sent with the failing answers
         self.lock = threading.Lock()
         receiver = self
 
@@ -33,12 +34,15 @@ class Receiver:
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with receiver.lock:
-                    receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
+                                              "at": time.monotonic()})
                     failing = len(receiver.requests) <= receiver.fail_first
                     status = receiver.fail_status if failing else receiver.status
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(status)
+                if failing and receiver.retry_after is not None:
+                    self.send_header("retry-after", str(receiver.retry_after))
                 self.send_header("content-length", "0")
                 self.end_headers()
 
@@ -130,6 +134,25 @@ def test_an_api_destination_that_fails_three_times_gets_the_event_exactly_once_m
     assert last["headers"]["user-agent"] == "Amazon/EventBridge/ApiDestinations"
     assert last["headers"]["content-type"] == "application/json; charset=utf-8"
     assert "flaky-secret" not in open_server.log_text()
+
+
+def test_retry_after_is_honoured_and_a_negative_one_stops_retries(open_server, receiver):
+    events, sqs = open_server.client("events"), open_server.client("sqs")
+    dlq_url, dlq_arn = queue(sqs, "throttled-dlq")
+    target = api_destination(events, "throttled", receiver.url())
+    receiver.fail_first, receiver.fail_status, receiver.retry_after = 1, 429, 3
+    events.put_rule(Name="to-throttled", EventPattern=json.dumps({"source": ["slow-down"]}))
+    events.put_targets(Rule="to-throttled", Targets=[{"Id": "hook", "Arn": target, "DeadLetterConfig": {"Arn": dlq_arn}}])
+    events.put_events(Entries=[{"Source": "slow-down", "DetailType": "d", "Detail": "{}"}])
+    first, second = receiver.wait_for(2, timeout=20)
+    assert second["at"] - first["at"] >= 2.9, "the retry came before Retry-After"
+
+    receiver.requests.clear()
+    receiver.fail_first, receiver.retry_after = 10, -1
+    events.put_events(Entries=[{"Source": "slow-down", "DetailType": "d", "Detail": "{}"}])
+    dead = receive_all(sqs, dlq_url, 1)
+    assert len(receiver.requests) == 1, "retried despite a negative Retry-After"
+    assert dead[0]["MessageAttributes"]["EXHAUSTED_RETRY_CONDITION"]["StringValue"] == "NotRetryable"
 
 
 def test_a_dead_target_dead_letters_after_its_retry_policy_and_can_be_redriven(open_server, receiver, sluice_bin):

@@ -165,7 +165,8 @@ impl Deliverer {
             .map(i64::from)
             .unwrap_or(DEFAULT_MAX_AGE_SECONDS)
             * 1000;
-        let next = now_ms() + self.config.backoff(attempts).as_millis() as i64;
+        let wait = self.config.backoff(attempts).max(error.retry_after.unwrap_or_default());
+        let next = now_ms() + wait.as_millis() as i64;
         let exhausted = if !error.retryable {
             Some(Exhausted::NotRetryable)
         } else if attempts > max_retries {

@@ -43,11 +43,16 @@ pub struct TargetError {
     pub message: String,
     /// Whether a later attempt may succeed.
     pub retryable: bool,
+    /// How long the target asked to wait before the next attempt (an API
+    /// destination's `Retry-After`); the longer of it and the backoff is
+    /// waited.
+    pub retry_after: Option<Duration>,
 }
 
 impl TargetError {
-    fn new(code: &'static str, message: impl Into<String>, retryable: bool) -> Self {
-        Self { code, message: message.into(), retryable }
+    /// An error with this `ERROR_CODE`, message and retry hint.
+    pub fn new(code: &'static str, message: impl Into<String>, retryable: bool) -> Self {
+        Self { code, message: message.into(), retryable, retry_after: None }
     }
 
     fn from_bus(error: BusError) -> Self {
@@ -274,6 +279,12 @@ impl Targets {
         if (200..300).contains(&status) {
             return Ok(());
         }
+        // Retry-After in seconds; EventBridge stops retrying on a negative one.
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok());
         let oauth = connection.describe.authorization_type == Some(ConnectionAuthorizationType::OauthClientCredentials);
         if oauth && matches!(status, 401 | 407) {
             // EventBridge refreshes OAuth tokens on 401 and 407 and tries again.
@@ -281,7 +292,8 @@ impl Targets {
         }
         // EventBridge retries 429 and 5xx (and, with OAuth, 401/407 after a
         // token refresh); other answers are final.
-        let retryable = status == 429 || status >= 500 || (oauth && matches!(status, 401 | 407));
+        let retryable = (status == 429 || status >= 500 || (oauth && matches!(status, 401 | 407)))
+            && retry_after.is_none_or(|seconds| seconds >= 0);
         let code = if status == 429 {
             "THROTTLING"
         } else if retryable {
@@ -289,7 +301,9 @@ impl Targets {
         } else {
             "SDK_CLIENT_ERROR"
         };
-        Err(TargetError::new(code, format!("the API destination answered HTTP {status}"), retryable))
+        let mut error = TargetError::new(code, format!("the API destination answered HTTP {status}"), retryable);
+        error.retry_after = retry_after.filter(|s| *s > 0).map(|s| Duration::from_secs(s.min(86_400) as u64));
+        Err(error)
     }
 
     /// The API destination and its opened connection, reused for

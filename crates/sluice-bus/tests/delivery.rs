@@ -179,7 +179,7 @@ impl FlowStarter for FlakyFlows {
     async fn start_flow(&self, _account: &str, flow: &str) -> Result<String, TargetError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         if call < self.failures {
-            return Err(TargetError { code: "THROTTLING", message: format!("{flow} is busy"), retryable: true });
+            return Err(TargetError::new("THROTTLING", format!("{flow} is busy"), true));
         }
         Ok(format!("run-{call}"))
     }

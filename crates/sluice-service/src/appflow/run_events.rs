@@ -148,11 +148,11 @@ impl FlowTargets {
 impl FlowStarter for FlowTargets {
     async fn start_flow(&self, account_id: &str, flow_name: &str) -> Result<String, TargetError> {
         if account_id != self.appflow.account_id() {
-            return Err(TargetError {
-                code: "RESOURCE_NOT_FOUND",
-                message: format!("no flow {flow_name} in account {account_id}"),
-                retryable: false,
-            });
+            return Err(TargetError::new(
+                "RESOURCE_NOT_FOUND",
+                format!("no flow {flow_name} in account {account_id}"),
+                false,
+            ));
         }
         match self.appflow.start_flow(flow_name).await {
             Ok(started) => Ok(started.execution_id.unwrap_or_default()),
@@ -163,7 +163,7 @@ impl FlowStarter for FlowTargets {
                     ServiceError::Conflict(_) => ("THROTTLING", true),
                     _ => ("INTERNAL_ERROR", true),
                 };
-                Err(TargetError { code, message: error.to_string(), retryable })
+                Err(TargetError::new(code, error.to_string(), retryable))
             }
         }
     }
