@@ -86,6 +86,17 @@ impl SqlStore {
         Ok(())
     }
 
+    /// A transaction that writes: `BEGIN IMMEDIATE` on SQLite, so it takes
+    /// the write lock up front (waiting up to the busy timeout) instead of
+    /// failing with "database is locked" when it reads, another connection
+    /// writes, and it then tries to write on its stale snapshot.
+    pub(crate) async fn write_transaction(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     fn share_lock(&self) -> &'static str {
         match self.backend {
             Backend::Postgres => " FOR SHARE",
@@ -325,7 +336,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn delete_profile(&self, name: &str, force: bool) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         // Delete first: on PostgreSQL this waits for a concurrent CreateFlow
         // holding the row FOR SHARE, so its reference is visible below.
         let arn: Option<String> = sqlx::query("SELECT arn FROM connector_profiles WHERE name = $1")
@@ -359,7 +370,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         self.ensure_profiles_exist(&mut tx, &flow.profile_names).await?;
         let inserted =
             sqlx::query(dynamic(format!("INSERT INTO flows ({FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")))
@@ -421,7 +432,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn update_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         self.ensure_profiles_exist(&mut tx, &flow.profile_names).await?;
         let result = sqlx::query("UPDATE flows SET arn = $1, status = $2, definition = $3, created_at_ms = $4, updated_at_ms = $5 WHERE name = $6")
             .bind(&flow.arn)
@@ -442,7 +453,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn delete_flow(&self, name: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let arn: Option<String> = sqlx::query("SELECT arn FROM flows WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *tx)
@@ -529,7 +540,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn start_run(&self, e: &ExecutionRow, request: Option<&Value>) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         insert_execution_query(e).execute(&mut *tx).await?;
         enqueue_query(&e.execution_id, &e.flow_name, e.started_at_ms, request).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -636,7 +647,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn put_tags(&self, resource_arn: &str, tags: &BTreeMap<String, String>) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for (key, value) in tags {
             sqlx::query(
                 "INSERT INTO resource_tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3) \
@@ -653,7 +664,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn remove_tags(&self, resource_arn: &str, keys: &[String]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for key in keys {
             sqlx::query("DELETE FROM resource_tags WHERE resource_arn = $1 AND tag_key = $2")
                 .bind(resource_arn)

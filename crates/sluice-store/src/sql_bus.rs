@@ -176,7 +176,7 @@ impl BusStore for SqlStore {
     }
 
     async fn delete_bus(&self, account_id: &str, name: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for table in ["event_targets", "event_rules", "event_deliveries"] {
             sqlx::query(dynamic(format!("DELETE FROM {table} WHERE account_id = $1 AND bus_name = $2")))
                 .bind(account_id)
@@ -194,7 +194,7 @@ impl BusStore for SqlStore {
     }
 
     async fn put_rule(&self, rule: &RuleRow) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let bus = sqlx::query(dynamic(format!(
             "SELECT name FROM event_buses WHERE account_id = $1 AND name = $2{}",
             if self.backend == Backend::Postgres { " FOR SHARE" } else { "" }
@@ -296,7 +296,7 @@ impl BusStore for SqlStore {
     }
 
     async fn delete_rule(&self, account_id: &str, bus_name: &str, name: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query("DELETE FROM event_targets WHERE account_id = $1 AND bus_name = $2 AND rule_name = $3")
             .bind(account_id)
             .bind(bus_name)
@@ -314,7 +314,7 @@ impl BusStore for SqlStore {
     }
 
     async fn put_targets(&self, targets: &[TargetRow]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for t in targets {
             sqlx::query(dynamic(format!(
                 "INSERT INTO event_targets ({TARGET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -340,7 +340,7 @@ impl BusStore for SqlStore {
         rule_name: &str,
         ids: &[String],
     ) -> StoreResult<Vec<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let mut removed = Vec::new();
         for id in ids {
             let result = sqlx::query(
@@ -410,7 +410,7 @@ impl BusStore for SqlStore {
         if deliveries.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for chunk in deliveries.chunks(INSERT_ROWS) {
             let mut query = sqlx::query(dynamic(insert_statement(chunk.len())));
             for d in chunk {
@@ -442,6 +442,17 @@ impl BusStore for SqlStore {
         lease_ms: i64,
         limit: usize,
     ) -> StoreResult<Vec<DeliveryRow>> {
+        // Most polls find nothing: a read says so without taking the write lock.
+        let due = sqlx::query(
+            "SELECT delivery_id FROM event_deliveries WHERE next_attempt_ms <= $1 \
+             AND (lease_owner IS NULL OR lease_expires_at_ms < $1) LIMIT 1",
+        )
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let skip_locked = match self.backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -464,7 +475,7 @@ impl BusStore for SqlStore {
 
     async fn finish_deliveries(&self, owner: &str, ids: &[String]) -> StoreResult<u64> {
         let mut removed = 0;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for chunk in ids.chunks(32) {
             let placeholders = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
             let mut query = sqlx::query(dynamic(format!(

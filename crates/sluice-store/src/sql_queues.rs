@@ -117,7 +117,7 @@ impl QueueStore for SqlStore {
     }
 
     async fn delete_queue(&self, account_id: &str, name: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let result = sqlx::query("DELETE FROM queues WHERE account_id = $1 AND name = $2")
             .bind(account_id)
             .bind(name)
@@ -136,7 +136,7 @@ impl QueueStore for SqlStore {
     }
 
     async fn send_messages(&self, messages: &[MessageRow]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for m in messages {
             sqlx::query(dynamic(format!(
                 "INSERT INTO queue_messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -169,7 +169,7 @@ impl QueueStore for SqlStore {
     ) -> StoreResult<Vec<MessageRow>> {
         let limit = max.clamp(1, 10);
         let skip_locked = self.skip_locked();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         if let Some(redrive) = redrive {
             sqlx::query(dynamic(format!(
                 "UPDATE queue_messages SET queue_name = $1, receive_count = 0, receipt_handle = NULL, \
@@ -297,7 +297,7 @@ impl QueueStore for SqlStore {
         message_ids: &[String],
         now_ms: i64,
     ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let mut moved = 0;
         for id in message_ids {
             moved += sqlx::query(

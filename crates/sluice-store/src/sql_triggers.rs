@@ -41,7 +41,7 @@ impl TriggerStore for SqlStore {
         reset_failures: bool,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let updated = sqlx::query(
             "UPDATE flow_triggers SET next_fire_ms = $1, updated_at_ms = $2, \
              consecutive_failures = CASE WHEN $3 = 1 THEN 0 ELSE consecutive_failures END WHERE flow_name = $4",
@@ -95,7 +95,7 @@ impl TriggerStore for SqlStore {
         run: Option<(&ExecutionRow, &Value)>,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let claimed = sqlx::query(
             "UPDATE flow_triggers SET next_fire_ms = $1, updated_at_ms = $2 WHERE flow_name = $3 AND next_fire_ms = $4",
         )
@@ -126,7 +126,7 @@ impl TriggerStore for SqlStore {
         source_state: Option<&Value>,
         now_ms: i64,
     ) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         if succeeded {
             sqlx::query(
                 "UPDATE flow_triggers SET consecutive_failures = 0, updated_at_ms = $1, \
@@ -174,7 +174,7 @@ impl TriggerStore for SqlStore {
         initial_state: Option<&Value>,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let exists = sqlx::query("SELECT flow_name FROM flow_triggers WHERE flow_name = $1")
             .bind(flow_name)
             .fetch_optional(&mut *tx)
@@ -256,7 +256,7 @@ impl TriggerStore for SqlStore {
         execution: &ExecutionRow,
         request: &Value,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         // Writing the row first holds it for the transaction (PostgreSQL's
         // row lock; SQLite has one writer), so the lease cannot change
         // hands before the run is queued.
