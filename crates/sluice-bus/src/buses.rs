@@ -288,10 +288,8 @@ impl EventBusService {
     ) -> BusResult<PutRuleResponse> {
         let bus = self.own_bus(account_id, request.event_bus_name.as_deref()).await?;
         let mut problems = ValidationProblems::new();
-        match (&request.event_pattern, &request.schedule_expression) {
-            (None, None) => problems.push("Parameter(s) EventPattern or ScheduleExpression must be specified."),
-            (Some(_), Some(_)) if bus.name != DEFAULT_BUS => {}
-            _ => {}
+        if request.event_pattern.is_none() && request.schedule_expression.is_none() {
+            problems.push("Parameter(s) EventPattern or ScheduleExpression must be specified.");
         }
         if let Some(pattern) = &request.event_pattern {
             EventPattern::parse(pattern).map_err(|e| BusError::InvalidEventPattern(e.to_string()))?;

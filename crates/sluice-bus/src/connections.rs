@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use sluice_model::events::*;
 use sluice_model::wire::{EpochSeconds, SecretString};
 use sluice_store::{BusResourceRow, PageRequest};
@@ -573,10 +573,4 @@ impl EventBusService {
             other => other.into(),
         })
     }
-}
-
-/// Keeps a value only as JSON text for messages; never a secret.
-#[allow(dead_code)]
-fn redact(_: &Value) -> &'static str {
-    "***"
 }

@@ -128,7 +128,7 @@ fn check_entry(entry: &PutEventsRequestEntry, internal: bool) -> Result<NewEvent
 impl EventBusService {
     /// PutEvents from a client of `account_id`.
     pub async fn put_events(&self, account_id: &str, request: PutEventsRequest) -> BusResult<PutEventsResponse> {
-        self.put_entries(account_id, &request.entries, false).await
+        self.put_entries(account_id, &request.entries).await
     }
 
     /// Publishes events of Sluice's own services (e.g. `aws.appflow` run
@@ -148,12 +148,7 @@ impl EventBusService {
         Ok(ids)
     }
 
-    async fn put_entries(
-        &self,
-        account_id: &str,
-        entries: &[PutEventsRequestEntry],
-        internal: bool,
-    ) -> BusResult<PutEventsResponse> {
+    async fn put_entries(&self, account_id: &str, entries: &[PutEventsRequestEntry]) -> BusResult<PutEventsResponse> {
         self.ensure_default_bus(account_id).await?;
         let total: usize = entries.iter().map(entry_size).sum();
         if total > MAX_PUT_EVENTS_BYTES {
@@ -168,7 +163,7 @@ impl EventBusService {
         let mut buses: std::collections::HashMap<(String, String), Option<sluice_store::BusRow>> =
             std::collections::HashMap::new();
         for entry in entries {
-            let event = match check_entry(entry, internal) {
+            let event = match check_entry(entry, false) {
                 Ok(event) => event,
                 Err(failed) => {
                     results.push(failed);

@@ -97,7 +97,16 @@ impl SqlStore {
         })
     }
 
-    fn share_lock(&self) -> &'static str {
+    /// ` FOR UPDATE SKIP LOCKED` on PostgreSQL (claimers pass each other);
+    /// nothing on SQLite, which runs one writer at a time.
+    pub(crate) fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+
+    pub(crate) fn share_lock(&self) -> &'static str {
         match self.backend {
             Backend::Postgres => " FOR SHARE",
             Backend::Sqlite => "",
@@ -556,10 +565,7 @@ impl MetadataStore for SqlStore {
         // One statement: the sub-select and the update happen atomically. On
         // PostgreSQL, SKIP LOCKED lets concurrent claimers pass each other;
         // SQLite runs one writer at a time.
-        let skip_locked = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let skip_locked = self.skip_locked();
         let row = sqlx::query(dynamic(format!(
             "UPDATE run_queue SET lease_owner = $1, lease_expires_at_ms = $2, attempts = attempts + 1 \
              WHERE execution_id = (SELECT execution_id FROM run_queue \

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::bus::{BusResourceRow, BusRow, BusStore, DeliveryRow, RuleRow, TargetRow};
-use crate::sql::{dynamic, fetch_limit, is_unique_violation, paginate, parse_json, Backend, SqlStore};
+use crate::sql::{dynamic, fetch_limit, is_unique_violation, paginate, parse_json, SqlStore};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 
 const BUS_COLUMNS: &str = "account_id, name, arn, document, created_at_ms, updated_at_ms";
@@ -108,7 +108,7 @@ fn insert_statement(rows: usize) -> String {
 
 /// `name` starts with the bound prefix (`$p`) of length `$n`, without LIKE
 /// (names may hold `_`).
-fn prefix_clause(column: &str, prefix_param: usize, length_param: usize) -> String {
+pub(crate) fn prefix_clause(column: &str, prefix_param: usize, length_param: usize) -> String {
     format!("substr({column}, 1, CAST(${length_param} AS INTEGER)) = ${prefix_param}")
 }
 
@@ -197,7 +197,7 @@ impl BusStore for SqlStore {
         let mut tx = self.write_transaction().await?;
         let bus = sqlx::query(dynamic(format!(
             "SELECT name FROM event_buses WHERE account_id = $1 AND name = $2{}",
-            if self.backend == Backend::Postgres { " FOR SHARE" } else { "" }
+            self.share_lock()
         )))
         .bind(&rule.account_id)
         .bind(&rule.bus_name)
@@ -453,10 +453,7 @@ impl BusStore for SqlStore {
         if due.is_none() {
             return Ok(Vec::new());
         }
-        let skip_locked = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let skip_locked = self.skip_locked();
         let rows = sqlx::query(dynamic(format!(
             "UPDATE event_deliveries SET lease_owner = $1, lease_expires_at_ms = $2 \
              WHERE delivery_id IN (SELECT delivery_id FROM event_deliveries \

@@ -7,7 +7,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::queues::{MessageRow, QueueCounts, QueueRow, QueueStore, Redrive};
-use crate::sql::{dynamic, fetch_limit, is_unique_violation, paginate, parse_json, Backend, SqlStore};
+use crate::sql::{dynamic, fetch_limit, is_unique_violation, paginate, parse_json, SqlStore};
+use crate::sql_bus::prefix_clause;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 
 const QUEUE_COLUMNS: &str = "account_id, name, arn, attributes, created_at_ms, updated_at_ms";
@@ -38,15 +39,6 @@ fn message_from_row(row: &AnyRow) -> StoreResult<MessageRow> {
         receipt_handle: row.try_get("receipt_handle")?,
         first_received_at_ms: row.try_get("first_received_at_ms")?,
     })
-}
-
-impl SqlStore {
-    fn skip_locked(&self) -> &'static str {
-        match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -81,8 +73,9 @@ impl QueueStore for SqlStore {
 
     async fn list_queues(&self, account_id: &str, prefix: &str, page: &PageRequest) -> StoreResult<Page<QueueRow>> {
         let rows = sqlx::query(dynamic(format!(
-            "SELECT {QUEUE_COLUMNS} FROM queues WHERE account_id = $1 AND substr(name, 1, CAST($3 AS INTEGER)) = $2 AND name > $4 \
+            "SELECT {QUEUE_COLUMNS} FROM queues WHERE account_id = $1 AND {} AND name > $4 \
              ORDER BY name LIMIT {}",
+            prefix_clause("name", 2, 3),
             fetch_limit(page)
         )))
         .bind(account_id)

@@ -202,7 +202,7 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
             .with_pipeline(pipeline.clone());
     let guard = sluice_net::OutboundGuard::new(args.allow_private_endpoints);
     if guard.allows_private() {
-        tracing::warn!("--allow-private-endpoints: API destinations may call loopback and private addresses");
+        tracing::warn!("--allow-private-endpoints: API destinations and connector profiles may call loopback and private addresses");
     }
     let bus = sluice_bus::EventBusService::new(store.clone(), vault.clone(), &args.region, guard);
     bus.ensure_default_bus(&account_id).await.context("cannot create the default event bus")?;
