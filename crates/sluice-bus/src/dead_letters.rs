@@ -78,7 +78,7 @@ impl EventBusService {
                     continue;
                 }
             };
-            self.commit(rows).await?;
+            self.commit(crate::put_events::Routed { deliveries: rows, archived: Vec::new() }).await?;
             self.queues().delete_named(account_id, queue, &handle).await?;
             outcome.redriven += 1;
         }

@@ -10,6 +10,11 @@ pub enum BusError {
     /// The request breaks the model or a rule; lists every problem.
     #[error("{0}")]
     Validation(ValidationProblems),
+    /// A parameter that breaks one of the service's rules, worded as
+    /// EventBridge words it (a ValidationException without the model's
+    /// "N validation errors detected" preamble).
+    #[error("{0}")]
+    InvalidParameter(String),
     /// An event pattern that does not parse or breaks the pattern rules.
     #[error("{0}")]
     InvalidEventPattern(String),

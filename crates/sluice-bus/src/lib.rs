@@ -9,11 +9,14 @@
 //!   once, with retries, dead-letter queues and leases shared through the
 //!   store (several servers on one PostgreSQL never deliver one twice at once).
 //! - [`schedules`]: rules with a ScheduleExpression fire "Scheduled Event"s.
+//! - [`archives`] keep matching events (written with their deliveries);
+//!   [`replays`] send them to their bus again, resumable and cancellable.
 //! - [`queues::QueueService`]: SQS standard queues.
 //!
 //! Patterns and input transformation are `sluice_model::events`; the
 //! outbound-address guard is `sluice_net`.
 
+pub mod archives;
 pub mod arn;
 pub mod buses;
 pub mod connections;
@@ -24,6 +27,7 @@ mod md5;
 pub mod policy;
 pub mod put_events;
 pub mod queues;
+pub mod replays;
 pub mod routing;
 pub mod schedules;
 pub mod targets;

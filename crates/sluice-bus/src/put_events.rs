@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sluice_model::events::pattern::FlatEvent;
 use sluice_model::events::{PutEventsRequest, PutEventsRequestEntry, PutEventsResponse, PutEventsResultEntry};
-use sluice_store::{DeliveryRow, MetadataStore, StoreError, TargetRow};
+use sluice_store::{ArchivedEventRow, DeliveryRow, MetadataStore, StoreError, TargetRow};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::buses::{now_ms, EventBusService};
@@ -136,7 +136,7 @@ impl EventBusService {
     pub async fn publish(&self, account_id: &str, bus: Option<&str>, events: Vec<NewEvent>) -> BusResult<Vec<String>> {
         self.ensure_default_bus(account_id).await?;
         let (owner, name) = self.resolve_bus(account_id, bus)?;
-        let mut rows = Vec::new();
+        let mut rows = Routed::default();
         let mut ids = Vec::new();
         for event in &events {
             let id = uuid::Uuid::new_v4().to_string();
@@ -158,7 +158,7 @@ impl EventBusService {
             )));
         }
         let mut results = Vec::with_capacity(entries.len());
-        let mut rows = Vec::new();
+        let mut rows = Routed::default();
         // The buses of this call, each read once.
         let mut buses: std::collections::HashMap<(String, String), Option<sluice_store::BusRow>> =
             std::collections::HashMap::new();
@@ -207,32 +207,51 @@ impl EventBusService {
         Ok(PutEventsResponse { failed_entry_count: Some(failed as i32), entries: Some(results) })
     }
 
-    /// The deliveries of `event` on a bus: one per target of each enabled
-    /// rule whose pattern matches.
-    pub(crate) async fn route(&self, account_id: &str, bus: &str, event: &Value) -> BusResult<Vec<DeliveryRow>> {
-        let rules = self.inner.routes.rules(account_id, bus).await?;
+    /// What becomes of `event` on a bus: one delivery per target of each
+    /// enabled rule whose pattern matches (of the rules in `only`, when
+    /// given: a replay's FilterArns), and a copy in each matching archive.
+    pub(crate) async fn route_to(
+        &self,
+        account_id: &str,
+        bus: &str,
+        event: &Value,
+        only: Option<&[String]>,
+    ) -> BusResult<Routed> {
+        let routes = self.inner.routes.routes(account_id, bus).await?;
         let now = now_ms();
-        let mut rows = Vec::new();
+        let mut routed = Routed::default();
         // Flattened once for all the bus's rules when there are several.
-        let flat = (rules.len() > 2).then(|| FlatEvent::new(event));
-        let matches = |rule: &&crate::routing::CompiledRule| match &flat {
-            Some(flat) => rule.pattern.matches_flat(flat),
-            None => rule.pattern.matches(event),
+        let flat = (routes.rules.len() + routes.archives.len() > 2).then(|| FlatEvent::new(event));
+        let matches = |pattern: &sluice_model::events::pattern::EventPattern| match &flat {
+            Some(flat) => pattern.matches_flat(flat),
+            None => pattern.matches(event),
         };
-        for rule in rules.iter().filter(matches) {
+        for rule in &routes.rules {
+            if only.is_some_and(|arns| !arns.contains(&rule.arn)) || !matches(&rule.pattern) {
+                continue;
+            }
             for target in &rule.targets {
-                rows.push(new_delivery(target, &rule.arn, event.clone(), now));
+                routed.deliveries.push(new_delivery(target, &rule.arn, event.clone(), now));
             }
         }
-        Ok(rows)
+        for archive in routes.archives.iter().filter(|a| matches(&a.pattern)) {
+            routed.archived.push(crate::archives::archived_event(account_id, archive, event, now));
+        }
+        Ok(routed)
     }
 
-    /// Stores deliveries (group commit) and hands them to this server's
-    /// deliverer, if it runs.
-    pub(crate) async fn commit(&self, mut rows: Vec<DeliveryRow>) -> BusResult<()> {
-        if rows.is_empty() {
+    /// What becomes of `event` on a bus ([`Self::route_to`] every rule).
+    pub(crate) async fn route(&self, account_id: &str, bus: &str, event: &Value) -> BusResult<Routed> {
+        self.route_to(account_id, bus, event, None).await
+    }
+
+    /// Stores routed events (group commit) and hands their deliveries to
+    /// this server's deliverer, if it runs.
+    pub(crate) async fn commit(&self, routed: Routed) -> BusResult<()> {
+        if routed.is_empty() {
             return Ok(());
         }
+        let Routed { deliveries: mut rows, archived } = routed;
         let fast_path = self.inner.writer.fast_path();
         if let Some((owner, _, lease)) = &fast_path {
             let until = now_ms() + lease.as_millis() as i64;
@@ -241,7 +260,7 @@ impl EventBusService {
                 row.lease_expires_at_ms = Some(until);
             }
         }
-        self.inner.writer.write(rows.clone()).await?;
+        self.inner.writer.write(rows.clone(), archived).await?;
         if let Some((owner, sender, _)) = fast_path {
             let mut overflow = Vec::new();
             for row in rows {
@@ -273,7 +292,29 @@ impl EventBusService {
     }
 }
 
-type WriteRequest = (Vec<DeliveryRow>, oneshot::Sender<Result<(), String>>);
+/// What routing made of events: deliveries to targets and archives' copies.
+#[derive(Debug, Default)]
+pub(crate) struct Routed {
+    /// One per matched target.
+    pub deliveries: Vec<DeliveryRow>,
+    /// One per matching archive.
+    pub archived: Vec<ArchivedEventRow>,
+}
+
+impl Routed {
+    /// Adds what routing made of another event.
+    pub fn extend(&mut self, other: Routed) {
+        self.deliveries.extend(other.deliveries);
+        self.archived.extend(other.archived);
+    }
+
+    /// Nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.deliveries.is_empty() && self.archived.is_empty()
+    }
+}
+
+type WriteRequest = (Vec<DeliveryRow>, Vec<ArchivedEventRow>, oneshot::Sender<Result<(), String>>);
 
 /// The group-commit writer: calls that arrive while a transaction commits
 /// share the next one.
@@ -292,10 +333,10 @@ impl DeliveryWriter {
 
     /// Stores `rows` durably (in one transaction with whatever else is
     /// waiting).
-    pub async fn write(&self, rows: Vec<DeliveryRow>) -> BusResult<()> {
+    pub async fn write(&self, rows: Vec<DeliveryRow>, archived: Vec<ArchivedEventRow>) -> BusResult<()> {
         let (done, answer) = oneshot::channel();
         self.requests
-            .send((rows, done))
+            .send((rows, archived, done))
             .await
             .map_err(|_| BusError::Internal("the delivery writer has stopped".into()))?;
         match answer.await {
@@ -324,18 +365,19 @@ impl DeliveryWriter {
 
 async fn write_loop(store: Arc<dyn MetadataStore>, mut receiver: mpsc::Receiver<WriteRequest>) {
     while let Some(first) = receiver.recv().await {
-        let mut rows = first.0;
-        let mut waiting = vec![first.1];
-        while rows.len() < MAX_GROUP_ROWS {
+        let (mut rows, mut archived) = (first.0, first.1);
+        let mut waiting = vec![first.2];
+        while rows.len() + archived.len() < MAX_GROUP_ROWS {
             match receiver.try_recv() {
-                Ok((more, done)) => {
+                Ok((more, more_archived, done)) => {
                     rows.extend(more);
+                    archived.extend(more_archived);
                     waiting.push(done);
                 }
                 Err(_) => break,
             }
         }
-        let result = store.insert_deliveries(&rows).await.map_err(|error: StoreError| {
+        let result = store.insert_routed(&rows, &archived).await.map_err(|error: StoreError| {
             tracing::error!(%error, rows = rows.len(), "storing event deliveries failed");
             "the events could not be stored; try again".to_string()
         });

@@ -1,5 +1,5 @@
-//! Which targets an event goes to: each bus's enabled pattern rules,
-//! compiled once and cached. A change made through this server is seen at
+//! Which targets an event goes to: each bus's enabled pattern rules and
+//! archives, compiled once and cached. A change made through this server is seen at
 //! once; one made through another server sharing the store within
 //! [`ROUTE_TTL`] (EventBridge too applies rule changes eventually).
 
@@ -29,10 +29,30 @@ pub struct CompiledRule {
     pub targets: Vec<TargetRow>,
 }
 
-/// The compiled rules of each bus.
+/// An archive ready to match.
+#[derive(Debug, Clone)]
+pub struct CompiledArchive {
+    /// Archive name.
+    pub name: String,
+    /// Its pattern, with replayed events left out.
+    pub pattern: EventPattern,
+    /// How long it keeps events (ms); `None` for ever.
+    pub retention_ms: Option<i64>,
+}
+
+/// Where a bus's events go.
+#[derive(Debug, Clone, Default)]
+pub struct BusRoutes {
+    /// Enabled pattern rules with targets.
+    pub rules: Vec<CompiledRule>,
+    /// Enabled archives of the bus.
+    pub archives: Vec<CompiledArchive>,
+}
+
+/// The compiled routes of each bus.
 pub struct RouteCache {
     store: Arc<dyn MetadataStore>,
-    buses: Mutex<HashMap<(String, String), (Instant, Arc<Vec<CompiledRule>>)>>,
+    buses: Mutex<HashMap<(String, String), (Instant, Arc<BusRoutes>)>>,
 }
 
 impl RouteCache {
@@ -48,8 +68,9 @@ impl RouteCache {
         }
     }
 
-    /// The enabled pattern rules of a bus that have targets.
-    pub async fn rules(&self, account_id: &str, bus: &str) -> BusResult<Arc<Vec<CompiledRule>>> {
+    /// The enabled pattern rules of a bus that have targets, and its
+    /// archives.
+    pub async fn routes(&self, account_id: &str, bus: &str) -> BusResult<Arc<BusRoutes>> {
         let key = (account_id.to_string(), bus.to_string());
         if let Ok(buses) = self.buses.lock() {
             if let Some((loaded, rules)) = buses.get(&key) {
@@ -58,7 +79,10 @@ impl RouteCache {
                 }
             }
         }
-        let rules = Arc::new(self.load(account_id, bus).await?);
+        let rules = Arc::new(BusRoutes {
+            rules: self.load(account_id, bus).await?,
+            archives: crate::archives::bus_archives(self.store.as_ref(), account_id, bus).await?,
+        });
         if let Ok(mut buses) = self.buses.lock() {
             buses.insert(key, (Instant::now(), rules.clone()));
         }

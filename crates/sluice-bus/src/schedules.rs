@@ -57,7 +57,7 @@ impl EventBusService {
             }
             let rows = self.scheduled_deliveries(&rule, due).await?;
             if !rows.is_empty() {
-                self.commit(rows).await?;
+                self.commit(crate::put_events::Routed { deliveries: rows, archived: Vec::new() }).await?;
             }
             fired += 1;
         }

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::archives::ArchivedEventRow;
 use crate::{Page, PageRequest, StoreResult};
 
 /// A stored event bus.
@@ -182,7 +183,12 @@ pub trait BusStore: Send + Sync {
     ) -> StoreResult<Page<String>>;
 
     /// Stores deliveries in one transaction (all or none).
-    async fn insert_deliveries(&self, deliveries: &[DeliveryRow]) -> StoreResult<()>;
+    async fn insert_deliveries(&self, deliveries: &[DeliveryRow]) -> StoreResult<()> {
+        self.insert_routed(deliveries, &[]).await
+    }
+    /// Stores what routing made of events, the deliveries and the archives'
+    /// copies, in one transaction (all or none).
+    async fn insert_routed(&self, deliveries: &[DeliveryRow], archived: &[ArchivedEventRow]) -> StoreResult<()>;
     /// Claims up to `limit` deliveries that are due and held by no live
     /// lease, for `owner` until `now_ms + lease_ms`. Several servers never
     /// get the same delivery while its lease is live.

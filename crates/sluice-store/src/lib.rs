@@ -12,10 +12,12 @@
 //! execution records) as JSON text and does not interpret them; credentials
 //! arrive already sealed by `sluice-vault`.
 
+pub mod archives;
 pub mod bus;
 pub mod queues;
 mod records;
 mod sql;
+mod sql_archives;
 mod sql_bus;
 mod sql_queues;
 mod sql_triggers;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use archives::{ArchivePosition, ArchiveStore, ArchivedEventRow, ReplayRow, ACTIVE_REPLAY_STATES};
 pub use bus::{BusResourceRow, BusRow, BusStore, DeliveryRow, RuleRow, TargetRow};
 pub use queues::{MessageRow, QueueCounts, QueueRow, QueueStore, Redrive};
 pub use records::*;
@@ -164,7 +167,7 @@ pub trait TriggerStore: Send + Sync {
 
 /// The metadata store interface.
 #[async_trait::async_trait]
-pub trait MetadataStore: TriggerStore + BusStore + QueueStore + Send + Sync + 'static {
+pub trait MetadataStore: TriggerStore + BusStore + ArchiveStore + QueueStore + Send + Sync + 'static {
     /// Which backend this is ("sqlite" or "postgres").
     fn backend_name(&self) -> &'static str;
 

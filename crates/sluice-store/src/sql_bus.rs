@@ -5,6 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::archives::ArchivedEventRow;
 use crate::bus::{BusResourceRow, BusRow, BusStore, DeliveryRow, RuleRow, TargetRow};
 use crate::sql::{dynamic, fetch_limit, is_unique_violation, paginate, parse_json, SqlStore};
 use crate::{Page, PageRequest, StoreError, StoreResult};
@@ -406,11 +407,12 @@ impl BusStore for SqlStore {
         Ok(paginate(items, page.limit, Clone::clone))
     }
 
-    async fn insert_deliveries(&self, deliveries: &[DeliveryRow]) -> StoreResult<()> {
-        if deliveries.is_empty() {
+    async fn insert_routed(&self, deliveries: &[DeliveryRow], archived: &[ArchivedEventRow]) -> StoreResult<()> {
+        if deliveries.is_empty() && archived.is_empty() {
             return Ok(());
         }
         let mut tx = self.write_transaction().await?;
+        crate::sql_archives::insert_archived(&mut tx, archived).await?;
         for chunk in deliveries.chunks(INSERT_ROWS) {
             let mut query = sqlx::query(dynamic(insert_statement(chunk.len())));
             for d in chunk {

@@ -296,6 +296,88 @@ async fn concurrent_receivers_never_share_a_message(store: Arc<dyn MetadataStore
     assert_eq!((before, all.len()), (120, 120));
 }
 
+fn archived(id: &str, time: i64, expires: Option<i64>) -> ArchivedEventRow {
+    ArchivedEventRow {
+        account_id: ACCOUNT.into(),
+        archive_name: "all".into(),
+        event_id: id.into(),
+        event_time_ms: time,
+        archived_at_ms: 100,
+        expires_at_ms: expires,
+        size_bytes: 10,
+        event: json!({"id": id}),
+    }
+}
+
+async fn archives_keep_events_with_their_deliveries(store: Arc<dyn MetadataStore>) {
+    let events = [archived("b", 2000, None), archived("a", 2000, Some(500)), archived("c", 1000, Some(5000))];
+    store.insert_routed(&[delivery("d1", 0)], &events).await.unwrap();
+    // Written twice (a retried commit): kept once.
+    store.insert_routed(&[], &events[..1]).await.unwrap();
+    assert_eq!(store.pending_deliveries(None).await.unwrap(), 1);
+    assert_eq!(store.archive_totals(ACCOUNT, "all").await.unwrap(), (3, 30));
+    let ids = |rows: Vec<ArchivedEventRow>| rows.into_iter().map(|r| r.event_id).collect::<Vec<_>>();
+    let all = store.archived_events(ACCOUNT, "all", 0, 10_000, None, 10).await.unwrap();
+    assert_eq!(ids(all), ["c", "a", "b"]);
+    let after = ArchivePosition { event_time_ms: 2000, event_id: "a".into() };
+    assert_eq!(ids(store.archived_events(ACCOUNT, "all", 0, 10_000, Some(&after), 10).await.unwrap()), ["b"]);
+    assert_eq!(ids(store.archived_events(ACCOUNT, "all", 1500, 10_000, None, 1).await.unwrap()), ["a"]);
+    assert!(store.archived_events(ACCOUNT, "all", 0, 1000, None, 10).await.unwrap().is_empty());
+    // Retention: "a" expired at 500; a new retention counts from archiving.
+    assert_eq!(store.expire_archived_events(1000, 100).await.unwrap(), 1);
+    store.set_archive_retention(ACCOUNT, "all", Some(50)).await.unwrap();
+    assert_eq!(store.expire_archived_events(1000, 100).await.unwrap(), 2);
+    store.insert_routed(&[], &events).await.unwrap();
+    store.set_archive_retention(ACCOUNT, "all", None).await.unwrap();
+    assert_eq!(store.expire_archived_events(i64::MAX, 100).await.unwrap(), 0);
+    assert_eq!(store.delete_archived_events(ACCOUNT, "all").await.unwrap(), 3);
+}
+
+fn replay(name: &str, created: i64) -> ReplayRow {
+    ReplayRow {
+        account_id: ACCOUNT.into(),
+        name: name.into(),
+        arn: format!("arn:aws:events:us-east-1:{ACCOUNT}:replay/{name}"),
+        archive_name: "all".into(),
+        state: "STARTING".into(),
+        document: json!({}),
+        lease_owner: None,
+        lease_expires_at_ms: None,
+        created_at_ms: created,
+        updated_at_ms: created,
+    }
+}
+
+async fn replays_are_claimed_by_one_server_and_change_state_by_compare_and_set(store: Arc<dyn MetadataStore>) {
+    store.create_replay(&replay("r1", 1)).await.unwrap();
+    store.create_replay(&replay("r2", 2)).await.unwrap();
+    assert!(matches!(store.create_replay(&replay("r1", 3)).await, Err(StoreError::AlreadyExists { .. })));
+    assert_eq!(store.active_replays(ACCOUNT).await.unwrap(), 2);
+    let claimed = store.claim_replays("s1", 1000, 100, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(store.claim_replays("s2", 1050, 100, 10).await.unwrap().is_empty());
+    // A lease past its expiry goes to whoever claims next.
+    assert_eq!(store.claim_replays("s2", 1200, 100, 1).await.unwrap()[0].name, "r1");
+    let mut r1 = store.get_replay(ACCOUNT, "r1").await.unwrap().unwrap();
+    assert_eq!(r1.lease_owner.as_deref(), Some("s2"));
+    r1.state = "RUNNING".into();
+    assert!(!store.update_replay(&r1, "STARTING", Some("s1")).await.unwrap(), "s1 lost the lease");
+    assert!(store.update_replay(&r1, "STARTING", Some("s2")).await.unwrap());
+    // A cancel (no owner) wins over a stale progress write.
+    let mut cancel = r1.clone();
+    cancel.state = "CANCELLING".into();
+    assert!(store.update_replay(&cancel, "RUNNING", None).await.unwrap());
+    assert!(!store.update_replay(&r1, "RUNNING", Some("s2")).await.unwrap());
+    let mut finished = cancel.clone();
+    finished.state = "CANCELLED".into();
+    finished.lease_owner = None;
+    assert!(store.update_replay(&finished, "CANCELLING", Some("s2")).await.unwrap());
+    assert_eq!(store.active_replays(ACCOUNT).await.unwrap(), 1);
+    let listed = store.list_replays(ACCOUNT, "r", &PageRequest::first(1)).await.unwrap();
+    assert_eq!((listed.items[0].name.as_str(), listed.next_cursor.is_some()), ("r1", true));
+    assert!(store.get_replay(ACCOUNT, "nope").await.unwrap().is_none());
+}
+
 store_suite!(sqlite:
     buses_rules_and_targets,
     deliveries_are_claimed_once_and_retried,
@@ -303,6 +385,8 @@ store_suite!(sqlite:
     bus_resources_round_trip,
     queues_receive_hide_delete_and_redrive,
     concurrent_receivers_never_share_a_message,
+    archives_keep_events_with_their_deliveries,
+    replays_are_claimed_by_one_server_and_change_state_by_compare_and_set,
 );
 
 store_suite!(postgres:
@@ -312,4 +396,6 @@ store_suite!(postgres:
     bus_resources_round_trip,
     queues_receive_hide_delete_and_redrive,
     concurrent_receivers_never_share_a_message,
+    archives_keep_events_with_their_deliveries,
+    replays_are_claimed_by_one_server_and_change_state_by_compare_and_set,
 );

@@ -233,6 +233,11 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
     );
     let deliverer = tokio::spawn(deliverer.run_until(until_stopped()));
     let schedules = tokio::spawn(sluice_bus::schedules::run_schedules(state.bus().clone(), until_stopped()));
+    let replays = tokio::spawn(sluice_bus::replays::run_replays(
+        state.bus().clone(),
+        format!("server-{server_id}"),
+        until_stopped(),
+    ));
     let scheduler = sluice_engine::scheduler::Scheduler::new(store.clone(), config.clock.clone());
     let scheduler = tokio::spawn(scheduler.run_until(SCHEDULER_TICK, until_stopped()));
     let listeners = sluice_engine::listener::Listeners::new(
@@ -255,6 +260,7 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         let _ = listeners.await;
         let _ = deliverer.await;
         let _ = schedules.await;
+        let _ = replays.await;
         Ok(())
     });
     Ok(RunningServer { address, data_dir: data.root.clone(), key, region: args.region.clone(), stop, task })

@@ -110,6 +110,28 @@ async fn run(state: &AppState, operation: &str, body: &Bytes) -> Result<Response
             bus.delete_api_destination(&account, &r.name).await?;
             empty()
         }
+        "CreateArchive" => ok(&bus.create_archive(&account, request!()).await?),
+        "DescribeArchive" => {
+            let r: DescribeArchiveRequest = request!();
+            ok(&bus.describe_archive(&account, &r.archive_name).await?)
+        }
+        "ListArchives" => ok(&bus.list_archives(&account, request!()).await?),
+        "UpdateArchive" => ok(&bus.update_archive(&account, request!()).await?),
+        "DeleteArchive" => {
+            let r: DeleteArchiveRequest = request!();
+            bus.delete_archive(&account, &r.archive_name).await?;
+            empty()
+        }
+        "StartReplay" => ok(&bus.start_replay(&account, request!()).await?),
+        "DescribeReplay" => {
+            let r: DescribeReplayRequest = request!();
+            ok(&bus.describe_replay(&account, &r.replay_name).await?)
+        }
+        "ListReplays" => ok(&bus.list_replays(&account, request!()).await?),
+        "CancelReplay" => {
+            let r: CancelReplayRequest = request!();
+            ok(&bus.cancel_replay(&account, &r.replay_name).await?)
+        }
         "TagResource" => {
             bus.tag_resource(&account, request!()).await?;
             empty()
