@@ -163,13 +163,26 @@ impl EventBusService {
         if request.name == DEFAULT_BUS {
             return Err(BusError::AlreadyExists(format!("Event bus {DEFAULT_BUS} already exists.")));
         }
-        if request.name.starts_with("aws.") || request.event_source_name.is_some() {
-            return Err(BusError::validation(
-                "partner event buses (names starting with aws. or an EventSourceName) are not supported",
-            ));
-        }
-        if request.name.contains('/') {
-            return Err(BusError::validation("Event bus name must not contain '/'."));
+        match &request.event_source_name {
+            Some(source) => {
+                if *source != request.name {
+                    return Err(BusError::InvalidParameter(format!(
+                        "Event bus name must be the name of its partner event source ({source})."
+                    )));
+                }
+                // The source must exist (NotFound otherwise).
+                self.describe_event_source(account_id, source).await?;
+            }
+            None if request.name.starts_with("aws.") => {
+                return Err(BusError::InvalidParameter(
+                    "Event bus names starting with 'aws.' are reserved for partner event buses (give EventSourceName)."
+                        .into(),
+                ));
+            }
+            None if request.name.contains('/') => {
+                return Err(BusError::validation("Event bus name must not contain '/'."));
+            }
+            None => {}
         }
         let existing = self.store().list_buses(account_id, "", &PageRequest::first(MAX_BUSES_PER_ACCOUNT + 2)).await?;
         if existing.items.len() > MAX_BUSES_PER_ACCOUNT {
@@ -200,6 +213,9 @@ impl EventBusService {
             }
             other => other.into(),
         })?;
+        if let Some(source) = &request.event_source_name {
+            self.set_event_source_state(account_id, source, "ACTIVE").await?;
+        }
         if let Some(tags) = &request.tags {
             self.store().put_tags(&arn, &tag_map(tags)).await?;
         }
@@ -271,6 +287,11 @@ impl EventBusService {
         }
         if let Some(bus) = self.store().get_bus(account_id, &name).await? {
             self.store().delete_bus(account_id, &name).await?;
+            if name.starts_with(crate::partner_sources::PARTNER_PREFIX) {
+                if let Err(error) = self.set_event_source_state(account_id, &name, "PENDING").await {
+                    tracing::warn!(bus = %name, %error, "partner event source of a deleted bus not found");
+                }
+            }
             self.store().remove_tags(&bus.arn, &all_tag_keys(self, &bus.arn).await?).await?;
             self.inner.routes.invalidate(account_id, &name);
         }

@@ -24,6 +24,7 @@ pub mod dead_letters;
 pub mod delivery;
 pub mod error;
 mod md5;
+pub mod partner_sources;
 pub mod policy;
 pub mod put_events;
 pub mod queues;

@@ -19,6 +19,8 @@ pub mod plane;
 mod registry;
 pub mod retry;
 
+#[cfg(feature = "eventbridge")]
+pub mod eventbridge;
 #[cfg(feature = "marketo")]
 pub mod marketo;
 #[cfg(feature = "redshift")]

@@ -39,6 +39,9 @@ pub struct RunScope {
     pub cancel: CancellationToken,
     /// How transient failures are retried within the run, and their count.
     pub retries: Retries,
+    /// The object the run reads (its source's `object`), for destinations
+    /// that name what they write after it (EventBridge's detail-type).
+    pub source_object: Option<String>,
 }
 
 impl RunScope {
@@ -56,7 +59,14 @@ impl RunScope {
                 cancel: cancel.clone(),
             },
             cancel,
+            source_object: None,
         }
+    }
+
+    /// The scope of a run reading `object`.
+    pub fn reading(mut self, object: Option<String>) -> Self {
+        self.source_object = object;
+        self
     }
 
     /// Calls that retry no failure (previews and other interactive reads).
@@ -220,6 +230,21 @@ pub trait DataSink: Send {
     async fn abort(self: Box<Self>);
     /// Bytes sent to the destination so far.
     fn bytes_written(&self) -> u64;
+}
+
+/// The rows of a batch as JSON objects (column name -> value; nulls left
+/// out), as the JSON destinations send them.
+#[cfg(any(feature = "marketo", feature = "eventbridge"))]
+pub fn json_rows(batch: &RecordBatch) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, ConnectorError> {
+    let invalid = |e: &dyn std::fmt::Display| ConnectorError::Invalid(format!("cannot write a record as JSON: {e}"));
+    let mut writer = arrow_json::ArrayWriter::new(Vec::new());
+    writer.write(batch).map_err(|e| invalid(&e))?;
+    writer.finish().map_err(|e| invalid(&e))?;
+    let text = writer.into_inner();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&text).map_err(|e| invalid(&e))
 }
 
 /// Where refused records are kept (AppFlow's error handling bucket).

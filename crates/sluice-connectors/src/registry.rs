@@ -29,6 +29,10 @@ pub struct ConnectorSettings {
     /// buckets fail saying so).
     #[cfg(feature = "s3")]
     pub buckets: Option<crate::s3::Buckets>,
+    /// Where EventBridge destinations publish (`None`: such flows fail
+    /// saying so).
+    #[cfg(feature = "eventbridge")]
+    pub partner_events: Option<Arc<dyn crate::eventbridge::PartnerEventBus>>,
 }
 
 /// The connectors of this build.
@@ -67,6 +71,11 @@ impl Registry {
         connectors.push(Arc::new(crate::redshift::RedshiftConnector::guarded(settings.outbound)));
         #[cfg(feature = "s3")]
         connectors.push(Arc::new(crate::s3::S3Connector::new(settings.buckets.clone())));
+        #[cfg(feature = "eventbridge")]
+        connectors.push(Arc::new(crate::eventbridge::EventBridgeConnector::new(
+            settings.partner_events.clone(),
+            settings.buckets.clone(),
+        )));
         let catalog = Catalog::new(connectors.iter().map(|c| c.spec()).collect());
         Self {
             connectors,

@@ -211,8 +211,9 @@ impl FlowRunner for PipelineRunner {
             events: plan.events.clone(),
         };
         let batches = read.source.read(request).await.map_err(|e| RunError::from_connector(source_name, e))?;
+        let sink_scope = scope.clone().reading(flow.source_object());
         let mut sink = sink_connector
-            .open_sink(sink_profile.as_ref().map(OpenedProfile::input), destination, output_schema.clone(), scope)
+            .open_sink(sink_profile.as_ref().map(OpenedProfile::input), destination, output_schema.clone(), &sink_scope)
             .await
             .map_err(|e| RunError::from_dyn(destination_name, e))?;
         let error_handling: Option<ErrorHandlingConfig> = sink_connector.error_handling(destination);

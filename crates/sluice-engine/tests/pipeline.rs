@@ -97,6 +97,7 @@ fn runner_with(setup: &Setup, bulk_job_records: Option<usize>) -> Arc<PipelineRu
         salesforce_bulk_job_records: bulk_job_records,
         buckets: Some(Buckets::local(&setup.objects)),
         outbound: sluice_connectors::OutboundGuard::allowing_private(),
+        ..ConnectorSettings::default()
     };
     Arc::new(PipelineRunner::new(setup.store.clone(), setup.vault.clone(), Arc::new(Registry::new(&settings))))
 }

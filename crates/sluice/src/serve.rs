@@ -193,19 +193,29 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
     let vault = Arc::new(sluice_vault::Vault::open_default(&data.root).context("cannot load the master key")?);
     let store_url = args.store.clone().unwrap_or_else(|| data.sqlite_url());
     let store = sluice_store::open_store(&store_url).await.context("cannot open the metadata store")?;
-    let connector_settings = connector_settings(&args, &data, overrides)?;
-    let registry = Arc::new(sluice_connectors::Registry::new(&connector_settings));
-    let pipeline =
-        Arc::new(sluice_engine::pipeline::PipelineRunner::new(store.clone(), vault.clone(), registry.clone()));
-    let appflow =
-        sluice_service::appflow::AppflowService::new(store.clone(), vault.clone(), registry, &args.region, &account_id)
-            .with_pipeline(pipeline.clone());
     let guard = sluice_net::OutboundGuard::new(args.allow_private_endpoints);
     if guard.allows_private() {
         tracing::warn!("--allow-private-endpoints: API destinations and connector profiles may call loopback and private addresses");
     }
     let bus = sluice_bus::EventBusService::new(store.clone(), vault.clone(), &args.region, guard);
     bus.ensure_default_bus(&account_id).await.context("cannot create the default event bus")?;
+    #[allow(unused_mut)]
+    let mut connector_settings = connector_settings(&args, &data, overrides)?;
+    #[cfg(feature = "eventbridge")]
+    let partner_events: Arc<dyn sluice_connectors::eventbridge::PartnerEventBus> =
+        Arc::new(sluice_service::appflow::partner_events::BusPartnerEvents::new(bus.clone(), &account_id));
+    #[cfg(feature = "eventbridge")]
+    {
+        connector_settings.partner_events = Some(partner_events.clone());
+    }
+    let registry = Arc::new(sluice_connectors::Registry::new(&connector_settings));
+    let pipeline =
+        Arc::new(sluice_engine::pipeline::PipelineRunner::new(store.clone(), vault.clone(), registry.clone()));
+    let appflow =
+        sluice_service::appflow::AppflowService::new(store.clone(), vault.clone(), registry, &args.region, &account_id)
+            .with_pipeline(pipeline.clone());
+    #[cfg(feature = "eventbridge")]
+    let appflow = appflow.with_partner_events(partner_events);
     let state = sluice_api::AppState::new(appflow.clone(), bus.clone(), vec![key.clone()]);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -110,6 +110,11 @@ async fn run(state: &AppState, operation: &str, body: &Bytes) -> Result<Response
             bus.delete_api_destination(&account, &r.name).await?;
             empty()
         }
+        "DescribeEventSource" => {
+            let r: DescribeEventSourceRequest = request!();
+            ok(&bus.describe_event_source(&account, &r.name).await?)
+        }
+        "ListEventSources" => ok(&bus.list_event_sources(&account, request!()).await?),
         "CreateArchive" => ok(&bus.create_archive(&account, request!()).await?),
         "DescribeArchive" => {
             let r: DescribeArchiveRequest = request!();

@@ -41,6 +41,7 @@ pub const SPEC: ConnectorSpec = ConnectorSpec {
     write_operations: &[WriteOperationType::Upsert],
     union_member: "Marketo",
     same_type_destination: false,
+    only_from: &[],
 };
 
 /// A validated Marketo profile.

@@ -99,23 +99,12 @@ impl MarketoSink {
         }
         Ok(refused)
     }
-
-    fn rows(batch: &RecordBatch) -> Result<Vec<Map<String, Value>>, ConnectorError> {
-        let mut writer = arrow_json::ArrayWriter::new(Vec::new());
-        writer.write(batch).map_err(|e| ConnectorError::Invalid(format!("cannot write a lead: {e}")))?;
-        writer.finish().map_err(|e| ConnectorError::Invalid(format!("cannot write a lead: {e}")))?;
-        let text = writer.into_inner();
-        if text.is_empty() {
-            return Ok(Vec::new());
-        }
-        serde_json::from_slice(&text).map_err(|e| ConnectorError::Invalid(format!("cannot write a lead: {e}")))
-    }
 }
 
 #[async_trait::async_trait]
 impl DataSink for MarketoSink {
     async fn write(&mut self, batch: RecordBatch) -> Result<Vec<RefusedRecord>, ConnectorError> {
-        self.held.extend(Self::rows(&batch)?);
+        self.held.extend(crate::plane::json_rows(&batch)?);
         let mut refused = Vec::new();
         while self.held.len() >= SYNC_BATCH {
             let rest = self.held.split_off(SYNC_BATCH);

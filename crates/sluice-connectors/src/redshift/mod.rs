@@ -51,6 +51,7 @@ pub const SPEC: ConnectorSpec = ConnectorSpec {
     write_operations: &[WriteOperationType::Insert],
     union_member: "Redshift",
     same_type_destination: false,
+    only_from: &[],
 };
 
 /// A validated Redshift profile.

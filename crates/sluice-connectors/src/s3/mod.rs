@@ -91,6 +91,7 @@ pub const SPEC: ConnectorSpec = ConnectorSpec {
     write_operations: &[WriteOperationType::Insert],
     union_member: "S3",
     same_type_destination: true,
+    only_from: &[],
 };
 
 #[async_trait::async_trait]

@@ -125,6 +125,7 @@ pub const SPEC: ConnectorSpec = ConnectorSpec {
     ],
     union_member: "Salesforce",
     same_type_destination: false,
+    only_from: &[],
 };
 
 /// A flow's Salesforce source settings.

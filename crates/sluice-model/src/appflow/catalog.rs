@@ -29,6 +29,9 @@ pub struct ConnectorSpec {
     /// Whether a flow may read from and write to this same connector type
     /// (object storage to object storage); AppFlow refuses it for apps.
     pub same_type_destination: bool,
+    /// As a destination, the only source types it takes (empty: any), e.g.
+    /// EventBridge takes Salesforce events only.
+    pub only_from: &'static [ConnectorType],
 }
 
 /// Every trigger type.
@@ -66,7 +69,10 @@ impl Catalog {
     /// Whether a flow from `source` to `destination` can run.
     pub fn can_run(&self, source: ConnectorType, destination: ConnectorType) -> bool {
         let (Some(from), Some(to)) = (self.spec(source), self.spec(destination)) else { return false };
-        from.can_use_as_source && to.can_use_as_destination && (source != destination || from.same_type_destination)
+        from.can_use_as_source
+            && to.can_use_as_destination
+            && (source != destination || from.same_type_destination)
+            && (to.only_from.is_empty() || to.only_from.contains(&source))
     }
 
     /// Every pair that can run, sources in display order.
@@ -144,6 +150,7 @@ pub(crate) mod tests {
             ],
             union_member: "Salesforce",
             same_type_destination: false,
+            only_from: &[],
         };
         let s3 = ConnectorSpec {
             connector_type: ConnectorType::S3,
@@ -153,6 +160,7 @@ pub(crate) mod tests {
             write_operations: &[WriteOperationType::Insert],
             union_member: "S3",
             same_type_destination: true,
+            only_from: &[],
             ..app
         };
         let marketo = ConnectorSpec {

@@ -153,6 +153,14 @@ pub fn check_flow(catalog: &Catalog, flow: &FlowParts) -> ValidationProblems {
         }
     }
     if let Some(trigger) = &flow.trigger_config {
+        let to_a_bus =
+            flow.destinations.iter().flatten().flatten().any(|d| d.connector_type == ConnectorType::EventBridge);
+        if to_a_bus && trigger.trigger_type != TriggerType::Event {
+            problems.push(format!(
+                "an EventBridge destination takes Salesforce events: the flow needs triggerType 'Event', not '{}'",
+                trigger.trigger_type
+            ));
+        }
         check_trigger(trigger, source_spec, &mut problems);
         if let Some(source) = &flow.source {
             check_event_source(trigger.trigger_type, source, &mut problems);

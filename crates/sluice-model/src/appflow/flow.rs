@@ -46,6 +46,19 @@ pub struct FlowSpec {
 }
 
 impl FlowSpec {
+    /// The source's `object` (or `bucketName`), whichever connector it is.
+    pub fn source_object(&self) -> Option<String> {
+        let properties = serde_json::to_value(&self.source_flow_config.source_connector_properties).ok()?;
+        first_object(&properties)
+    }
+
+    /// The destination's `object` (or `bucketName`), whichever connector it is.
+    pub fn destination_object(&self) -> Option<String> {
+        let first = self.destination_flow_config_list.first()?;
+        let properties = serde_json::to_value(&first.destination_connector_properties).ok()?;
+        first_object(&properties)
+    }
+
     /// The stored document, parsed.
     pub fn from_document(document: &serde_json::Value) -> Result<Self, String> {
         serde_json::from_value(document.clone()).map_err(|e| format!("the stored flow definition is unreadable: {e}"))
@@ -69,4 +82,10 @@ impl FlowSpec {
         names.dedup();
         names
     }
+}
+
+/// The `object` (or `bucketName`) of whichever connector member is set.
+fn first_object(properties: &serde_json::Value) -> Option<String> {
+    let member = properties.as_object()?.values().find(|v| !v.is_null())?;
+    member.get("object").or_else(|| member.get("bucketName")).and_then(serde_json::Value::as_str).map(str::to_string)
 }

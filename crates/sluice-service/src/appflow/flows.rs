@@ -103,6 +103,7 @@ impl AppflowService {
             flow_status_message: None,
         };
         self.check_profile_types(&spec).await?;
+        self.ensure_partner_source(&spec).await?;
         let status = status::initial(spec.trigger_config.trigger_type);
         let arn = appflow_arn(AppflowResourceKind::Flow, &self.region, &self.account_id, &request.flow_name);
         let now = sluice_engine::now_ms();
@@ -176,6 +177,7 @@ impl AppflowService {
             flow_status_message: None,
         };
         self.check_profile_types(&spec).await?;
+        self.ensure_partner_source(&spec).await?;
         let status = status::after_update(spec.trigger_config.trigger_type, current.status());
         // An active flow whose trigger is unchanged keeps its next occurrence.
         let rearm = spec.trigger_config != current.spec.trigger_config || Some(status) != current.status();

@@ -7,9 +7,12 @@
 //! - [`status`]: the flow-status state machine;
 //! - [`runs`]: StartFlow, StopFlow, execution records, cancellation, previews;
 //! - [`tags`]: resource tags;
-//! - [`run_events`]: run reports on the event bus, flows as rule targets.
+//! - [`run_events`]: run reports on the event bus, flows as rule targets;
+//! - `partner_events`: EventBridge destinations' partner event sources and buses.
 
 pub mod flows;
+#[cfg(feature = "eventbridge")]
+pub mod partner_events;
 pub mod profiles;
 pub mod run_events;
 pub mod runs;
@@ -31,6 +34,8 @@ pub struct AppflowService {
     vault: Arc<Vault>,
     registry: Arc<Registry>,
     pipeline: Option<Arc<PipelineRunner>>,
+    #[cfg(feature = "eventbridge")]
+    partner_events: Option<Arc<dyn sluice_connectors::eventbridge::PartnerEventBus>>,
     region: String,
     account_id: String,
 }
@@ -46,7 +51,69 @@ impl AppflowService {
         region: &str,
         account_id: &str,
     ) -> Self {
-        Self { store, vault, registry, pipeline: None, region: region.to_string(), account_id: account_id.to_string() }
+        Self {
+            store,
+            vault,
+            registry,
+            pipeline: None,
+            #[cfg(feature = "eventbridge")]
+            partner_events: None,
+            region: region.to_string(),
+            account_id: account_id.to_string(),
+        }
+    }
+
+    /// Makes the partner event sources of EventBridge destinations through
+    /// `partner_events` (at CreateFlow and UpdateFlow).
+    #[cfg(feature = "eventbridge")]
+    pub fn with_partner_events(
+        mut self,
+        partner_events: Arc<dyn sluice_connectors::eventbridge::PartnerEventBus>,
+    ) -> Self {
+        self.partner_events = Some(partner_events);
+        self
+    }
+
+    /// Makes the partner event source of an EventBridge destination, as
+    /// AppFlow does when a flow is saved (a no-op for other destinations).
+    pub(crate) async fn ensure_partner_source(
+        &self,
+        spec: &sluice_model::appflow::flow::FlowSpec,
+    ) -> Result<(), crate::ServiceError> {
+        #[cfg(feature = "eventbridge")]
+        if let Some(destination) = spec.destination() {
+            if let Some(properties) = &destination.destination_connector_properties.event_bridge {
+                let bus = self.partner_events.as_ref().ok_or_else(|| {
+                    crate::ServiceError::invalid("this server has no event bus for EventBridge destinations")
+                })?;
+                sluice_connectors::eventbridge::check_source_name(&properties.object).map_err(|e| {
+                    crate::ServiceError::invalid(format!(
+                        "destinationFlowConfigList.member.1.destinationConnectorProperties.EventBridge.object: {e}"
+                    ))
+                })?;
+                bus.create_source(&properties.object).await?;
+            }
+        }
+        #[cfg(not(feature = "eventbridge"))]
+        let _ = spec;
+        Ok(())
+    }
+
+    /// Refuses to activate a flow whose EventBridge destination's partner
+    /// event source has no bus yet, as AppFlow does.
+    pub(crate) async fn check_partner_bus(
+        &self,
+        spec: &sluice_model::appflow::flow::FlowSpec,
+    ) -> Result<(), crate::ServiceError> {
+        #[cfg(feature = "eventbridge")]
+        if let (Some(destination), Some(bus)) = (spec.destination(), &self.partner_events) {
+            if let Some(properties) = &destination.destination_connector_properties.event_bridge {
+                bus.check_associated(&properties.object).await?;
+            }
+        }
+        #[cfg(not(feature = "eventbridge"))]
+        let _ = spec;
+        Ok(())
     }
 
     /// Uses `pipeline` for previews.

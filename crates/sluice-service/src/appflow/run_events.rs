@@ -47,12 +47,12 @@ pub fn report_detail(report: &RunReport) -> Value {
         let source = &spec.source_flow_config;
         detail.insert("created-by".into(), json!(spec.created_by));
         detail.insert("source".into(), json!(source.connector_type.as_str()));
-        if let Some(object) = source_object(spec) {
+        if let Some(object) = spec.source_object() {
             detail.insert("source-object".into(), json!(object));
         }
         if let Some(destination) = spec.destination_flow_config_list.first() {
             detail.insert("destination".into(), json!(destination.connector_type.as_str()));
-            if let Some(object) = destination_object(spec) {
+            if let Some(object) = spec.destination_object() {
                 detail.insert("destination-object".into(), json!(object));
             }
         }
@@ -92,23 +92,6 @@ pub fn report_detail(report: &RunReport) -> Value {
         }
     }
     Value::Object(detail)
-}
-
-fn source_object(spec: &FlowSpec) -> Option<String> {
-    let properties = serde_json::to_value(&spec.source_flow_config.source_connector_properties).ok()?;
-    first_object(&properties)
-}
-
-fn destination_object(spec: &FlowSpec) -> Option<String> {
-    let first = spec.destination_flow_config_list.first()?;
-    let properties = serde_json::to_value(&first.destination_connector_properties).ok()?;
-    first_object(&properties)
-}
-
-/// The `object` (or `bucketName`) of whichever connector member is set.
-fn first_object(properties: &Value) -> Option<String> {
-    let member = properties.as_object()?.values().find(|v| !v.is_null())?;
-    member.get("object").or_else(|| member.get("bucketName")).and_then(Value::as_str).map(str::to_string)
 }
 
 #[async_trait::async_trait]

@@ -29,6 +29,7 @@ impl AppflowService {
         let flow = self.flow(name).await?;
         match status::start(name, flow.spec.trigger_config.trigger_type, flow.status())? {
             Start::Activate => {
+                self.check_partner_bus(&flow.spec).await?;
                 let mut record = flow.record;
                 let mut spec = flow.spec;
                 // An errored flow starts afresh.
