@@ -29,21 +29,24 @@ from botocore.paginate import Paginator
 from conftest import free_port, sim_tokens, finished_run
 
 REGION = "us-east-1"
-# The connectors of this build (the registry's list); EventBridge is not a
-# connector yet.
-SUPPORTED_CONNECTORS = {"Salesforce", "S3", "Marketo", "Redshift"}
+# The connectors of this build (the registry's list).
+SUPPORTED_CONNECTORS = {"Salesforce", "S3", "Marketo", "Redshift", "EventBridge"}
 # connector type -> (canUseAsSource, canUseAsDestination)
 CONNECTOR_CAPABILITIES = {
     "Salesforce": (True, True),
     "S3": (True, True),
     "Marketo": (True, True),
     "Redshift": (False, True),
+    "EventBridge": (False, True),
 }
 # connector type -> supportedDestinationConnectors: the pairs that run.
-RUNNABLE_DESTINATIONS = {"Salesforce": ["Marketo", "Redshift", "S3"], "S3": ["Marketo", "Redshift", "S3", "Salesforce"],
-                         "Marketo": ["Redshift", "S3", "Salesforce"], "Redshift": []}
+# EventBridge takes Salesforce sources only.
+RUNNABLE_DESTINATIONS = {"Salesforce": ["EventBridge", "Marketo", "Redshift", "S3"],
+                         "S3": ["Marketo", "Redshift", "S3", "Salesforce"],
+                         "Marketo": ["Redshift", "S3", "Salesforce"], "Redshift": [], "EventBridge": []}
 # Every pair that runs, as ValidationExceptions name them.
-PAIRS_TEXT = ("Salesforce -> Marketo, Salesforce -> Redshift, Salesforce -> S3, Marketo -> Salesforce, "
+PAIRS_TEXT = ("Salesforce -> Marketo, Salesforce -> Redshift, Salesforce -> S3, Salesforce -> EventBridge, "
+              "Marketo -> Salesforce, "
               "Marketo -> Redshift, Marketo -> S3, S3 -> Salesforce, S3 -> Marketo, S3 -> Redshift, S3 -> S3")
 # The org profiles connect to (the session's simulator); set by use_salesforce_org.
 SALESFORCE_URL = ""
