@@ -327,17 +327,5 @@ impl EventBusService {
 /// Works replays (and archive retention) every [`REPLAY_TICK`] until
 /// `shutdown` completes.
 pub async fn run_replays(bus: EventBusService, owner: String, shutdown: impl std::future::Future<Output = ()>) {
-    let mut tick = tokio::time::interval(REPLAY_TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tick.tick() => {
-                if let Err(error) = bus.work_replays(&owner).await {
-                    tracing::warn!(%error, "working replays failed");
-                }
-            }
-        }
-    }
+    crate::schedules::run_every(REPLAY_TICK, shutdown, "working replays", || bus.work_replays(&owner)).await
 }

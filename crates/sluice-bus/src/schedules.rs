@@ -83,15 +83,29 @@ impl EventBusService {
 
 /// Fires scheduled rules until `shutdown` completes.
 pub async fn run_schedules(bus: EventBusService, shutdown: impl std::future::Future<Output = ()>) {
-    let mut tick = tokio::time::interval(SCHEDULE_TICK);
+    run_every(SCHEDULE_TICK, shutdown, "firing scheduled rules", || bus.fire_due_schedules()).await
+}
+
+/// Calls `work` every `period` until `shutdown` completes, logging its
+/// failures as `what` failed (the next tick tries again).
+pub(crate) async fn run_every<F, Fut>(
+    period: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+    what: &str,
+    mut work: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::BusResult<usize>>,
+{
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = tick.tick() => {
-                if let Err(error) = bus.fire_due_schedules().await {
-                    tracing::warn!(%error, "firing scheduled rules failed");
+                if let Err(error) = work().await {
+                    tracing::warn!(%error, "{what} failed");
                 }
             }
         }
