@@ -9,7 +9,7 @@ use sluice_model::events::*;
 use sluice_store::{ArchivedEventRow, BusResourceRow, MetadataStore, PageRequest};
 
 use crate::arn::{parse_arn, resource_arn};
-use crate::buses::{now_ms, EventBusService};
+use crate::buses::{epoch, now_ms, EventBusService};
 use crate::error::{BusError, BusResult};
 use crate::routing::CompiledArchive;
 use crate::token;
@@ -105,10 +105,6 @@ pub(crate) fn archived_event(
         size_bytes: text.len() as i64,
         event: event.clone(),
     }
-}
-
-fn epoch(ms: i64) -> Option<sluice_model::wire::EpochSeconds> {
-    Some(sluice_model::wire::EpochSeconds::from_millis(ms))
 }
 
 fn state_of(document: &Value) -> Option<ArchiveState> {

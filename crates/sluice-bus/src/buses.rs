@@ -708,7 +708,8 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()
 }
 
-fn epoch(ms: i64) -> Option<EpochSeconds> {
+/// A stored time (ms) as the wire's epoch seconds.
+pub(crate) fn epoch(ms: i64) -> Option<EpochSeconds> {
     Some(EpochSeconds::from_millis(ms))
 }
 

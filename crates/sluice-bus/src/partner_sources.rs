@@ -7,10 +7,10 @@
 
 use serde_json::{json, Value};
 use sluice_model::events::*;
-use sluice_model::wire::EpochSeconds;
+
 use sluice_store::BusResourceRow;
 
-use crate::buses::{now_ms, EventBusService};
+use crate::buses::{epoch, now_ms, EventBusService};
 use crate::error::{BusError, BusResult};
 use crate::put_events::NewEvent;
 use crate::token;
@@ -150,7 +150,7 @@ fn source_wire(row: &BusResourceRow) -> EventSource {
     EventSource {
         arn: Some(row.arn.clone()),
         created_by: row.document.get("CreatedBy").and_then(Value::as_str).map(str::to_string),
-        creation_time: Some(EpochSeconds::from_millis(row.created_at_ms)),
+        creation_time: epoch(row.created_at_ms),
         expiration_time: None,
         name: Some(row.name.clone()),
         state: state_of(&row.document),

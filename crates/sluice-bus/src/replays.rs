@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sluice_model::events::*;
-use sluice_model::wire::EpochSeconds;
 use sluice_store::{ArchivePosition, ReplayRow};
 
 use crate::arn::resource_arn;
-use crate::buses::{now_ms, EventBusService};
+use crate::buses::{epoch, now_ms, EventBusService};
 use crate::error::{BusError, BusResult};
 use crate::put_events::Routed;
 use crate::token;
@@ -25,10 +24,6 @@ const BATCH: usize = 100;
 const LEASE: Duration = Duration::from_secs(30);
 /// How often a server looks for replays to work and expired archived events.
 pub const REPLAY_TICK: Duration = Duration::from_secs(1);
-
-fn epoch(ms: i64) -> Option<EpochSeconds> {
-    Some(EpochSeconds::from_millis(ms))
-}
 
 fn ms_of(document: &Value, key: &str) -> Option<i64> {
     document.get(key).and_then(Value::as_i64)
@@ -52,6 +47,22 @@ fn position_of(document: &Value) -> Option<ArchivePosition> {
 
 fn destination_of(document: &Value) -> Option<ReplayDestination> {
     document.get("Destination").and_then(|d| serde_json::from_value(d.clone()).ok())
+}
+
+/// A stored replay as the wire's `Replay`.
+fn replay_wire(replay: &ReplayRow) -> Replay {
+    let d = &replay.document;
+    Replay {
+        replay_name: Some(replay.name.clone()),
+        event_source_arn: text_of(d, "EventSourceArn"),
+        state: state_of(replay),
+        state_reason: text_of(d, "StateReason"),
+        event_start_time: ms_of(d, "EventStartTimeMs").and_then(epoch),
+        event_end_time: ms_of(d, "EventEndTimeMs").and_then(epoch),
+        event_last_replayed_time: ms_of(d, "EventLastReplayedTimeMs").and_then(epoch),
+        replay_start_time: ms_of(d, "ReplayStartTimeMs").and_then(epoch),
+        replay_end_time: ms_of(d, "ReplayEndTimeMs").and_then(epoch),
+    }
 }
 
 impl EventBusService {
@@ -121,19 +132,20 @@ impl EventBusService {
     pub async fn describe_replay(&self, account_id: &str, name: &str) -> BusResult<DescribeReplayResponse> {
         let replay = self.replay(account_id, name).await?;
         let d = &replay.document;
+        let wire = replay_wire(&replay);
         Ok(DescribeReplayResponse {
-            replay_name: Some(replay.name.clone()),
+            replay_name: wire.replay_name,
             replay_arn: Some(replay.arn.clone()),
             description: text_of(d, "Description"),
-            state: state_of(&replay),
-            state_reason: text_of(d, "StateReason"),
-            event_source_arn: text_of(d, "EventSourceArn"),
+            state: wire.state,
+            state_reason: wire.state_reason,
+            event_source_arn: wire.event_source_arn,
             destination: destination_of(d),
-            event_start_time: ms_of(d, "EventStartTimeMs").and_then(epoch),
-            event_end_time: ms_of(d, "EventEndTimeMs").and_then(epoch),
-            event_last_replayed_time: ms_of(d, "EventLastReplayedTimeMs").and_then(epoch),
-            replay_start_time: ms_of(d, "ReplayStartTimeMs").and_then(epoch),
-            replay_end_time: ms_of(d, "ReplayEndTimeMs").and_then(epoch),
+            event_start_time: wire.event_start_time,
+            event_end_time: wire.event_end_time,
+            event_last_replayed_time: wire.event_last_replayed_time,
+            replay_start_time: wire.replay_start_time,
+            replay_end_time: wire.replay_end_time,
         })
     }
 
@@ -168,28 +180,7 @@ impl EventBusService {
                 None => break,
             }
         }
-        Ok(ListReplaysResponse {
-            replays: Some(
-                replays
-                    .iter()
-                    .map(|r| {
-                        let d = &r.document;
-                        Replay {
-                            replay_name: Some(r.name.clone()),
-                            event_source_arn: text_of(d, "EventSourceArn"),
-                            state: state_of(r),
-                            state_reason: text_of(d, "StateReason"),
-                            event_start_time: ms_of(d, "EventStartTimeMs").and_then(epoch),
-                            event_end_time: ms_of(d, "EventEndTimeMs").and_then(epoch),
-                            event_last_replayed_time: ms_of(d, "EventLastReplayedTimeMs").and_then(epoch),
-                            replay_start_time: ms_of(d, "ReplayStartTimeMs").and_then(epoch),
-                            replay_end_time: ms_of(d, "ReplayEndTimeMs").and_then(epoch),
-                        }
-                    })
-                    .collect(),
-            ),
-            next_token,
-        })
+        Ok(ListReplaysResponse { replays: Some(replays.iter().map(replay_wire).collect()), next_token })
     }
 
     /// CancelReplay: a STARTING or RUNNING replay becomes CANCELLING, then
