@@ -260,7 +260,7 @@ impl EventBusService {
                 row.lease_expires_at_ms = Some(until);
             }
         }
-        self.inner.writer.write(rows.clone(), archived).await?;
+        let rows = self.inner.writer.write(rows, archived).await?;
         if let Some((owner, sender, _)) = fast_path {
             let mut overflow = Vec::new();
             for row in rows {
@@ -314,7 +314,9 @@ impl Routed {
     }
 }
 
-type WriteRequest = (Vec<DeliveryRow>, Vec<ArchivedEventRow>, oneshot::Sender<Result<(), String>>);
+/// Rows to store and where to answer: with the rows themselves once they
+/// are stored (they go on to the deliverer without being copied).
+type WriteRequest = (Vec<DeliveryRow>, Vec<ArchivedEventRow>, oneshot::Sender<Result<Vec<DeliveryRow>, String>>);
 
 /// The group-commit writer: calls that arrive while a transaction commits
 /// share the next one.
@@ -332,15 +334,15 @@ impl DeliveryWriter {
     }
 
     /// Stores `rows` durably (in one transaction with whatever else is
-    /// waiting).
-    pub async fn write(&self, rows: Vec<DeliveryRow>, archived: Vec<ArchivedEventRow>) -> BusResult<()> {
+    /// waiting) and gives them back.
+    pub async fn write(&self, rows: Vec<DeliveryRow>, archived: Vec<ArchivedEventRow>) -> BusResult<Vec<DeliveryRow>> {
         let (done, answer) = oneshot::channel();
         self.requests
             .send((rows, archived, done))
             .await
             .map_err(|_| BusError::Internal("the delivery writer has stopped".into()))?;
         match answer.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(rows)) => Ok(rows),
             Ok(Err(message)) => Err(BusError::Internal(message)),
             Err(_) => Err(BusError::Internal("the delivery writer has stopped".into())),
         }
@@ -366,13 +368,14 @@ impl DeliveryWriter {
 async fn write_loop(store: Arc<dyn MetadataStore>, mut receiver: mpsc::Receiver<WriteRequest>) {
     while let Some(first) = receiver.recv().await {
         let (mut rows, mut archived) = (first.0, first.1);
-        let mut waiting = vec![first.2];
+        // Each waiting caller with how many of the rows are its own.
+        let mut waiting = vec![(first.2, rows.len())];
         while rows.len() + archived.len() < MAX_GROUP_ROWS {
             match receiver.try_recv() {
                 Ok((more, more_archived, done)) => {
+                    waiting.push((done, more.len()));
                     rows.extend(more);
                     archived.extend(more_archived);
-                    waiting.push(done);
                 }
                 Err(_) => break,
             }
@@ -381,8 +384,13 @@ async fn write_loop(store: Arc<dyn MetadataStore>, mut receiver: mpsc::Receiver<
             tracing::error!(%error, rows = rows.len(), "storing event deliveries failed");
             "the events could not be stored; try again".to_string()
         });
-        for done in waiting {
-            let _ = done.send(result.clone());
+        let mut rows = rows.into_iter();
+        for (done, count) in waiting {
+            let answer = match &result {
+                Ok(()) => Ok(rows.by_ref().take(count).collect()),
+                Err(message) => Err(message.clone()),
+            };
+            let _ = done.send(answer);
         }
     }
 }

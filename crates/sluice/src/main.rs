@@ -12,6 +12,13 @@ mod sim;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The server makes many small, short-lived allocations per event and
+/// request (JSON values, rows, HTTP headers); mimalloc serves them with
+/// less contention and fragmentation than glibc's malloc (see
+/// docs/benchmarks.md, "Event bus").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::commands::{ClientArgs, FlowAction, ProfileAction};
 use crate::serve::ServeArgs;
 
