@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Generate Rust serde types from a botocore service model.
 
-Usage: tools/codegen_botocore.py MODEL.json OUTPUT.rs
+Usage: tools/codegen_botocore.py MODEL.json OUTPUT.rs [OPERATION ...]
+
+With OPERATIONs, only the shapes those operations reach are generated (for
+large models such as IAM's, of which Sluice serves a subset).
 
 Every shape reachable from an operation's input or output becomes a Rust type:
 structures become structs (required members plain, others `Option`), string
@@ -74,15 +77,16 @@ def first_sentence(doc):
 
 
 class Generator:
-    def __init__(self, model):
+    def __init__(self, model, operations=None):
         self.model = model
+        self.operations = operations
         self.shapes = model["shapes"]
         self.reachable = []
         self.seen = set()
 
     def collect(self):
         roots = []
-        for op in sorted(self.model["operations"]):
+        for op in sorted(self.operations or self.model["operations"]):
             o = self.model["operations"][op]
             for key in ("input", "output"):
                 if key in o:
@@ -238,13 +242,17 @@ class Generator:
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    model_path, out_path = sys.argv[1], sys.argv[2]
+    model_path, out_path, operations = sys.argv[1], sys.argv[2], sys.argv[3:]
     with open(model_path) as f:
         model = json.load(f)
-    code = Generator(model).generate(model_path.split("/")[-1])
+    unknown = [op for op in operations if op not in model["operations"]]
+    if unknown:
+        print("unknown operations: %s" % ", ".join(unknown), file=sys.stderr)
+        sys.exit(2)
+    code = Generator(model, operations or None).generate(model_path.split("/")[-1])
     with open(out_path, "w") as f:
         f.write(code)
 

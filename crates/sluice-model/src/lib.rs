@@ -14,9 +14,12 @@ pub mod appflow;
 pub mod arn;
 pub mod error;
 pub mod events;
+pub mod iam;
+pub mod query_protocol;
 pub mod schedule;
 pub mod shape_validator;
 pub mod sqs;
+pub mod sts;
 pub mod wire;
 
 pub use error::{ModelError, ValidationProblems};

@@ -69,6 +69,16 @@ impl ServiceModel {
         self.sensitive.insert(shape.to_string());
     }
 
+    /// A shape's definition, as the model writes it.
+    pub fn shape(&self, name: &str) -> Option<&Value> {
+        self.shapes.get(name)
+    }
+
+    /// An operation's definition (`input`, `output`, `errors`, ...).
+    pub fn operation(&self, name: &str) -> Option<&Value> {
+        self.operations.get(name)
+    }
+
     /// Name of the input shape of an operation.
     pub fn input_shape(&self, operation: &str) -> Option<&str> {
         self.operations.get(operation)?.get("input")?.get("shape")?.as_str()

@@ -14,11 +14,13 @@
 
 pub mod archives;
 pub mod bus;
+pub mod identity;
 pub mod queues;
 mod records;
 mod sql;
 mod sql_archives;
 mod sql_bus;
+mod sql_identity;
 mod sql_queues;
 mod sql_triggers;
 #[cfg(feature = "test-support")]
@@ -31,6 +33,7 @@ use serde_json::Value;
 
 pub use archives::{ArchivePosition, ArchiveStore, ArchivedEventRow, ReplayRow, ACTIVE_REPLAY_STATES};
 pub use bus::{BusResourceRow, BusRow, BusStore, DeliveryRow, RuleRow, TargetRow};
+pub use identity::{AccessKeyRow, AccountRow, IdentityStore, KeyKind, PrincipalKind, PrincipalRow};
 pub use queues::{MessageRow, QueueCounts, QueueRow, QueueStore, Redrive};
 pub use records::*;
 pub use sql::SqlStore;
@@ -167,7 +170,9 @@ pub trait TriggerStore: Send + Sync {
 
 /// The metadata store interface.
 #[async_trait::async_trait]
-pub trait MetadataStore: TriggerStore + BusStore + ArchiveStore + QueueStore + Send + Sync + 'static {
+pub trait MetadataStore:
+    TriggerStore + BusStore + ArchiveStore + QueueStore + IdentityStore + Send + Sync + 'static
+{
     /// Which backend this is ("sqlite" or "postgres").
     fn backend_name(&self) -> &'static str;
 
