@@ -4,10 +4,11 @@
 
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sluice_iam::IamError;
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, ErrorCode};
@@ -17,24 +18,67 @@ use crate::state::AppState;
 /// Largest request body accepted (AppFlow requests are small JSON documents).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// The signing service a request must be scoped to, from its protocol.
-fn expected_service(request: &Request) -> &'static str {
-    match request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()) {
-        Some(target) if target.starts_with("AWSEvents.") => "events",
-        Some(target) if target.starts_with("AWSStepFunctions.") => "states",
-        Some(target) if target.starts_with("AmazonSQS.") => "sqs",
-        _ => "appflow",
+/// Which wire protocol a request speaks, from its headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// AppFlow's REST-JSON.
+    RestJson,
+    /// EventBridge's, SQS's and Step Functions' JSON (`X-Amz-Target`).
+    Json,
+    /// IAM's and STS's query protocol (form-encoded `POST /`).
+    Query,
+}
+
+/// The protocol of a request.
+pub fn protocol_of(request: &Request) -> Protocol {
+    let headers = request.headers();
+    if headers.contains_key("x-amz-target") {
+        return Protocol::Json;
+    }
+    let form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if form && request.uri().path() == "/" {
+        Protocol::Query
+    } else {
+        Protocol::RestJson
     }
 }
 
-/// Verifies the signature, then runs the handler with the buffered body.
+/// The signing service a request must be scoped to, from its protocol (for
+/// the query protocol, the one its credential scope names: `sts` or `iam`).
+fn expected_service(request: &Request, scoped: &str) -> Result<&'static str, ApiError> {
+    match request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        Some(target) if target.starts_with("AWSEvents.") => Ok("events"),
+        Some(target) if target.starts_with("AWSStepFunctions.") => Ok("states"),
+        Some(target) if target.starts_with("AmazonSQS.") => Ok("sqs"),
+        Some(_) => Ok("appflow"),
+        None if protocol_of(request) == Protocol::Query => match scoped {
+            "sts" => Ok("sts"),
+            "iam" => Ok("iam"),
+            other => Err(ApiError::UnknownOperation(format!("this server has no query-protocol service {other:?}"))),
+        },
+        None => Ok("appflow"),
+    }
+}
+
+/// The service a query-protocol request was signed for (`sts`, `iam`).
+#[derive(Debug, Clone, Copy)]
+pub struct SigningService(pub &'static str);
+
+/// Verifies the signature, resolves the caller, authorizes the call, then
+/// runs the handler with the buffered body and the [`Caller`] as an
+/// extension.
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    let protocol = protocol_of(&request);
     let (response, access_key_id) = match check(&state, request).await {
         Ok((request, access_key_id)) => (next.run(request).await, Some(access_key_id)),
+        Err(error) if protocol == Protocol::Query => (crate::query_api::render_api_error(&error, &request_id), None),
         Err(error) => (error.into_response(), None),
     };
     let mut response = response;
@@ -57,20 +101,19 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
 }
 
 async fn check(state: &AppState, request: Request) -> Result<(Request, String), ApiError> {
-    let service = expected_service(&request);
-    let (parts, body) = request.into_parts();
-    let authorization = parts
-        .headers
+    let authorization = request
+        .headers()
         .get("authorization")
         .map(|v| v.to_str().map(str::to_string))
         .transpose()
         .map_err(|_| ApiError::IncompleteSignature("Authorization header is not valid text".into()))?
         .ok_or_else(|| ApiError::UnrecognizedClient("Request is missing Authentication Token".into()))?;
     let auth = sigv4::parse_authorization(&authorization).map_err(problem_to_error)?;
-    let key = state
-        .access_key(&auth.access_key_id)
-        .ok_or_else(|| ApiError::UnrecognizedClient("The security token included in the request is invalid.".into()))?
-        .clone();
+    let service = expected_service(&request, &auth.service)?;
+    let (mut parts, body) = request.into_parts();
+    let key = state.identity().resolve(&auth.access_key_id).await.map_err(identity_error)?;
+    let session_token = parts.headers.get("x-amz-security-token").and_then(|v| v.to_str().ok());
+    key.check(session_token, now_ms()).map_err(identity_error)?;
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::Serialization(format!("request body is larger than {MAX_BODY_BYTES} bytes")))?;
@@ -87,16 +130,32 @@ async fn check(state: &AppState, request: Request) -> Result<(Request, String), 
         headers: &headers,
         payload_hash: &payload_hash,
     };
-    sigv4::verify(
-        &auth,
-        &request_parts,
-        key.secret_access_key.expose(),
-        state.region(),
-        service,
-        OffsetDateTime::now_utc(),
-    )
-    .map_err(problem_to_error)?;
-    Ok((Request::from_parts(parts, Body::from(Bytes::from(body))), key.access_key_id))
+    sigv4::verify(&auth, &request_parts, key.secret.expose(), state.region(), service, OffsetDateTime::now_utc())
+        .map_err(problem_to_error)?;
+    let caller = key.caller.clone();
+    crate::authorize::authorize(state, &caller, service, &parts, &body).await?;
+    parts.extensions.insert(caller);
+    parts.extensions.insert(SigningService(service));
+    Ok((Request::from_parts(parts, Body::from(body)), auth.access_key_id))
+}
+
+/// An identity failure as the API's error.
+pub fn identity_error(error: IamError) -> ApiError {
+    match error {
+        IamError::InvalidClientTokenId => {
+            ApiError::UnrecognizedClient("The security token included in the request is invalid.".into())
+        }
+        IamError::ExpiredToken => ApiError::ExpiredToken,
+        IamError::AccessDenied(message) => ApiError::AccessDenied(message),
+        other => {
+            tracing::error!(error = %other, "resolving an access key failed");
+            ApiError::Internal("internal error while checking credentials; see the server log".into())
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn problem_to_error(problem: SignatureProblem) -> ApiError {

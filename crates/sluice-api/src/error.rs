@@ -33,6 +33,12 @@ pub enum ApiError {
     /// The Authorization header is not a well-formed SigV4 header.
     #[error("{0}")]
     IncompleteSignature(String),
+    /// Policy evaluation refused the call.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The session's temporary credentials have expired.
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
     /// No such operation on this endpoint.
     #[error("{0}")]
     UnknownOperation(String),
@@ -66,6 +72,8 @@ impl ApiError {
             Self::UnrecognizedClient(_) => "UnrecognizedClientException",
             Self::InvalidSignature(_) => "InvalidSignatureException",
             Self::IncompleteSignature(_) => "IncompleteSignatureException",
+            Self::AccessDenied(_) => "AccessDeniedException",
+            Self::ExpiredToken => "ExpiredTokenException",
             Self::UnknownOperation(_) => "UnknownOperationException",
             Self::ConnectorAuthentication(_) => "ConnectorAuthenticationException",
             Self::ConnectorServer(_) => "ConnectorServerException",
@@ -82,6 +90,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::ResourceNotFound(_) | Self::UnknownOperation(_) => StatusCode::NOT_FOUND,
             Self::UnrecognizedClient(_) | Self::InvalidSignature(_) => StatusCode::FORBIDDEN,
+            Self::AccessDenied(_) | Self::ExpiredToken => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -3,7 +3,7 @@
 //! against the botocore model, JSON answers.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -12,6 +12,9 @@ use serde_json::Value;
 use sluice_model::shape_validator::{ServiceModel, UnknownMembers};
 use sluice_model::ValidationProblems;
 
+use sluice_iam::Caller;
+
+use crate::auth::SigningService;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -57,14 +60,24 @@ pub fn answer<T: Serialize>(content_type: &'static str, value: &T) -> Response {
 }
 
 /// `POST /`: the JSON-protocol operation `X-Amz-Target` names.
-pub async fn dispatch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// (A form-encoded `POST /` without one is the query protocol: IAM, STS.)
+pub async fn dispatch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Extension(service): Extension<SigningService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     if let Some(operation) = target.strip_prefix("AWSEvents.") {
-        return crate::events_api::handle(&state, operation, &body).await;
+        return crate::events_api::handle(&state, &caller, operation, &body).await;
     }
     if let Some(operation) = target.strip_prefix("AmazonSQS.") {
         let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-        return crate::sqs_api::handle(&state, operation, &body, &format!("http://{host}")).await;
+        return crate::sqs_api::handle(&state, &caller, operation, &body, &format!("http://{host}")).await;
+    }
+    if target.is_empty() && matches!(service.0, "sts" | "iam") {
+        return crate::query_api::handle(&state, &caller, service.0, &body).await;
     }
     ApiError::UnknownOperation(format!("no operation for X-Amz-Target '{target}'")).into_response()
 }

@@ -1,18 +1,23 @@
 //! Sluice's HTTP API on one port, behind AWS Signature V4: AppFlow's
 //! REST-JSON protocol, EventBridge's JSON 1.1 and SQS's JSON 1.0 protocols
-//! (both `POST /`, told apart by `X-Amz-Target`).
+//! (both `POST /`, told apart by `X-Amz-Target`), and IAM's and STS's query
+//! protocol (a form-encoded `POST /`, told apart by its signing scope).
 //!
-//! - [`sigv4`] signs and verifies requests; [`auth`] is the middleware.
+//! - [`sigv4`] signs and verifies requests; [`auth`] is the middleware that
+//!   resolves the caller; [`authorize`] evaluates its policies per request.
 //! - [`error::ApiError`] is the one error type; it renders AWS-style errors.
 //! - [`appflow_api`] holds the AppFlow operations, [`events_api`] the
 //!   EventBridge operations, [`sqs_api`] the SQS operations;
-//!   [`json_protocol`] what the JSON protocols share.
+//!   [`json_protocol`] what the JSON protocols share; [`query_api`] the IAM
+//!   and STS operations.
 
 pub mod appflow_api;
 pub mod auth;
+pub mod authorize;
 pub mod error;
 pub mod events_api;
 pub mod json_protocol;
+pub mod query_api;
 pub mod sigv4;
 pub mod sqs_api;
 pub mod state;

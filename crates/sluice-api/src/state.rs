@@ -1,13 +1,11 @@
 //! Shared state of the API handlers.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use sluice_bus::EventBusService;
+use sluice_iam::IdentityService;
 use sluice_model::wire::SecretString;
 use sluice_service::appflow::AppflowService;
 
-/// An access key the server accepts.
+/// An access key (the data directory's root credentials, a client's).
 #[derive(Debug, Clone)]
 pub struct AccessKey {
     /// The public id (`AKIA...`-like).
@@ -22,15 +20,19 @@ pub struct AppState {
     /// AppFlow's rules (profiles, flows, runs, tags).
     pub appflow: AppflowService,
     bus: EventBusService,
-    access_keys: Arc<HashMap<String, AccessKey>>,
+    identity: IdentityService,
 }
 
 impl AppState {
-    /// The state of a server offering `appflow` and `bus` (EventBridge and
-    /// SQS), accepting `keys`.
-    pub fn new(appflow: AppflowService, bus: EventBusService, keys: Vec<AccessKey>) -> Self {
-        let access_keys = keys.into_iter().map(|k| (k.access_key_id.clone(), k)).collect();
-        Self { appflow, bus, access_keys: Arc::new(access_keys) }
+    /// The state of a server offering `appflow`, `bus` (EventBridge and
+    /// SQS) and `identity` (accounts, IAM, STS; it knows the access keys).
+    pub fn new(appflow: AppflowService, bus: EventBusService, identity: IdentityService) -> Self {
+        Self { appflow, bus, identity }
+    }
+
+    /// Accounts, IAM and STS.
+    pub fn identity(&self) -> &IdentityService {
+        &self.identity
     }
 
     /// The event bus and queue services.
@@ -43,18 +45,9 @@ impl AppState {
         self.appflow.region()
     }
 
-    /// 12-digit account id; part of every ARN.
+    /// The server's own account (its data directory's), the one AppFlow
+    /// serves.
     pub fn account_id(&self) -> &str {
         self.appflow.account_id()
-    }
-
-    /// The access key with this id, if the server knows it.
-    pub fn access_key(&self, access_key_id: &str) -> Option<&AccessKey> {
-        self.access_keys.get(access_key_id)
-    }
-
-    /// The identity recorded as `createdBy` / `lastUpdatedBy`.
-    pub fn caller_arn(&self) -> String {
-        format!("arn:aws:iam::{}:root", self.account_id())
     }
 }

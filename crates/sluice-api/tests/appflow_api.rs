@@ -6,8 +6,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
-use sluice_api::{sigv4, AccessKey, AppState};
-use sluice_model::wire::SecretString;
+use sluice_api::{sigv4, AppState};
 use sluice_sim::salesforce::state::{SimConfig, DEMO_CLIENT_ID, DEMO_USERNAME};
 use sluice_sim::salesforce::SalesforceSim;
 use tower::ServiceExt;
@@ -36,7 +35,6 @@ async fn harness_with(config: SimConfig) -> Harness {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = sluice_store::open_store(&url).await.unwrap();
     let vault = Arc::new(sluice_vault::Vault::from_key([3u8; 32]));
-    let key = AccessKey { access_key_id: KEY_ID.into(), secret_access_key: SecretString::new(SECRET) };
     let settings = sluice_connectors::ConnectorSettings {
         salesforce_app: Some(sluice_connectors::salesforce::client::ClientApp {
             client_id: DEMO_CLIENT_ID.into(),
@@ -59,7 +57,9 @@ async fn harness_with(config: SimConfig) -> Harness {
         "us-east-1",
         sluice_net::OutboundGuard::strict(),
     );
-    let state = AppState::new(appflow, bus, vec![key]);
+    let identity = sluice_iam::IdentityService::new(store.clone(), vault.clone());
+    identity.ensure_account("123456789012", "main", KEY_ID, SECRET).await.unwrap();
+    let state = AppState::new(appflow, bus, identity);
     let (sim, base) = salesforce_sim(config);
     Harness { state, store, vault, sim, base, _dir: dir }
 }

@@ -17,6 +17,8 @@ pub const SECRET_KEY_ENV: &str = "SLUICE_SECRET_ACCESS_KEY";
 pub const CREDENTIALS_FILE: &str = "credentials";
 /// Account id file inside the data directory.
 pub const ACCOUNT_ID_FILE: &str = "account-id";
+/// The name of the data directory's account (the server's first).
+pub const FIRST_ACCOUNT_NAME: &str = "main";
 /// Server id file inside the data directory.
 pub const SERVER_ID_FILE: &str = "server-id";
 

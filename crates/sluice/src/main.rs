@@ -1,5 +1,6 @@
 //! The `sluice` command: runs the server and drives it from a terminal.
 
+mod accounts_cli;
 mod client;
 mod commands;
 mod datadir;
@@ -37,6 +38,13 @@ struct Cli {
 enum Command {
     /// Run the API server (AppFlow, EventBridge and SQS on one port, SigV4-authenticated).
     Serve(ServeArgs),
+    /// Manage the server's accounts (against its data directory and store).
+    Account {
+        #[command(flatten)]
+        target: accounts_cli::AccountTarget,
+        #[command(subcommand)]
+        action: accounts_cli::AccountAction,
+    },
     /// Manage connector profiles on a running server.
     Profile {
         #[command(flatten)]
@@ -84,6 +92,7 @@ async fn main() {
             init_logging(cli.log_format, "info,sqlx=warn");
             serve::serve(args).await
         }
+        Command::Account { target, action } => accounts_cli::account(target, action).await,
         Command::Profile { target, action } => commands::profile(target, action).await,
         Command::Flow { target, action } => commands::flow(target, action).await,
         Command::Events { target, action } => events_cli::events(target, action).await,

@@ -216,7 +216,12 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
             .with_pipeline(pipeline.clone());
     #[cfg(feature = "eventbridge")]
     let appflow = appflow.with_partner_events(partner_events);
-    let state = sluice_api::AppState::new(appflow.clone(), bus.clone(), vec![key.clone()]);
+    let identity = sluice_iam::IdentityService::new(store.clone(), vault.clone());
+    identity
+        .ensure_account(&account_id, datadir::FIRST_ACCOUNT_NAME, &key.access_key_id, key.secret_access_key.expose())
+        .await
+        .context("cannot register the data directory's account and root key")?;
+    let state = sluice_api::AppState::new(appflow.clone(), bus.clone(), identity.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -8,10 +8,11 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Value};
+use sluice_iam::Caller;
 use sluice_model::appflow::*;
 use sluice_model::wire::EpochSeconds;
 use sluice_service::appflow::flows::Flow;
@@ -106,12 +107,16 @@ pub async fn delete_connector_profile(State(state): State<AppState>, body: Bytes
 // ------------------------------------------------------------------- flows
 
 /// CreateFlow.
-pub async fn create_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn create_flow(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
     let body = body_json(&body)?;
     let semantic = state.appflow.flow_problems(&body);
     let mut checked = check::<CreateFlowRequest>("CreateFlow", body);
     checked.problems.extend(semantic);
-    let (arn, status) = state.appflow.create_flow(checked.finish()?, &state.caller_arn()).await?;
+    let (arn, status) = state.appflow.create_flow(checked.finish()?, &caller.arn()).await?;
     reply(&CreateFlowResponse { flow_arn: Some(arn), flow_status: Some(status) })
 }
 
@@ -180,12 +185,16 @@ pub async fn list_flows(State(state): State<AppState>, body: Bytes) -> ApiResult
 
 /// UpdateFlow. A scheduled or event flow that was active goes back to
 /// `Active` with the new definition; the trigger type may change.
-pub async fn update_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn update_flow(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
     let body = body_json(&body)?;
     let semantic = state.appflow.flow_problems(&body);
     let mut checked = check::<UpdateFlowRequest>("UpdateFlow", body);
     checked.problems.extend(semantic);
-    let status = state.appflow.update_flow(checked.finish()?, &state.caller_arn()).await?;
+    let status = state.appflow.update_flow(checked.finish()?, &caller.arn()).await?;
     reply(&UpdateFlowResponse { flow_status: Some(status) })
 }
 

@@ -9,6 +9,7 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::json;
 use sluice_bus::BusError;
+use sluice_iam::Caller;
 use sluice_model::events::*;
 
 use crate::json_protocol::{answer, body_json, parse};
@@ -35,16 +36,16 @@ fn queue_name(value: &serde_json::Value) -> Result<String, BusError> {
 }
 
 /// Runs one EventBridge operation and renders its answer or error.
-pub async fn handle(state: &AppState, operation: &str, body: &Bytes) -> Response {
-    match run(state, operation, body).await {
+pub async fn handle(state: &AppState, caller: &Caller, operation: &str, body: &Bytes) -> Response {
+    match run(state, &caller.account_id, operation, body).await {
         Ok(response) => response,
         Err(error) => error::render(error),
     }
 }
 
-async fn run(state: &AppState, operation: &str, body: &Bytes) -> Result<Response, BusError> {
+async fn run(state: &AppState, account: &str, operation: &str, body: &Bytes) -> Result<Response, BusError> {
     let bus = state.bus();
-    let account = state.account_id().to_string();
+    let account = account.to_string();
     let value = body_json(body).map_err(BusError::Validation)?;
     let model = service_model();
     macro_rules! request {

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sluice_bus::queues::OutgoingMessage;
 use sluice_bus::{BusError, QueueService};
+use sluice_iam::Caller;
 use sluice_model::sqs::*;
 
 use crate::json_protocol::{answer, body_json, parse};
@@ -32,8 +33,8 @@ fn empty() -> Result<Response, BusError> {
 }
 
 /// Runs one SQS operation and renders its answer or error.
-pub async fn handle(state: &AppState, operation: &str, body: &Bytes, base_url: &str) -> Response {
-    match run(state, operation, body, base_url).await {
+pub async fn handle(state: &AppState, caller: &Caller, operation: &str, body: &Bytes, base_url: &str) -> Response {
+    match run(state, &caller.account_id, operation, body, base_url).await {
         Ok(response) => response,
         Err(e) => error::render(e),
     }
@@ -128,9 +129,15 @@ fn filter_message(mut message: Message, attribute_names: &[String], system_names
     message
 }
 
-async fn run(state: &AppState, operation: &str, body: &Bytes, base_url: &str) -> Result<Response, BusError> {
+async fn run(
+    state: &AppState,
+    account: &str,
+    operation: &str,
+    body: &Bytes,
+    base_url: &str,
+) -> Result<Response, BusError> {
     let queues = state.bus().queues().clone();
-    let account = state.account_id().to_string();
+    let account = account.to_string();
     let mut value = body_json(body).map_err(BusError::Validation)?;
     let model = service_model();
     macro_rules! request {

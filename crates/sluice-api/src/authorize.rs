@@ -1,0 +1,194 @@
+//! Authorization of every signed request: the IAM action it is
+//! (`events:PutRule`, `appflow:StartFlow`, `iam:CreateUser`, ...) and the
+//! ARN of the resource it names, evaluated against the caller's policies
+//! by the identity service. Resources of another account are the owning
+//! service's to allow (a bus policy); here a caller acts in its own account.
+
+use axum::body::Bytes;
+use axum::http::request::Parts;
+use axum::http::Method;
+use serde_json::Value;
+use sluice_iam::{AccessRequest, Caller};
+
+use crate::auth::identity_error;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Refuses the request unless the caller's policies allow it.
+pub async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    service: &str,
+    parts: &Parts,
+    body: &Bytes,
+) -> Result<(), ApiError> {
+    let (action, resource) = action_and_resource(state.region(), caller, service, parts, body);
+    // Anyone may ask who they are; AssumeRole is judged against the role's
+    // trust policy (and the caller's own) by STS itself.
+    if action == "sts:GetCallerIdentity" || action == "sts:AssumeRole" {
+        return Ok(());
+    }
+    if service == "appflow" && caller.account_id != state.account_id() {
+        return Err(ApiError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {action}: AppFlow on this server serves account {} only",
+            caller.arn(),
+            state.account_id()
+        )));
+    }
+    let request = AccessRequest::new(&action, &resource, &caller.arn(), &caller.account_id);
+    state.identity().authorize(caller, &request).await.map_err(identity_error)
+}
+
+/// `Foo-bar-baz` path segment -> `FooBarBaz`.
+fn camel(kebab: &str) -> String {
+    kebab
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+fn text<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
+    body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// The IAM action and resource ARN of a request (`*` when it names none).
+pub fn action_and_resource(
+    region: &str,
+    caller: &Caller,
+    service: &str,
+    parts: &Parts,
+    body: &Bytes,
+) -> (String, String) {
+    let account = &caller.account_id;
+    let json = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    match service {
+        "events" | "sqs" | "states" => {
+            let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let operation = target.rsplit('.').next().unwrap_or_default();
+            let body = json();
+            let resource = match service {
+                "events" => events_resource(region, account, operation, &body),
+                "sqs" => text(&body, "QueueUrl")
+                    .and_then(|url| url.rsplit('/').next())
+                    .or_else(|| text(&body, "QueueName"))
+                    .map(|queue| format!("arn:aws:sqs:{region}:{account}:{queue}")),
+                _ => None,
+            };
+            (format!("{service}:{operation}"), resource.unwrap_or_else(|| "*".into()))
+        }
+        "sts" | "iam" => {
+            let params = sluice_model::query_protocol::form_pairs(&String::from_utf8_lossy(body));
+            let param = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            let action = param("Action").unwrap_or_default();
+            let resource = match service {
+                "iam" => param("UserName")
+                    .map(|user| format!("arn:aws:iam::{account}:user/{user}"))
+                    .or_else(|| param("RoleName").map(|role| format!("arn:aws:iam::{account}:role/{role}"))),
+                _ => param("RoleArn"),
+            };
+            (format!("{service}:{action}"), resource.unwrap_or_else(|| "*".into()))
+        }
+        _ => {
+            let path = parts.uri.path();
+            let operation = if let Some(_arn) = path.strip_prefix("/tags/") {
+                match parts.method {
+                    Method::GET => "ListTagsForResource".to_string(),
+                    Method::DELETE => "UntagResource".to_string(),
+                    _ => "TagResource".to_string(),
+                }
+            } else {
+                camel(path.trim_start_matches('/'))
+            };
+            let body = json();
+            let resource = text(&body, "flowName")
+                .map(|flow| format!("arn:aws:appflow:{region}:{account}:flow/{flow}"))
+                .or_else(|| {
+                    text(&body, "connectorProfileName")
+                        .map(|p| format!("arn:aws:appflow:{region}:{account}:connectorprofile/{p}"))
+                })
+                .or_else(|| {
+                    path.strip_prefix("/tags/")
+                        .map(|arn| percent_encoding::percent_decode_str(arn).decode_utf8_lossy().into_owned())
+                });
+            (format!("appflow:{operation}"), resource.unwrap_or_else(|| "*".into()))
+        }
+    }
+}
+
+/// The bus or rule an EventBridge operation acts on.
+fn events_resource(region: &str, account: &str, operation: &str, body: &Value) -> Option<String> {
+    let bus_of = |value: &Value| {
+        text(value, "EventBusName").map(|b| b.rsplit('/').next().unwrap_or(b).to_string()).unwrap_or("default".into())
+    };
+    let rule = |name: &str| {
+        let bus = bus_of(body);
+        if bus == "default" {
+            format!("arn:aws:events:{region}:{account}:rule/{name}")
+        } else {
+            format!("arn:aws:events:{region}:{account}:rule/{bus}/{name}")
+        }
+    };
+    match operation {
+        "PutRule" | "DescribeRule" | "DeleteRule" | "EnableRule" | "DisableRule" => text(body, "Name").map(rule),
+        "PutTargets" | "RemoveTargets" | "ListTargetsByRule" => text(body, "Rule").map(rule),
+        "CreateEventBus" | "DescribeEventBus" | "DeleteEventBus" => {
+            text(body, "Name").map(|b| format!("arn:aws:events:{region}:{account}:event-bus/{b}"))
+        }
+        "PutEvents" => {
+            let first = body.get("Entries").and_then(Value::as_array).and_then(|e| e.first())?;
+            let bus = text(first, "EventBusName").unwrap_or("default");
+            if bus.starts_with("arn:") {
+                Some(bus.to_string())
+            } else {
+                Some(format!("arn:aws:events:{region}:{account}:event-bus/{bus}"))
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, path: &str, target: Option<&str>) -> Parts {
+        let mut builder = axum::http::Request::builder().method(method).uri(path);
+        if let Some(target) = target {
+            builder = builder.header("x-amz-target", target);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn requests_name_their_action_and_resource() {
+        let caller = Caller::root("111111111111");
+        let of = |service: &str, parts: Parts, body: &str| {
+            action_and_resource("us-east-1", &caller, service, &parts, &Bytes::from(body.to_string()))
+        };
+        assert_eq!(
+            of("appflow", parts("POST", "/start-flow", None), r#"{"flowName": "f1"}"#),
+            ("appflow:StartFlow".into(), "arn:aws:appflow:us-east-1:111111111111:flow/f1".into())
+        );
+        assert_eq!(of("appflow", parts("GET", "/tags/arn%3Ax", None), "").0, "appflow:ListTagsForResource");
+        assert_eq!(
+            of("events", parts("POST", "/", Some("AWSEvents.PutRule")), r#"{"Name": "r", "EventBusName": "orders"}"#),
+            ("events:PutRule".into(), "arn:aws:events:us-east-1:111111111111:rule/orders/r".into())
+        );
+        assert_eq!(
+            of("events", parts("POST", "/", Some("AWSEvents.PutEvents")), r#"{"Entries": [{"Source": "s"}]}"#).1,
+            "arn:aws:events:us-east-1:111111111111:event-bus/default"
+        );
+        assert_eq!(
+            of("sqs", parts("POST", "/", Some("AmazonSQS.SendMessage")), r#"{"QueueUrl": "http://h/111111111111/q1"}"#),
+            ("sqs:SendMessage".into(), "arn:aws:sqs:us-east-1:111111111111:q1".into())
+        );
+        assert_eq!(
+            of("iam", parts("POST", "/", None), "Action=CreateUser&UserName=bob"),
+            ("iam:CreateUser".into(), "arn:aws:iam::111111111111:user/bob".into())
+        );
+        assert_eq!(of("events", parts("POST", "/", Some("AWSEvents.ListRules")), "{}").1, "*");
+    }
+}
