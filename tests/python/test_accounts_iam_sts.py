@@ -267,3 +267,60 @@ def test_no_secret_is_in_the_store_or_the_log(world):
         lines = [line for line in log.splitlines() if secret in line]
         assert all(line.strip().startswith("aws_secret_access_key = ") for line in lines), lines
         assert len(lines) <= 1, "a secret key is in the server log"
+
+
+def test_seed_003_the_isv_runs_appflow_in_the_end_users_account(world, salesforce_org):
+    """Seed 003: the ISV assumes appflow-remote-role in the end user's account (the
+    data directory's) and lists connectors, creates a Salesforce connection and a
+    flow to S3, and starts it there; what the role's policy leaves out is refused."""
+    from conftest import finished_run, sim_tokens
+
+    server, end_user, consumer, isv = world
+    iam = end_user.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": isv.id}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "isv-app"}}}]}
+    role = iam.create_role(RoleName="appflow-remote-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(RoleName="appflow-remote-role", PolicyName="appflow", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Resource": "*", "Action": [
+                "appflow:List*", "appflow:Describe*", "appflow:CreateConnectorProfile", "appflow:CreateFlow",
+                "appflow:StartFlow"]},
+            {"Effect": "Deny", "Action": "appflow:DeleteConnectorProfile", "Resource": "*"}]}))
+    # The ISV's application: boto3 STS in its own account, then AppFlow with the session.
+    answer = isv.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="isv-app", ExternalId="isv-app")
+    credentials = answer["Credentials"]
+    appflow = Account(server, end_user.id, credentials["AccessKeyId"], credentials["SecretAccessKey"],
+                      credentials["SessionToken"]).client("appflow")
+
+    connectors = appflow.list_connectors()["connectors"]
+    assert {"Salesforce", "S3"} <= {c["connectorType"] for c in connectors}
+    profile_arn = appflow.create_connector_profile(
+        connectorProfileName="end-user-salesforce", connectorType="Salesforce", connectionMode="Public",
+        connectorProfileConfig={
+            "connectorProfileProperties": {"Salesforce": {"instanceUrl": salesforce_org.base_url}},
+            "connectorProfileCredentials": {"Salesforce": {"accessToken": sim_tokens(salesforce_org)["access_token"]}},
+        },
+    )["connectorProfileArn"]
+    assert profile_arn.split(":")[4] == end_user.id
+    flow_arn = appflow.create_flow(
+        flowName="isv-accounts",
+        triggerConfig={"triggerType": "OnDemand"},
+        sourceFlowConfig={"connectorType": "Salesforce", "connectorProfileName": "end-user-salesforce",
+                          "sourceConnectorProperties": {"Salesforce": {"object": "Account"}}},
+        destinationFlowConfigList=[{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
+            "bucketName": "appflow-sfdata", "s3OutputFormatConfig": {"fileType": "JSON"}}}}],
+        tasks=[{"taskType": "Filter", "sourceFields": ["Id", "Name", "CreatedDate"],
+                "connectorOperator": {"Salesforce": "PROJECTION"}}],
+    )["flowArn"]
+    assert flow_arn == f"arn:aws:appflow:{server.region}:{end_user.id}:flow/isv-accounts"
+    execution_id = appflow.start_flow(flowName="isv-accounts")["executionId"]
+    record = finished_run(appflow, "isv-accounts", execution_id)
+    assert record["executionStatus"] == "Successful", record
+    described = appflow.describe_flow(flowName="isv-accounts")
+    assert described["createdBy"] == answer["AssumedRoleUser"]["Arn"]
+    # The end user sees the flow the ISV made; the role may not delete connections.
+    assert "isv-accounts" in [f["flowName"] for f in end_user.client("appflow").list_flows()["flows"]]
+    refused = error_of(appflow.delete_connector_profile, connectorProfileName="end-user-salesforce")
+    assert refused["Code"] == "AccessDeniedException" and "explicit deny" in refused["Message"]
+    assert error_of(appflow.delete_flow, flowName="isv-accounts")["Code"] == "AccessDeniedException"

@@ -6,6 +6,9 @@ use sluice_store::{AccessKeyRow, AccountRow, KeyKind, StoreError};
 
 use crate::{new_id, new_secret, now_ms, IamError, IamResult, IdentityService};
 
+/// How a root key registered from the data directory is marked.
+const DATA_DIRECTORY_SOURCE: &str = "data-directory";
+
 /// A new account's root credentials (the secret is shown once).
 #[derive(Debug)]
 pub struct NewRootKey {
@@ -68,10 +71,28 @@ impl IdentityService {
             }
             None => {}
         }
-        self.insert_root_key(account_id, root_access_key_id, root_secret).await
+        // The data directory's earlier root key (another id: the environment's
+        // now, or the file's before) stops working; root keys made with
+        // CreateAccessKey stay.
+        for old in self.store.list_access_keys(account_id, KeyKind::Root, "").await? {
+            let from_data_dir = old.session.as_ref().and_then(|s| s.get("Source")).and_then(|s| s.as_str())
+                == Some(DATA_DIRECTORY_SOURCE);
+            if from_data_dir && old.access_key_id != root_access_key_id {
+                self.store.delete_access_key(account_id, &old.access_key_id).await?;
+                self.forget_key(&old.access_key_id);
+                tracing::info!(access_key_id = %old.access_key_id, "the data directory's earlier root key was replaced");
+            }
+        }
+        self.insert_root_key(account_id, root_access_key_id, root_secret, Some(DATA_DIRECTORY_SOURCE)).await
     }
 
-    async fn insert_root_key(&self, account_id: &str, access_key_id: &str, secret: &str) -> IamResult<()> {
+    async fn insert_root_key(
+        &self,
+        account_id: &str,
+        access_key_id: &str,
+        secret: &str,
+        source: Option<&str>,
+    ) -> IamResult<()> {
         let row = AccessKeyRow {
             access_key_id: access_key_id.into(),
             account_id: account_id.into(),
@@ -79,7 +100,7 @@ impl IdentityService {
             principal: String::new(),
             sealed_secret: self.seal_secret(access_key_id, secret),
             status: "Active".into(),
-            session: None,
+            session: source.map(|source| serde_json::json!({ "Source": source })),
             expires_at_ms: None,
             created_at_ms: now_ms(),
         };
@@ -109,7 +130,7 @@ impl IdentityService {
         })?;
         let access_key_id = new_id("AKIA");
         let secret = new_secret(40);
-        self.insert_root_key(&account_id, &access_key_id, &secret).await?;
+        self.insert_root_key(&account_id, &access_key_id, &secret, None).await?;
         Ok(NewRootKey { account, access_key_id, secret_access_key: sluice_model::wire::SecretString::new(secret) })
     }
 

@@ -142,8 +142,12 @@ impl IdentityService {
                 }
             }
         };
-        let session_token_sha256 =
-            row.session.as_ref().map(|s| s.get("TokenSha256").and_then(|v| v.as_str()).unwrap_or_default().to_string());
+        // Only sessions carry a token; a session row without its digest
+        // matches no token at all.
+        let session_token_sha256 = (row.kind == KeyKind::Session).then(|| {
+            let session = row.session.as_ref();
+            session.and_then(|s| s.get("TokenSha256")).and_then(|v| v.as_str()).unwrap_or("-").to_string()
+        });
         Ok(ResolvedKey {
             caller: Caller { account_id: row.account_id.clone(), principal, access_key_id: row.access_key_id.clone() },
             secret,

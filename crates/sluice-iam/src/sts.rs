@@ -14,6 +14,9 @@ use crate::{new_id, new_secret, now_ms, sha256_hex, Caller, IamError, IamResult,
 
 /// Shortest session STS grants (15 minutes).
 pub const MIN_DURATION_SECONDS: i32 = 900;
+/// How long an expired session's key is kept so that its callers are told
+/// it expired (1 hour).
+pub const EXPIRED_SESSION_GRACE_MS: i64 = 3_600_000;
 /// Longest session of a role chain (a session assuming another role).
 pub const CHAINED_MAX_DURATION_SECONDS: i32 = 3_600;
 
@@ -128,9 +131,11 @@ impl IdentityService {
         })
     }
 
-    /// Removes expired sessions' keys from the store; how many.
+    /// Removes the keys of sessions that expired more than
+    /// [`EXPIRED_SESSION_GRACE_MS`] ago (until then their callers hear
+    /// `ExpiredToken`, not that the key is unknown); how many.
     pub async fn sweep_expired_sessions(&self) -> IamResult<u64> {
-        Ok(self.store.delete_expired_sessions(now_ms()).await?)
+        Ok(self.store.delete_expired_sessions(now_ms() - EXPIRED_SESSION_GRACE_MS).await?)
     }
 }
 

@@ -34,7 +34,13 @@ async fn accounts_users_roles_and_sessions() {
     let names: Vec<String> = identity.list_accounts().await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, ["isv", "main"]);
 
+    // A new root key from the data directory (the environment's) replaces the earlier one.
+    identity.ensure_account("111111111111", "main", "AKIAMAINROOT11111111", "next-secret").await.unwrap();
+    assert!(matches!(identity.resolve("AKIAMAINROOT00000000").await, Err(IamError::InvalidClientTokenId)));
+    identity.resolve("AKIAMAINROOT11111111").await.unwrap().check(None, 0).unwrap();
+    identity.ensure_account("111111111111", "main", "AKIAMAINROOT00000000", "main-secret").await.unwrap();
     let root = identity.resolve("AKIAMAINROOT00000000").await.unwrap();
+    root.check(None, 0).unwrap();
     assert_eq!((root.caller.arn().as_str(), root.secret.expose()), ("arn:aws:iam::111111111111:root", "main-secret"));
     assert!(matches!(identity.resolve("AKIANOBODY").await, Err(IamError::InvalidClientTokenId)));
     let main = root.caller.clone();

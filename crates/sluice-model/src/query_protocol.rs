@@ -399,7 +399,10 @@ mod tests {
             xml.contains("<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>"),
             "{xml}"
         );
-        assert!(xml.contains("<AssumedRoleUser><Arn>arn:aws:sts::1:assumed-role/r/s</Arn>"), "{xml}");
+        // Members come in the model's order or by name, as serde_json keeps
+        // maps (its `preserve_order` feature); clients read them by name.
+        assert!(xml.contains("<AssumedRoleUser><"), "{xml}");
+        assert!(xml.contains("<Arn>arn:aws:sts::1:assumed-role/r/s</Arn>"), "{xml}");
         assert!(xml.contains("<SecretAccessKey>s&lt;&amp;&gt;</SecretAccessKey>"), "{xml}");
         assert!(xml.contains("<Expiration>2025-12-04T18:00:00Z</Expiration>"), "{xml}");
         assert!(xml.ends_with("<ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></AssumeRoleResponse>"));

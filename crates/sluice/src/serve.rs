@@ -265,6 +265,7 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         },
     );
     let listeners = tokio::spawn(listeners.run_until(until_stopped()));
+    let sessions = tokio::spawn(sweep_expired_sessions(identity, until_stopped()));
     let worker = sluice_engine::Worker::new(store, pipeline, config);
     let worker = tokio::spawn(worker.run_until(until_stopped()));
     let api = sluice_api::serve(listener, state, until_stopped());
@@ -276,7 +277,28 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         let _ = deliverer.await;
         let _ = schedules.await;
         let _ = replays.await;
+        let _ = sessions.await;
         Ok(())
     });
     Ok(RunningServer { address, data_dir: data.root.clone(), key, region: args.region.clone(), stop, task })
+}
+
+/// Removes long-expired STS sessions' keys from the store once a minute (they
+/// are refused from their expiry on; this only keeps the table small).
+async fn sweep_expired_sessions(
+    identity: sluice_iam::IdentityService,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tick.tick() => match identity.sweep_expired_sessions().await {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, "expired STS sessions removed"),
+                Err(error) => tracing::warn!(%error, "removing expired STS sessions failed"),
+            },
+        }
+    }
 }
