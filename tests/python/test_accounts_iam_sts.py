@@ -138,10 +138,85 @@ def test_resources_of_one_account_are_invisible_to_the_others(world):
     main.client("iam").create_user(UserName="only-in-main")
     assert error_of(consumer.client("iam").get_user, UserName="only-in-main")["Code"] == "NoSuchEntity"
     assert "only-in-main" not in [u["UserName"] for u in consumer.client("iam").list_users()["Users"]]
-    # AppFlow serves the data directory's account only (for now), and says so.
-    assert main.client("appflow").list_flows()["flows"] is not None
-    refused = error_of(consumer.client("appflow").list_flows)
-    assert refused["Code"] == "AccessDeniedException" and main.id in refused["Message"]
+
+
+def salesforce_profile_and_flow(appflow, org, profile, flow):
+    from conftest import sim_tokens
+
+    arn = appflow.create_connector_profile(
+        connectorProfileName=profile, connectorType="Salesforce", connectionMode="Public",
+        connectorProfileConfig={
+            "connectorProfileProperties": {"Salesforce": {"instanceUrl": org.base_url}},
+            "connectorProfileCredentials": {"Salesforce": {"accessToken": sim_tokens(org)["access_token"]}},
+        },
+    )["connectorProfileArn"]
+    flow_arn = appflow.create_flow(
+        flowName=flow,
+        triggerConfig={"triggerType": "OnDemand"},
+        sourceFlowConfig={"connectorType": "Salesforce", "connectorProfileName": profile,
+                          "sourceConnectorProperties": {"Salesforce": {"object": "Account"}}},
+        destinationFlowConfigList=[{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
+            "bucketName": f"exports-{flow}", "s3OutputFormatConfig": {"fileType": "JSON"}}}}],
+        tasks=[{"taskType": "Filter", "sourceFields": ["Id", "Name"], "connectorOperator": {"Salesforce": "PROJECTION"}}],
+    )["flowArn"]
+    return arn, flow_arn
+
+
+def test_appflow_resources_of_one_account_are_invisible_to_the_others(world, salesforce_org):
+    from conftest import finished_run
+
+    server, main, consumer, isv = world
+    ours, theirs = main.client("appflow"), consumer.client("appflow")
+    profile_arn, flow_arn = salesforce_profile_and_flow(ours, salesforce_org, "crm", "accounts")
+    assert profile_arn.split(":")[4] == main.id and flow_arn.split(":")[4] == main.id
+    ours.tag_resource(resourceArn=flow_arn, tags={"team": "sales"})
+
+    assert theirs.list_flows()["flows"] == []
+    assert theirs.describe_connector_profiles()["connectorProfileDetails"] == []
+    assert theirs.describe_connector_profiles(connectorProfileNames=["crm"])["connectorProfileDetails"] == []
+    for call, kwargs in (
+        (theirs.describe_flow, {"flowName": "accounts"}),
+        (theirs.start_flow, {"flowName": "accounts"}),
+        (theirs.delete_flow, {"flowName": "accounts"}),
+        (theirs.describe_flow_execution_records, {"flowName": "accounts"}),
+        (theirs.delete_connector_profile, {"connectorProfileName": "crm"}),
+    ):
+        assert error_of(call, **kwargs)["Code"] == "ResourceNotFoundException", call
+    # Another account's ARNs are refused too.
+    assert error_of(theirs.list_tags_for_resource, resourceArn=flow_arn)["Code"] in ("ValidationException", "ResourceNotFoundException")
+    assert error_of(theirs.tag_resource, resourceArn=flow_arn, tags={"x": "y"})["Code"] in ("ValidationException", "ResourceNotFoundException")
+    assert ours.list_tags_for_resource(resourceArn=flow_arn)["tags"] == {"team": "sales"}
+
+    # Run reports go to the default bus of the flow's account.
+    reports = {}
+    for account in (main, consumer):
+        sqs, events = account.client("sqs"), account.client("events")
+        url = sqs.create_queue(QueueName="run-reports")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="run-reports", EventPattern=json.dumps(
+            {"source": ["aws.appflow"], "detail-type": ["AppFlow End Flow Run Report"]}))
+        events.put_targets(Rule="run-reports", Targets=[{"Id": "q", "Arn": arn}])
+        reports[account.id] = (sqs, url)
+
+    # The same names are the consumer's own; runs stay in their account.
+    their_profile, their_flow = salesforce_profile_and_flow(theirs, salesforce_org, "crm", "accounts")
+    assert their_flow == flow_arn.replace(main.id, consumer.id)
+    execution_id = theirs.start_flow(flowName="accounts")["executionId"]
+    assert finished_run(theirs, "accounts", execution_id)["executionStatus"] == "Successful"
+    sqs, url = reports[consumer.id]
+    received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", [])
+    assert len(received) == 1, received
+    report = json.loads(received[0]["Body"])
+    assert (report["account"], report["detail"]["flow-arn"]) == (consumer.id, their_flow)
+    sqs, url = reports[main.id]
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []) == []
+    assert ours.describe_flow_execution_records(flowName="accounts")["flowExecutions"] == []
+    assert [f["flowName"] for f in ours.list_flows()["flows"]] == ["accounts"]
+    ours.delete_flow(flowName="accounts")
+    assert theirs.describe_flow(flowName="accounts")["flowArn"] == their_flow
+    ours.delete_connector_profile(connectorProfileName="crm")
+    theirs.delete_flow(flowName="accounts")
+    theirs.delete_connector_profile(connectorProfileName="crm")
 
 
 def test_iam_users_are_allowed_and_denied_by_their_policies(world):

@@ -1,7 +1,7 @@
 //! Shared state of the API handlers.
 
 use sluice_bus::EventBusService;
-use sluice_iam::IdentityService;
+use sluice_iam::{Caller, IdentityService};
 use sluice_model::wire::SecretString;
 use sluice_service::appflow::AppflowService;
 
@@ -45,9 +45,27 @@ impl AppState {
         self.appflow.region()
     }
 
-    /// The server's own account (its data directory's), the one AppFlow
-    /// serves.
+    /// The server's own account (its data directory's).
     pub fn account_id(&self) -> &str {
         self.appflow.account_id()
+    }
+}
+
+/// The AppFlow service of the request's caller's account (an extractor:
+/// the authentication middleware put the [`Caller`] in the request).
+pub struct CallerAppflow(pub AppflowService);
+
+impl axum::extract::FromRequestParts<AppState> for CallerAppflow {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .ok_or_else(|| crate::error::ApiError::Internal("the request has no authenticated caller".into()))?;
+        Ok(Self(state.appflow.for_account(&caller.account_id)))
     }
 }

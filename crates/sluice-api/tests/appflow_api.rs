@@ -33,7 +33,8 @@ async fn harness() -> Harness {
 async fn harness_with(config: SimConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = sluice_store::open_store(&url).await.unwrap();
+    // The AppFlow view of the server's account, as `sluice serve` builds it.
+    let store = sluice_store::open_store(&url).await.unwrap().for_account("123456789012");
     let vault = Arc::new(sluice_vault::Vault::from_key([3u8; 32]));
     let settings = sluice_connectors::ConnectorSettings {
         salesforce_app: Some(sluice_connectors::salesforce::client::ClientApp {

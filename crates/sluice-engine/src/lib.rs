@@ -149,6 +149,11 @@ pub struct RefusedRecords {
 }
 
 impl RunContext {
+    /// The account the run's flow belongs to.
+    pub fn account_id(&self) -> &str {
+        self.store.account_scope()
+    }
+
     /// A context for running `flow` outside a worker (tests, tools):
     /// progress goes to `store`.
     pub fn new(
@@ -373,9 +378,11 @@ impl Worker {
 
     async fn run_claimed_inner(&self, claimed: ClaimedRun) -> Result<(), EngineError> {
         let owner = self.config.owner.clone();
-        let Some(flow) = self.store.get_flow(&claimed.flow_name).await? else {
+        // The run's flow, profiles and records are its account's.
+        let store = self.store.for_account(&claimed.account_id);
+        let Some(flow) = store.get_flow(&claimed.flow_name).await? else {
             tracing::warn!(execution_id = %claimed.execution_id, flow = %claimed.flow_name, "flow deleted before its run started");
-            self.store.finish_run(&claimed.execution_id, &owner).await?;
+            store.finish_run(&claimed.execution_id, &owner).await?;
             return Ok(());
         };
         tracing::info!(execution_id = %claimed.execution_id, flow = %flow.name, attempt = claimed.attempts, "run started");
@@ -387,7 +394,7 @@ impl Worker {
             .unwrap_or_else(now_ms);
         let clock = self.config.clock.clone();
         let lag_ms = self.config.settle_lag.as_millis() as i64;
-        let planned = trigger::plan_run(&*self.store, &flow, claimed.request.as_ref(), clock.now_ms(), lag_ms).await;
+        let planned = trigger::plan_run(&*store, &flow, claimed.request.as_ref(), clock.now_ms(), lag_ms).await;
         let (plan, unplanned) = match planned {
             Ok(plan) => (plan, None),
             Err(e) => (trigger::RunPlan::default(), Some(RunError::Failed(format!("cannot plan the run: {e}")))),
@@ -397,15 +404,15 @@ impl Worker {
             (w.start.map(ms), ms(w.end))
         });
         let ctx = Arc::new(
-            RunContext::new(self.store.clone(), flow, &claimed.execution_id, started_at_ms, claimed.attempts)
+            RunContext::new(store.clone(), flow, &claimed.execution_id, started_at_ms, claimed.attempts)
                 .with_plan(plan),
         );
-        if self.store.cancel_requested(&claimed.execution_id).await? {
+        if store.cancel_requested(&claimed.execution_id).await? {
             ctx.cancel();
         }
         let cancel = ctx.scope().cancel.clone();
         let pull_start = window.and_then(|(start, _)| start).unwrap_or_else(|| clock.now_ms());
-        update_execution(&*self.store, &ctx.flow.name, &ctx.execution_id, |record| {
+        update_execution(&*store, &ctx.flow.name, &ctx.execution_id, |record| {
             record.execution_status = Some(ExecutionStatus::InProgress);
             record.data_pull_start_time = Some(EpochSeconds::from_millis(pull_start));
         })
@@ -429,7 +436,7 @@ impl Worker {
         }
         // Keeps the lease alive and watches for cancel requests while the run goes.
         let heartbeat = {
-            let store = self.store.clone();
+            let store = store.clone();
             let execution_id = ctx.execution_id.clone();
             let owner = owner.clone();
             let lease = self.config.lease;
@@ -464,7 +471,7 @@ impl Worker {
         let refused = ctx.refused.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let retried = Some(ctx.retried_calls());
         let pull_end = window.map(|(_, end)| end).unwrap_or_else(|| clock.now_ms());
-        update_execution_full(&*self.store, &ctx.flow.name, &ctx.execution_id, retried, |record| {
+        update_execution_full(&*store, &ctx.flow.name, &ctx.execution_id, retried, |record| {
             set_counters(record, progress);
             record.data_pull_end_time = Some(EpochSeconds::from_millis(pull_end));
             let result = record.execution_result.get_or_insert_with(empty_result);
@@ -501,7 +508,7 @@ impl Worker {
         if !matches!(outcome, Err(RunError::Cancelled)) {
             let checkpoint = ctx.checkpoint.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let recorded = trigger::record_outcome(
-                &*self.store,
+                &*store,
                 &ctx.flow,
                 &ctx.plan,
                 outcome.is_ok(),
@@ -516,7 +523,7 @@ impl Worker {
                 }
             }
         }
-        if !self.store.finish_run(&ctx.execution_id, &owner).await? {
+        if !store.finish_run(&ctx.execution_id, &owner).await? {
             tracing::warn!(execution_id = %ctx.execution_id, "the run's lease was taken over before it finished");
         }
         self.config.reports.send(ended.clone()).await;

@@ -34,14 +34,25 @@ use crate::{EngineError, RunError};
 /// source connector).
 #[async_trait::async_trait]
 pub trait EventSubscriber: Send + Sync + 'static {
-    /// Subscribes to the events of `flow`'s source from `start`.
-    async fn subscribe(&self, flow: &FlowRecord, start: EventStart) -> Result<Box<dyn EventSubscription>, RunError>;
+    /// Subscribes to the events of `flow`'s source (a flow of `account_id`)
+    /// from `start`.
+    async fn subscribe(
+        &self,
+        account_id: &str,
+        flow: &FlowRecord,
+        start: EventStart,
+    ) -> Result<Box<dyn EventSubscription>, RunError>;
 }
 
 #[async_trait::async_trait]
 impl EventSubscriber for crate::pipeline::PipelineRunner {
-    async fn subscribe(&self, flow: &FlowRecord, start: EventStart) -> Result<Box<dyn EventSubscription>, RunError> {
-        crate::pipeline::PipelineRunner::subscribe(self, flow, start).await
+    async fn subscribe(
+        &self,
+        account_id: &str,
+        flow: &FlowRecord,
+        start: EventStart,
+    ) -> Result<Box<dyn EventSubscription>, RunError> {
+        crate::pipeline::PipelineRunner::subscribe(self, account_id, flow, start).await
     }
 }
 
@@ -104,7 +115,8 @@ pub struct Listeners {
     store: Arc<dyn MetadataStore>,
     subscriber: Arc<dyn EventSubscriber>,
     config: ListenerConfig,
-    running: HashMap<String, JoinHandle<()>>,
+    /// By (account, flow).
+    running: HashMap<(String, String), JoinHandle<()>>,
 }
 
 impl Listeners {
@@ -113,10 +125,10 @@ impl Listeners {
         Self { store, subscriber, config, running: HashMap::new() }
     }
 
-    /// The flows this server listens to now.
+    /// The flows this server listens to now (of every account).
     pub fn listening(&self) -> Vec<String> {
         let mut names: Vec<String> =
-            self.running.iter().filter(|(_, task)| !task.is_finished()).map(|(name, _)| name.clone()).collect();
+            self.running.iter().filter(|(_, task)| !task.is_finished()).map(|((_, name), _)| name.clone()).collect();
         names.sort();
         names
     }
@@ -132,30 +144,31 @@ impl Listeners {
         for row in wanted {
             let free = row.owner.as_deref().is_none_or(|owner| owner == self.config.owner)
                 || row.until_ms.is_none_or(|until| until < now);
-            if free && self.store.claim_listener(&row.flow_name, &self.config.owner, now, lease_ms).await? {
-                keep.push(row.flow_name);
+            let store = self.store.for_account(&row.account_id);
+            if free && store.claim_listener(&row.flow_name, &self.config.owner, now, lease_ms).await? {
+                keep.push((row.account_id, row.flow_name));
             }
         }
-        self.running.retain(|name, task| {
-            let kept = keep.contains(name) && !task.is_finished();
+        self.running.retain(|(account, name), task| {
+            let kept = keep.iter().any(|(a, n)| a == account && n == name) && !task.is_finished();
             if !kept {
                 task.abort();
-                tracing::info!(flow = %name, "listener stopped");
+                tracing::info!(flow = %name, account = %account, "listener stopped");
             }
             kept
         });
-        for name in keep {
-            if self.running.contains_key(&name) {
+        for (account, name) in keep {
+            if self.running.contains_key(&(account.clone(), name.clone())) {
                 continue;
             }
-            tracing::info!(flow = %name, owner = %self.config.owner, "listener started");
+            tracing::info!(flow = %name, account = %account, owner = %self.config.owner, "listener started");
             let listener = FlowListener {
                 flow_name: name.clone(),
-                store: self.store.clone(),
+                store: self.store.for_account(&account),
                 subscriber: self.subscriber.clone(),
                 config: self.config.clone(),
             };
-            self.running.insert(name, tokio::spawn(listener.run()));
+            self.running.insert((account, name), tokio::spawn(listener.run()));
         }
         Ok(())
     }
@@ -179,10 +192,10 @@ impl Listeners {
 
     /// Stops every listener and gives the leases back.
     pub async fn stop(&mut self) {
-        for (name, task) in self.running.drain() {
+        for ((account, name), task) in self.running.drain() {
             task.abort();
             let _ = task.await;
-            if let Err(e) = self.store.release_listener(&name, &self.config.owner).await {
+            if let Err(e) = self.store.for_account(&account).release_listener(&name, &self.config.owner).await {
                 tracing::warn!(flow = %name, error = %e, "cannot give the listener lease back; it will expire");
             }
         }
@@ -249,8 +262,11 @@ impl FlowListener {
         let trigger = self.store.get_trigger(&self.flow_name).await?;
         let start = event_start(trigger.as_ref().and_then(|t| t.source_state.as_ref()));
         tracing::info!(flow = %self.flow_name, checkpoint = ?start.checkpoint, since_ms = ?start.since_ms, "subscribing");
-        let mut subscription =
-            self.subscriber.subscribe(&flow, start).await.map_err(|e| ListenError::Source(e.to_string()))?;
+        let mut subscription = self
+            .subscriber
+            .subscribe(self.store.account_scope(), &flow, start)
+            .await
+            .map_err(|e| ListenError::Source(e.to_string()))?;
         loop {
             let (events, checkpoint) = self.collect(&mut *subscription).await?;
             let count = events.len();

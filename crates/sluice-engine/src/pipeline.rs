@@ -65,20 +65,25 @@ impl PipelineRunner {
 
     /// Opens the profile a flow names (refused at once when it is marked
     /// as needing new credentials).
-    async fn profile(&self, name: Option<&str>) -> Result<Option<OpenedProfile>, RunError> {
+    async fn profile(&self, account_id: &str, name: Option<&str>) -> Result<Option<OpenedProfile>, RunError> {
         let Some(name) = name else { return Ok(None) };
-        let opened = self.profiles.open(name).await.map_err(RunError::Failed)?;
+        let opened = self.profiles.of_account(account_id).open(name).await.map_err(RunError::Failed)?;
         opened.ensure_authorized().map_err(RunError::Failed)?;
         Ok(Some(opened))
     }
 
     /// Opens the flow's source and compiles its tasks; `None` when the
     /// source has nothing to read (and so no schema).
-    async fn open_read(&self, flow: &FlowSpec, scope: &RunScope) -> Result<Option<OpenRead>, RunError> {
+    async fn open_read(
+        &self,
+        account_id: &str,
+        flow: &FlowSpec,
+        scope: &RunScope,
+    ) -> Result<Option<OpenRead>, RunError> {
         let source_config = &flow.source_flow_config;
         let source_type = source_config.connector_type;
         let connector = self.connector(source_type)?;
-        let profile = self.profile(source_config.connector_profile_name.as_deref()).await?;
+        let profile = self.profile(account_id, source_config.connector_profile_name.as_deref()).await?;
         let source = connector
             .open_source(profile.as_ref().map(OpenedProfile::input), source_config, scope)
             .await
@@ -92,16 +97,18 @@ impl PipelineRunner {
         Ok(Some(OpenRead { source, plan, fields, source_type }))
     }
 
-    /// Subscribes to the events of an event flow's source, from `start`.
+    /// Subscribes to the events of an event flow's source (a flow of
+    /// `account_id`), from `start`.
     pub async fn subscribe(
         &self,
+        account_id: &str,
         flow: &FlowRecord,
         start: EventStart,
     ) -> Result<Box<dyn EventSubscription>, RunError> {
         let spec = FlowSpec::from_document(&flow.definition).map_err(RunError::Failed)?;
         let source = &spec.source_flow_config;
         let connector = self.connector(source.connector_type)?;
-        let profile = self.profile(source.connector_profile_name.as_deref()).await?;
+        let profile = self.profile(account_id, source.connector_profile_name.as_deref()).await?;
         connector
             .subscribe(profile.as_ref().map(OpenedProfile::input), source, start)
             .await
@@ -111,10 +118,15 @@ impl PipelineRunner {
     /// Runs the source and the tasks of a flow on at most `limit` source
     /// records and returns the records the destination would get, writing
     /// nothing (Sluice's `sluice flow preview`).
-    pub async fn preview(&self, flow: &FlowRecord, limit: usize) -> Result<Vec<Map<String, Value>>, RunError> {
+    pub async fn preview(
+        &self,
+        account_id: &str,
+        flow: &FlowRecord,
+        limit: usize,
+    ) -> Result<Vec<Map<String, Value>>, RunError> {
         let spec = FlowSpec::from_document(&flow.definition).map_err(RunError::Failed)?;
         let scope = RunScope::new(&flow.name, "preview", time::OffsetDateTime::now_utc(), 1).without_retries();
-        let Some(read) = self.open_read(&spec, &scope).await? else { return Ok(Vec::new()) };
+        let Some(read) = self.open_read(account_id, &spec, &scope).await? else { return Ok(Vec::new()) };
         let request = ReadRequest { fields: read.fields.clone(), limit: Some(limit.max(1)), ..ReadRequest::default() };
         let source_name = read.source_type.as_str();
         let mut batches = read.source.read(request).await.map_err(|e| RunError::from_connector(source_name, e))?;
@@ -180,14 +192,14 @@ impl FlowRunner for PipelineRunner {
             )));
         }
         let scope = ctx.scope();
-        let Some(read) = self.open_read(&flow, scope).await? else {
+        let Some(read) = self.open_read(ctx.account_id(), &flow, scope).await? else {
             tracing::info!(execution_id = %ctx.execution_id, "the source has nothing to read");
             return Ok(RunProgress::default());
         };
         let source_name = source_type.as_str();
         let destination_name = destination_type.as_str();
         let sink_connector = self.connector(destination_type)?;
-        let sink_profile = self.profile(destination.connector_profile_name.as_deref()).await?;
+        let sink_profile = self.profile(ctx.account_id(), destination.connector_profile_name.as_deref()).await?;
         let output_schema = read.plan.output_schema();
         let capabilities = read.source.capabilities();
         let plan = &ctx.plan;

@@ -56,9 +56,15 @@ pub struct Profiles {
 }
 
 impl Profiles {
-    /// Profiles of `store`, credentials opened with `vault`.
+    /// Profiles of `store` (of the account it is a view of), credentials
+    /// opened with `vault`.
     pub fn new(store: Arc<dyn MetadataStore>, vault: Arc<Vault>) -> Self {
         Self { store, vault }
+    }
+
+    /// The profiles of `account_id`.
+    pub fn of_account(&self, account_id: &str) -> Self {
+        Self { store: self.store.for_account(account_id), vault: self.vault.clone() }
     }
 
     /// Opens the profile called `name`. The error says what is wrong

@@ -47,19 +47,20 @@ impl Scheduler {
         let mut tick = Tick::default();
         for trigger in self.store.due_triggers(now, DUE_PER_TICK).await? {
             let Some(due) = trigger.next_fire_ms else { continue };
+            let store = self.store.for_account(&trigger.account_id);
             let name = trigger.flow_name.clone();
-            let flow = self.store.get_flow(&name).await?;
+            let flow = store.get_flow(&name).await?;
             let spec = flow.as_ref().and_then(|f| FlowSpec::from_document(&f.definition).ok());
             let active = flow.as_ref().is_some_and(|f| f.status == FlowStatus::Active.as_str())
                 && spec.as_ref().is_some_and(|s| s.trigger_config.trigger_type == TriggerType::Scheduled);
             let (Some(_), Some(spec), true) = (flow, spec, active) else {
                 // Not an active scheduled flow (any more): no further occurrence.
-                self.store.fire_trigger(&name, due, None, None, now).await?;
+                store.fire_trigger(&name, due, None, None, now).await?;
                 continue;
             };
             let next = occurrence_after(&spec, due, now);
-            if self.store.run_in_flight(&name).await? {
-                if self.store.fire_trigger(&name, due, next, None, now).await? {
+            if store.run_in_flight(&name).await? {
+                if store.fire_trigger(&name, due, next, None, now).await? {
                     tracing::info!(flow = %name, due, "occurrence passed over: a run of the flow is still going (the next run covers its window)");
                     tick.skipped.push(name);
                 }
@@ -68,7 +69,7 @@ impl Scheduler {
             let execution_id = uuid::Uuid::new_v4().to_string();
             let execution = crate::new_execution(&execution_id, &name, now);
             let request = RunRequest::Scheduled { fire_ms: due }.to_value();
-            if self.store.fire_trigger(&name, due, next, Some((&execution, &request)), now).await? {
+            if store.fire_trigger(&name, due, next, Some((&execution, &request)), now).await? {
                 tracing::info!(flow = %name, %execution_id, due, next = ?next, "scheduled run queued");
                 tick.queued.push((name, execution_id));
             }

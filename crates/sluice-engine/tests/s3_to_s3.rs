@@ -228,7 +228,7 @@ async fn preview_reads_an_object_storage_source() {
     let harness = common::Harness::new().await;
     put(&harness.objects, "landing/csv/customers.csv", CUSTOMERS_CSV.as_bytes());
     let record = flow("preview", "CSV", "csv", "CSV", tasks());
-    let records = harness.runner().preview(&record, 2).await.unwrap();
+    let records = harness.runner().preview("", &record, 2).await.unwrap();
     // Two source records read: one delivered, one dropped (no email).
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["customer_id"], json!(1));

@@ -176,6 +176,20 @@ pub trait MetadataStore:
     /// Which backend this is ("sqlite" or "postgres").
     fn backend_name(&self) -> &'static str;
 
+    /// The same store, its AppFlow resources (profiles, flows, runs,
+    /// triggers) those of `account_id`: every name-keyed call of the view
+    /// reads and writes that account's only. The queue-wide calls
+    /// (`claim_run`, `due_triggers`, `listening_flows`, leases) see every
+    /// account and say which one a row is; work on it goes through
+    /// `for_account` of that account.
+    fn for_account(&self, account_id: &str) -> std::sync::Arc<dyn MetadataStore>;
+    /// The account this view is of (`""` for a store just opened, which
+    /// holds no account's AppFlow resources but those from before accounts).
+    fn account_scope(&self) -> &str;
+    /// Gives the AppFlow resources that belong to no account (stored before
+    /// accounts existed) to `account_id`; how many rows moved.
+    async fn adopt_unowned(&self, account_id: &str) -> StoreResult<u64>;
+
     /// Stores a new connector profile; `AlreadyExists` if the name is taken.
     async fn create_profile(&self, profile: &ProfileRecord) -> StoreResult<()>;
     /// The profile with that name.

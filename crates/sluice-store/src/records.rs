@@ -107,6 +107,8 @@ pub struct Page<T> {
 pub struct ClaimedRun {
     /// The execution.
     pub execution_id: String,
+    /// The account of its flow.
+    pub account_id: String,
     /// Its flow.
     pub flow_name: String,
     /// How many times it has been claimed, this claim included.
@@ -118,6 +120,8 @@ pub struct ClaimedRun {
 /// An event flow that wants a listener, and who holds its lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerRow {
+    /// The account of the flow.
+    pub account_id: String,
     /// The event flow.
     pub flow_name: String,
     /// The server holding its listener lease, if any.
@@ -129,6 +133,8 @@ pub struct ListenerRow {
 /// A scheduled or event flow's trigger state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerRow {
+    /// The account of the flow.
+    pub account_id: String,
     /// The flow.
     pub flow_name: String,
     /// When the next occurrence is due (ms); `None`: no further occurrence

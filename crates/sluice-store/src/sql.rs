@@ -24,6 +24,9 @@ pub(crate) enum Backend {
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    /// The account whose AppFlow resources this view holds
+    /// ([`MetadataStore::for_account`]).
+    pub(crate) account: std::sync::Arc<str>,
 }
 
 const PROFILE_COLUMNS: &str = "name, arn, connector_type, connector_label, connection_mode, properties, sealed_credentials, created_at_ms, updated_at_ms, auth_error";
@@ -60,7 +63,7 @@ impl SqlStore {
         let pool = options.connect(&url).await?;
         MIGRATOR.run(&pool).await?;
         tracing::info!(backend = ?backend, "metadata store ready");
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, account: "".into() })
     }
 
     /// Fails with `NotFound` unless every named profile exists; on
@@ -73,10 +76,11 @@ impl SqlStore {
     ) -> StoreResult<()> {
         for profile in names {
             let exists = sqlx::query(dynamic(format!(
-                "SELECT name FROM connector_profiles WHERE name = $1{}",
+                "SELECT name FROM connector_profiles WHERE name = $1 AND account_id = $2{}",
                 self.share_lock()
             )))
             .bind(profile)
+            .bind(&*self.account)
             .fetch_optional(&mut **tx)
             .await?;
             if exists.is_none() {
@@ -116,6 +120,7 @@ impl SqlStore {
 
 /// Queues a run (`request`: what it is for).
 pub(crate) fn enqueue_query(
+    account_id: &str,
     execution_id: &str,
     flow_name: &str,
     now_ms: i64,
@@ -123,25 +128,30 @@ pub(crate) fn enqueue_query(
 ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(
         "INSERT INTO run_queue (execution_id, flow_name, enqueued_at_ms, attempts, lease_owner, \
-         lease_expires_at_ms, cancel_requested, request) VALUES ($1, $2, $3, 0, NULL, NULL, 0, $4)",
+         lease_expires_at_ms, cancel_requested, request, account_id) VALUES ($1, $2, $3, 0, NULL, NULL, 0, $4, $5)",
     )
     .bind(execution_id.to_string())
     .bind(flow_name.to_string())
     .bind(now_ms)
     .bind(request.map(Value::to_string))
+    .bind(account_id.to_string())
 }
 
 /// The INSERT of a new execution record.
 pub(crate) fn insert_execution_query(
+    account_id: &str,
     e: &ExecutionRow,
 ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-    sqlx::query(dynamic(format!("INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")))
-        .bind(e.execution_id.clone())
-        .bind(e.flow_name.clone())
-        .bind(e.status.clone())
-        .bind(e.record.to_string())
-        .bind(e.started_at_ms)
-        .bind(e.updated_at_ms)
+    sqlx::query(dynamic(format!(
+        "INSERT INTO flow_executions ({EXECUTION_COLUMNS}, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )))
+    .bind(e.execution_id.clone())
+    .bind(e.flow_name.clone())
+    .bind(e.status.clone())
+    .bind(e.record.to_string())
+    .bind(e.started_at_ms)
+    .bind(e.updated_at_ms)
+    .bind(account_id.to_string())
 }
 
 /// A statement assembled at run time from this file's constants (column
@@ -235,9 +245,32 @@ impl MetadataStore for SqlStore {
         }
     }
 
+    fn for_account(&self, account_id: &str) -> std::sync::Arc<dyn MetadataStore> {
+        std::sync::Arc::new(Self { pool: self.pool.clone(), backend: self.backend, account: account_id.into() })
+    }
+
+    fn account_scope(&self) -> &str {
+        &self.account
+    }
+
+    async fn adopt_unowned(&self, account_id: &str) -> StoreResult<u64> {
+        let mut tx = self.write_transaction().await?;
+        let mut moved = 0;
+        for table in ["connector_profiles", "flows", "flow_profiles", "flow_executions", "run_queue", "flow_triggers"] {
+            let result = sqlx::query(dynamic(format!("UPDATE {table} SET account_id = $1 WHERE account_id = ''")))
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?;
+            moved += result.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
     async fn create_profile(&self, p: &ProfileRecord) -> StoreResult<()> {
         let result = sqlx::query(dynamic(format!(
-            "INSERT INTO connector_profiles ({PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO connector_profiles ({PROFILE_COLUMNS}, account_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         )))
         .bind(&p.name)
         .bind(&p.arn)
@@ -249,6 +282,7 @@ impl MetadataStore for SqlStore {
         .bind(p.created_at_ms)
         .bind(p.updated_at_ms)
         .bind(&p.auth_error)
+        .bind(&*self.account)
         .execute(&self.pool)
         .await;
         match result {
@@ -261,16 +295,19 @@ impl MetadataStore for SqlStore {
     }
 
     async fn get_profile(&self, name: &str) -> StoreResult<Option<ProfileRecord>> {
-        let row = sqlx::query(dynamic(format!("SELECT {PROFILE_COLUMNS} FROM connector_profiles WHERE name = $1")))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(dynamic(format!(
+            "SELECT {PROFILE_COLUMNS} FROM connector_profiles WHERE name = $1 AND account_id = $2"
+        )))
+        .bind(name)
+        .bind(&*self.account)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(profile_from_row).transpose()
     }
 
     async fn list_profiles(&self, filter: &ProfileFilter, page: &PageRequest) -> StoreResult<Page<ProfileRecord>> {
-        let mut sql = format!("SELECT {PROFILE_COLUMNS} FROM connector_profiles WHERE 1 = 1");
-        let mut binds: Vec<String> = Vec::new();
+        let mut sql = format!("SELECT {PROFILE_COLUMNS} FROM connector_profiles WHERE account_id = $1");
+        let mut binds: Vec<String> = vec![self.account.to_string()];
         let placeholder = |binds: &mut Vec<String>, value: &str| {
             binds.push(value.to_string());
             format!("${}", binds.len())
@@ -305,7 +342,7 @@ impl MetadataStore for SqlStore {
         let result = sqlx::query(
             "UPDATE connector_profiles SET arn = $1, connector_type = $2, connector_label = $3, connection_mode = $4, \
              properties = $5, sealed_credentials = $6, created_at_ms = $7, updated_at_ms = $8, auth_error = $9 \
-             WHERE name = $10",
+             WHERE name = $10 AND account_id = $11",
         )
         .bind(&p.arn)
         .bind(&p.connector_type)
@@ -317,6 +354,7 @@ impl MetadataStore for SqlStore {
         .bind(p.updated_at_ms)
         .bind(&p.auth_error)
         .bind(&p.name)
+        .bind(&*self.account)
         .execute(&self.pool)
         .await?;
         one_profile_changed(&result, &p.name)
@@ -325,20 +363,23 @@ impl MetadataStore for SqlStore {
     async fn save_profile_credentials(&self, name: &str, sealed: &str, now_ms: i64) -> StoreResult<()> {
         let result = sqlx::query(
             "UPDATE connector_profiles SET sealed_credentials = $1, auth_error = NULL, \
-             updated_at_ms = CASE WHEN updated_at_ms < $2 THEN $2 ELSE updated_at_ms + 1 END WHERE name = $3",
+             updated_at_ms = CASE WHEN updated_at_ms < $2 THEN $2 ELSE updated_at_ms + 1 END \
+             WHERE name = $3 AND account_id = $4",
         )
         .bind(sealed)
         .bind(now_ms)
         .bind(name)
+        .bind(&*self.account)
         .execute(&self.pool)
         .await?;
         one_profile_changed(&result, name)
     }
 
     async fn set_profile_auth_error(&self, name: &str, auth_error: Option<&str>) -> StoreResult<()> {
-        let result = sqlx::query("UPDATE connector_profiles SET auth_error = $1 WHERE name = $2")
+        let result = sqlx::query("UPDATE connector_profiles SET auth_error = $1 WHERE name = $2 AND account_id = $3")
             .bind(auth_error)
             .bind(name)
+            .bind(&*self.account)
             .execute(&self.pool)
             .await?;
         one_profile_changed(&result, name)
@@ -348,25 +389,31 @@ impl MetadataStore for SqlStore {
         let mut tx = self.write_transaction().await?;
         // Delete first: on PostgreSQL this waits for a concurrent CreateFlow
         // holding the row FOR SHARE, so its reference is visible below.
-        let arn: Option<String> = sqlx::query("SELECT arn FROM connector_profiles WHERE name = $1")
+        let arn: Option<String> = sqlx::query("SELECT arn FROM connector_profiles WHERE name = $1 AND account_id = $2")
             .bind(name)
+            .bind(&*self.account)
             .fetch_optional(&mut *tx)
             .await?
             .map(|row| row.try_get("arn"))
             .transpose()?;
-        let deleted =
-            sqlx::query("DELETE FROM connector_profiles WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        let deleted = sqlx::query("DELETE FROM connector_profiles WHERE name = $1 AND account_id = $2")
+            .bind(name)
+            .bind(&*self.account)
+            .execute(&mut *tx)
+            .await?;
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound { kind: "connector profile", name: name.to_string() });
         }
-        let users: Vec<String> =
-            sqlx::query("SELECT flow_name FROM flow_profiles WHERE profile_name = $1 ORDER BY flow_name")
-                .bind(name)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| row.try_get("flow_name"))
-                .collect::<Result<_, _>>()?;
+        let users: Vec<String> = sqlx::query(
+            "SELECT flow_name FROM flow_profiles WHERE profile_name = $1 AND account_id = $2 ORDER BY flow_name",
+        )
+        .bind(name)
+        .bind(&*self.account)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get("flow_name"))
+        .collect::<Result<_, _>>()?;
         if !users.is_empty() && !force {
             tx.rollback().await?;
             return Err(StoreError::ProfileInUse { profile: name.to_string(), flows: users });
@@ -381,16 +428,18 @@ impl MetadataStore for SqlStore {
     async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
         let mut tx = self.write_transaction().await?;
         self.ensure_profiles_exist(&mut tx, &flow.profile_names).await?;
-        let inserted =
-            sqlx::query(dynamic(format!("INSERT INTO flows ({FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")))
-                .bind(&flow.name)
-                .bind(&flow.arn)
-                .bind(&flow.status)
-                .bind(flow.definition.to_string())
-                .bind(flow.created_at_ms)
-                .bind(flow.updated_at_ms)
-                .execute(&mut *tx)
-                .await;
+        let inserted = sqlx::query(dynamic(format!(
+            "INSERT INTO flows ({FLOW_COLUMNS}, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        )))
+        .bind(&flow.name)
+        .bind(&flow.arn)
+        .bind(&flow.status)
+        .bind(flow.definition.to_string())
+        .bind(flow.created_at_ms)
+        .bind(flow.updated_at_ms)
+        .bind(&*self.account)
+        .execute(&mut *tx)
+        .await;
         match inserted {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
@@ -398,20 +447,22 @@ impl MetadataStore for SqlStore {
             }
             Err(e) => return Err(e.into()),
         }
-        insert_flow_profiles(&mut tx, flow).await?;
+        insert_flow_profiles(&mut tx, &self.account, flow).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn get_flow(&self, name: &str) -> StoreResult<Option<FlowRecord>> {
-        let Some(row) = sqlx::query(dynamic(format!("SELECT {FLOW_COLUMNS} FROM flows WHERE name = $1")))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
+        let Some(row) =
+            sqlx::query(dynamic(format!("SELECT {FLOW_COLUMNS} FROM flows WHERE name = $1 AND account_id = $2")))
+                .bind(name)
+                .bind(&*self.account)
+                .fetch_optional(&self.pool)
+                .await?
         else {
             return Ok(None);
         };
-        let profiles = flow_profile_names(&self.pool, name).await?;
+        let profiles = flow_profile_names(&self.pool, &self.account, name).await?;
         flow_from_row(&row, profiles).map(Some)
     }
 
@@ -420,22 +471,26 @@ impl MetadataStore for SqlStore {
         let rows = match &page.cursor {
             Some(cursor) => {
                 sqlx::query(dynamic(format!(
-                    "SELECT {FLOW_COLUMNS} FROM flows WHERE name > $1 ORDER BY name LIMIT {limit}"
+                    "SELECT {FLOW_COLUMNS} FROM flows WHERE name > $1 AND account_id = $2 ORDER BY name LIMIT {limit}"
                 )))
                 .bind(cursor)
+                .bind(&*self.account)
                 .fetch_all(&self.pool)
                 .await?
             }
             None => {
-                sqlx::query(dynamic(format!("SELECT {FLOW_COLUMNS} FROM flows ORDER BY name LIMIT {limit}")))
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(dynamic(format!(
+                    "SELECT {FLOW_COLUMNS} FROM flows WHERE account_id = $1 ORDER BY name LIMIT {limit}"
+                )))
+                .bind(&*self.account)
+                .fetch_all(&self.pool)
+                .await?
             }
         };
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
             let name: String = row.try_get("name")?;
-            items.push(flow_from_row(row, flow_profile_names(&self.pool, &name).await?)?);
+            items.push(flow_from_row(row, flow_profile_names(&self.pool, &self.account, &name).await?)?);
         }
         Ok(paginate(items, page.limit, |f| f.name.clone()))
     }
@@ -443,28 +498,37 @@ impl MetadataStore for SqlStore {
     async fn update_flow(&self, flow: &FlowRecord) -> StoreResult<()> {
         let mut tx = self.write_transaction().await?;
         self.ensure_profiles_exist(&mut tx, &flow.profile_names).await?;
-        let result = sqlx::query("UPDATE flows SET arn = $1, status = $2, definition = $3, created_at_ms = $4, updated_at_ms = $5 WHERE name = $6")
-            .bind(&flow.arn)
-            .bind(&flow.status)
-            .bind(flow.definition.to_string())
-            .bind(flow.created_at_ms)
-            .bind(flow.updated_at_ms)
-            .bind(&flow.name)
-            .execute(&mut *tx)
-            .await?;
+        let result = sqlx::query(
+            "UPDATE flows SET arn = $1, status = $2, definition = $3, created_at_ms = $4, updated_at_ms = $5 \
+             WHERE name = $6 AND account_id = $7",
+        )
+        .bind(&flow.arn)
+        .bind(&flow.status)
+        .bind(flow.definition.to_string())
+        .bind(flow.created_at_ms)
+        .bind(flow.updated_at_ms)
+        .bind(&flow.name)
+        .bind(&*self.account)
+        .execute(&mut *tx)
+        .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound { kind: "flow", name: flow.name.clone() });
         }
-        sqlx::query("DELETE FROM flow_profiles WHERE flow_name = $1").bind(&flow.name).execute(&mut *tx).await?;
-        insert_flow_profiles(&mut tx, flow).await?;
+        sqlx::query("DELETE FROM flow_profiles WHERE flow_name = $1 AND account_id = $2")
+            .bind(&flow.name)
+            .bind(&*self.account)
+            .execute(&mut *tx)
+            .await?;
+        insert_flow_profiles(&mut tx, &self.account, flow).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn delete_flow(&self, name: &str) -> StoreResult<()> {
         let mut tx = self.write_transaction().await?;
-        let arn: Option<String> = sqlx::query("SELECT arn FROM flows WHERE name = $1")
+        let arn: Option<String> = sqlx::query("SELECT arn FROM flows WHERE name = $1 AND account_id = $2")
             .bind(name)
+            .bind(&*self.account)
             .fetch_optional(&mut *tx)
             .await?
             .map(|row| row.try_get("arn"))
@@ -472,29 +536,35 @@ impl MetadataStore for SqlStore {
         let Some(arn) = arn else {
             return Err(StoreError::NotFound { kind: "flow", name: name.to_string() });
         };
-        sqlx::query("DELETE FROM flows WHERE name = $1").bind(name).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM flow_profiles WHERE flow_name = $1").bind(name).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM flow_executions WHERE flow_name = $1").bind(name).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM flow_triggers WHERE flow_name = $1").bind(name).execute(&mut *tx).await?;
+        for table in ["flows", "flow_profiles", "flow_executions", "flow_triggers"] {
+            let column = if table == "flows" { "name" } else { "flow_name" };
+            sqlx::query(dynamic(format!("DELETE FROM {table} WHERE {column} = $1 AND account_id = $2")))
+                .bind(name)
+                .bind(&*self.account)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("DELETE FROM resource_tags WHERE resource_arn = $1").bind(arn).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn insert_execution(&self, e: &ExecutionRow) -> StoreResult<()> {
-        insert_execution_query(e).execute(&self.pool).await?;
+        insert_execution_query(&self.account, e).execute(&self.pool).await?;
         Ok(())
     }
 
     async fn update_execution(&self, e: &ExecutionRow) -> StoreResult<()> {
         let result = sqlx::query(
-            "UPDATE flow_executions SET status = $1, record = $2, updated_at_ms = $3 WHERE execution_id = $4 AND flow_name = $5",
+            "UPDATE flow_executions SET status = $1, record = $2, updated_at_ms = $3 \
+             WHERE execution_id = $4 AND flow_name = $5 AND account_id = $6",
         )
         .bind(&e.status)
         .bind(e.record.to_string())
         .bind(e.updated_at_ms)
         .bind(&e.execution_id)
         .bind(&e.flow_name)
+        .bind(&*self.account)
         .execute(&self.pool)
         .await?;
         if result.rows_affected() == 0 {
@@ -505,10 +575,12 @@ impl MetadataStore for SqlStore {
 
     async fn get_execution(&self, flow_name: &str, execution_id: &str) -> StoreResult<Option<ExecutionRow>> {
         let row = sqlx::query(dynamic(format!(
-            "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE execution_id = $1 AND flow_name = $2"
+            "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE execution_id = $1 AND flow_name = $2 \
+             AND account_id = $3"
         )))
         .bind(execution_id)
         .bind(flow_name)
+        .bind(&*self.account)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(execution_from_row).transpose()
@@ -524,22 +596,24 @@ impl MetadataStore for SqlStore {
                     .ok_or(StoreError::InvalidCursor)?;
                 sqlx::query(dynamic(format!(
                     "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE flow_name = $1 \
-                     AND (started_at_ms < $2 OR (started_at_ms = $3 AND execution_id < $4)) \
+                     AND (started_at_ms < $2 OR (started_at_ms = $3 AND execution_id < $4)) AND account_id = $5 \
                      ORDER BY started_at_ms DESC, execution_id DESC LIMIT {limit}"
                 )))
                 .bind(flow_name)
                 .bind(started)
                 .bind(started)
                 .bind(id)
+                .bind(&*self.account)
                 .fetch_all(&self.pool)
                 .await?
             }
             None => {
                 sqlx::query(dynamic(format!(
-                    "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE flow_name = $1 \
+                    "SELECT {EXECUTION_COLUMNS} FROM flow_executions WHERE flow_name = $1 AND account_id = $2 \
                      ORDER BY started_at_ms DESC, execution_id DESC LIMIT {limit}"
                 )))
                 .bind(flow_name)
+                .bind(&*self.account)
                 .fetch_all(&self.pool)
                 .await?
             }
@@ -550,14 +624,14 @@ impl MetadataStore for SqlStore {
 
     async fn start_run(&self, e: &ExecutionRow, request: Option<&Value>) -> StoreResult<()> {
         let mut tx = self.write_transaction().await?;
-        insert_execution_query(e).execute(&mut *tx).await?;
-        enqueue_query(&e.execution_id, &e.flow_name, e.started_at_ms, request).execute(&mut *tx).await?;
+        insert_execution_query(&self.account, e).execute(&mut *tx).await?;
+        enqueue_query(&self.account, &e.execution_id, &e.flow_name, e.started_at_ms, request).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn enqueue_run(&self, execution_id: &str, flow_name: &str, now_ms: i64) -> StoreResult<()> {
-        enqueue_query(execution_id, flow_name, now_ms, None).execute(&self.pool).await?;
+        enqueue_query(&self.account, execution_id, flow_name, now_ms, None).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -571,7 +645,7 @@ impl MetadataStore for SqlStore {
              WHERE execution_id = (SELECT execution_id FROM run_queue \
                  WHERE lease_owner IS NULL OR lease_expires_at_ms < $3 \
                  ORDER BY enqueued_at_ms, execution_id LIMIT 1{skip_locked}) \
-             RETURNING execution_id, flow_name, attempts, request"
+             RETURNING execution_id, account_id, flow_name, attempts, request"
         )))
         .bind(owner)
         .bind(now_ms + lease_ms)
@@ -581,6 +655,7 @@ impl MetadataStore for SqlStore {
         row.map(|row| {
             Ok(ClaimedRun {
                 execution_id: row.try_get("execution_id")?,
+                account_id: row.try_get("account_id")?,
                 flow_name: row.try_get("flow_name")?,
                 attempts: row.try_get("attempts")?,
                 request: row
@@ -683,24 +758,32 @@ impl MetadataStore for SqlStore {
     }
 }
 
-async fn insert_flow_profiles(tx: &mut sqlx::Transaction<'_, sqlx::Any>, flow: &FlowRecord) -> StoreResult<()> {
+async fn insert_flow_profiles(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    account_id: &str,
+    flow: &FlowRecord,
+) -> StoreResult<()> {
     let mut names = flow.profile_names.clone();
     names.sort();
     names.dedup();
     for profile in names {
-        sqlx::query("INSERT INTO flow_profiles (flow_name, profile_name) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO flow_profiles (flow_name, profile_name, account_id) VALUES ($1, $2, $3)")
             .bind(&flow.name)
             .bind(profile)
+            .bind(account_id)
             .execute(&mut **tx)
             .await?;
     }
     Ok(())
 }
 
-async fn flow_profile_names(pool: &AnyPool, flow_name: &str) -> StoreResult<Vec<String>> {
-    let rows = sqlx::query("SELECT profile_name FROM flow_profiles WHERE flow_name = $1 ORDER BY profile_name")
-        .bind(flow_name)
-        .fetch_all(pool)
-        .await?;
+async fn flow_profile_names(pool: &AnyPool, account_id: &str, flow_name: &str) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT profile_name FROM flow_profiles WHERE flow_name = $1 AND account_id = $2 ORDER BY profile_name",
+    )
+    .bind(flow_name)
+    .bind(account_id)
+    .fetch_all(pool)
+    .await?;
     rows.iter().map(|row| row.try_get("profile_name").map_err(Into::into)).collect()
 }

@@ -313,7 +313,15 @@ async fn one_listener_at_a_time_queues_event_runs(store: Arc<dyn MetadataStore>)
     assert!(!store.claim_listener("ev", "b", 50, 100).await.unwrap(), "a's lease is live");
     assert!(store.claim_listener("ev", "a", 60, 100).await.unwrap(), "a renews");
     let listening = store.listening_flows().await.unwrap();
-    assert_eq!(listening, [ListenerRow { flow_name: "ev".into(), owner: Some("a".into()), until_ms: Some(160) }]);
+    assert_eq!(
+        listening,
+        [ListenerRow {
+            account_id: String::new(),
+            flow_name: "ev".into(),
+            owner: Some("a".into()),
+            until_ms: Some(160)
+        }]
+    );
     // Only the holder queues, one run at a time.
     let request = json!({"kind": "Events", "events": [{"x": 1}], "position": {"replayId": 7}});
     assert!(!store.queue_listener_run("ev", "b", 70, &execution("ev", "e0", 70), &request).await.unwrap());
@@ -369,7 +377,60 @@ async fn data_survives_reopen(url_dir: tempfile::TempDir) {
     assert!(store.get_profile("keep").await.unwrap().is_some());
 }
 
+async fn appflow_resources_belong_to_one_account(unscoped: Arc<dyn MetadataStore>) {
+    // Something stored before accounts existed is adopted by the first account.
+    unscoped.create_profile(&profile("old", "Salesforce")).await.unwrap();
+    let (a, b) = (unscoped.for_account("111111111111"), unscoped.for_account("222222222222"));
+    assert_eq!((a.account_scope(), b.account_scope()), ("111111111111", "222222222222"));
+    assert!(a.get_profile("old").await.unwrap().is_none());
+    assert_eq!(a.adopt_unowned("111111111111").await.unwrap(), 1);
+    assert!(a.get_profile("old").await.unwrap().is_some());
+    assert!(unscoped.get_profile("old").await.unwrap().is_none());
+
+    // The same names in two accounts are two resources.
+    for store in [&a, &b] {
+        store.create_profile(&profile("sf", "Salesforce")).await.unwrap();
+        store.create_flow(&flow("f", &["sf"])).await.unwrap();
+    }
+    let names = |page: Page<FlowRecord>| page.items.into_iter().map(|f| f.name).collect::<Vec<_>>();
+    assert_eq!(names(a.list_flows(&PageRequest::first(10)).await.unwrap()), ["f"]);
+    let profiles = b.list_profiles(&ProfileFilter::default(), &PageRequest::first(10)).await.unwrap();
+    assert_eq!(profiles.items.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["sf"]);
+    b.delete_flow("f").await.unwrap();
+    assert!(b.get_flow("f").await.unwrap().is_none());
+    assert!(a.get_flow("f").await.unwrap().is_some(), "another account's delete touched nothing");
+    assert!(matches!(b.delete_flow("f").await, Err(StoreError::NotFound { .. })));
+    // A flow may only use its own account's profiles.
+    assert!(matches!(b.create_flow(&flow("g", &["old"])).await, Err(StoreError::NotFound { .. })));
+
+    // Runs: queued per account, claimed from one queue that says whose they are.
+    a.start_run(&execution("f", "run-a", 10), None).await.unwrap();
+    assert!(b.get_execution("f", "run-a").await.unwrap().is_none());
+    assert!(b.list_executions("f", &PageRequest::first(10)).await.unwrap().items.is_empty());
+    assert!(!b.run_in_flight("f").await.unwrap());
+    assert!(a.run_in_flight("f").await.unwrap());
+    let claimed = b.claim_run("w", 20, 1_000).await.unwrap().expect("the queue is shared");
+    assert_eq!((claimed.account_id.as_str(), claimed.execution_id.as_str()), ("111111111111", "run-a"));
+
+    // Triggers and listeners likewise.
+    a.schedule_trigger("f", Some(50), true, 1).await.unwrap();
+    assert!(b.get_trigger("f").await.unwrap().is_none());
+    let due = b.due_triggers(100, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|t| (t.account_id.as_str(), t.flow_name.as_str())).collect::<Vec<_>>(),
+        [("111111111111", "f")]
+    );
+    assert!(!b.fire_trigger("f", 50, None, None, 2).await.unwrap(), "b has no trigger of that name");
+    assert!(a.fire_trigger("f", 50, None, None, 2).await.unwrap());
+    a.set_listening("f", true, None, 3).await.unwrap();
+    let listening = b.listening_flows().await.unwrap();
+    assert_eq!(listening.iter().map(|l| l.account_id.as_str()).collect::<Vec<_>>(), ["111111111111"]);
+    assert!(!b.claim_listener("f", "w", 4, 100).await.unwrap());
+    assert!(a.claim_listener("f", "w", 4, 100).await.unwrap());
+}
+
 store_suite!(sqlite:
+    appflow_resources_belong_to_one_account,
     profiles_round_trip_and_conflict,
     profile_credentials_and_auth_error,
     profiles_page_and_filter,
@@ -385,6 +446,7 @@ store_suite!(sqlite:
 );
 
 store_suite!(postgres:
+    appflow_resources_belong_to_one_account,
     profiles_round_trip_and_conflict,
     profile_credentials_and_auth_error,
     profiles_page_and_filter,

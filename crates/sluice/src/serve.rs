@@ -199,11 +199,15 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
     }
     let bus = sluice_bus::EventBusService::new(store.clone(), vault.clone(), &args.region, guard);
     bus.ensure_default_bus(&account_id).await.context("cannot create the default event bus")?;
+    let adopted = store.adopt_unowned(&account_id).await.context("cannot give earlier flows to the account")?;
+    if adopted > 0 {
+        tracing::info!(%account_id, rows = adopted, "profiles, flows and runs from before accounts given to the data directory's account");
+    }
     #[allow(unused_mut)]
     let mut connector_settings = connector_settings(&args, &data, overrides)?;
     #[cfg(feature = "eventbridge")]
     let partner_events: Arc<dyn sluice_connectors::eventbridge::PartnerEventBus> =
-        Arc::new(sluice_service::appflow::partner_events::BusPartnerEvents::new(bus.clone(), &account_id));
+        Arc::new(sluice_service::appflow::partner_events::BusPartnerEvents::new(bus.clone()));
     #[cfg(feature = "eventbridge")]
     {
         connector_settings.partner_events = Some(partner_events.clone());
@@ -211,9 +215,14 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
     let registry = Arc::new(sluice_connectors::Registry::new(&connector_settings));
     let pipeline =
         Arc::new(sluice_engine::pipeline::PipelineRunner::new(store.clone(), vault.clone(), registry.clone()));
-    let appflow =
-        sluice_service::appflow::AppflowService::new(store.clone(), vault.clone(), registry, &args.region, &account_id)
-            .with_pipeline(pipeline.clone());
+    let appflow = sluice_service::appflow::AppflowService::new(
+        store.for_account(&account_id),
+        vault.clone(),
+        registry,
+        &args.region,
+        &account_id,
+    )
+    .with_pipeline(pipeline.clone());
     #[cfg(feature = "eventbridge")]
     let appflow = appflow.with_partner_events(partner_events);
     let identity = sluice_iam::IdentityService::new(store.clone(), vault.clone());
@@ -235,7 +244,7 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         }
     };
     let server_id = data.server_id()?;
-    let run_events = sluice_service::appflow::run_events::RunEvents::new(bus.clone(), &account_id);
+    let run_events = sluice_service::appflow::run_events::RunEvents::new(bus.clone());
     let config = sluice_engine::WorkerConfig {
         settle_lag: std::time::Duration::from_secs(args.settle_lag),
         reports: sluice_engine::reports::Reports(Some(Arc::new(run_events))),

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery};
 use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -20,7 +20,8 @@ use sluice_store::{ProfileFilter, ProfileRecord};
 
 use super::input::{body_json, check, encode_token, page_request, parse};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::CallerAppflow;
+use sluice_service::appflow::AppflowService;
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -35,14 +36,14 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> ApiError {
 
 // ---------------------------------------------------------------- profiles
 
-fn profile_view(state: &AppState, record: &ProfileRecord) -> Result<ConnectorProfile, ApiError> {
+fn profile_view(appflow: &AppflowService, record: &ProfileRecord) -> Result<ConnectorProfile, ApiError> {
     Ok(ConnectorProfile {
         connector_profile_arn: Some(record.arn.clone()),
         connector_profile_name: Some(record.name.clone()),
         connector_type: ConnectorType::from_wire(&record.connector_type),
         connector_label: record.connector_label.clone(),
         connection_mode: ConnectionMode::from_wire(&record.connection_mode),
-        credentials_arn: record.sealed_credentials.as_ref().map(|_| state.appflow.credentials_arn(&record.name)),
+        credentials_arn: record.sealed_credentials.as_ref().map(|_| appflow.credentials_arn(&record.name)),
         connector_profile_properties: Some(
             serde_json::from_value(record.properties.clone())
                 .map_err(|e| corrupt("connector profile properties", e))?,
@@ -55,22 +56,22 @@ fn profile_view(state: &AppState, record: &ProfileRecord) -> Result<ConnectorPro
 
 /// CreateConnectorProfile. The profile must connect (a Salesforce profile
 /// makes one call with its tokens) before it is stored.
-pub async fn create_connector_profile(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn create_connector_profile(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let mut checked = check::<CreateConnectorProfileRequest>("CreateConnectorProfile", body_json(&body)?);
     if let Some(r) = &checked.request {
-        checked.problems.extend(state.appflow.profile_problems(
+        checked.problems.extend(appflow.profile_problems(
             r.connector_type,
             r.connection_mode,
             &r.connector_profile_config,
             true,
         ));
     }
-    let arn = state.appflow.create_profile(checked.finish()?).await?;
+    let arn = appflow.create_profile(checked.finish()?).await?;
     reply(&CreateConnectorProfileResponse { connector_profile_arn: Some(arn) })
 }
 
 /// DescribeConnectorProfiles.
-pub async fn describe_connector_profiles(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn describe_connector_profiles(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: DescribeConnectorProfilesRequest = parse("DescribeConnectorProfiles", body_json(&body)?)?;
     let page = page_request("DescribeConnectorProfiles", request.max_results, request.next_token.as_deref())?;
     let filter = ProfileFilter {
@@ -78,8 +79,8 @@ pub async fn describe_connector_profiles(State(state): State<AppState>, body: By
         connector_type: request.connector_type.map(|t| t.as_str().to_string()),
         connector_label: request.connector_label,
     };
-    let result = state.appflow.list_profiles(&filter, &page).await?;
-    let details = result.items.iter().map(|r| profile_view(&state, r)).collect::<Result<Vec<_>, _>>()?;
+    let result = appflow.list_profiles(&filter, &page).await?;
+    let details = result.items.iter().map(|r| profile_view(&appflow, r)).collect::<Result<Vec<_>, _>>()?;
     reply(&DescribeConnectorProfilesResponse {
         connector_profile_details: Some(details),
         next_token: result.next_cursor.map(|c| encode_token("DescribeConnectorProfiles", &c)),
@@ -87,20 +88,20 @@ pub async fn describe_connector_profiles(State(state): State<AppState>, body: By
 }
 
 /// UpdateConnectorProfile. Omitted credentials keep the stored ones.
-pub async fn update_connector_profile(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn update_connector_profile(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let mut checked = check::<UpdateConnectorProfileRequest>("UpdateConnectorProfile", body_json(&body)?);
     if let Some(r) = &checked.request {
-        checked.problems.extend(state.appflow.update_profile_problems(r).await?);
+        checked.problems.extend(appflow.update_profile_problems(r).await?);
     }
-    let arn = state.appflow.update_profile(checked.finish()?).await?;
+    let arn = appflow.update_profile(checked.finish()?).await?;
     reply(&UpdateConnectorProfileResponse { connector_profile_arn: Some(arn) })
 }
 
 /// DeleteConnectorProfile. Refused while flows use the profile unless
 /// `forceDelete`.
-pub async fn delete_connector_profile(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn delete_connector_profile(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: DeleteConnectorProfileRequest = parse("DeleteConnectorProfile", body_json(&body)?)?;
-    state.appflow.delete_profile(&request.connector_profile_name, request.force_delete.unwrap_or(false)).await?;
+    appflow.delete_profile(&request.connector_profile_name, request.force_delete.unwrap_or(false)).await?;
     reply(&json!({}))
 }
 
@@ -108,24 +109,24 @@ pub async fn delete_connector_profile(State(state): State<AppState>, body: Bytes
 
 /// CreateFlow.
 pub async fn create_flow(
-    State(state): State<AppState>,
+    CallerAppflow(appflow): CallerAppflow,
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> ApiResult {
     let body = body_json(&body)?;
-    let semantic = state.appflow.flow_problems(&body);
+    let semantic = appflow.flow_problems(&body);
     let mut checked = check::<CreateFlowRequest>("CreateFlow", body);
     checked.problems.extend(semantic);
-    let (arn, status) = state.appflow.create_flow(checked.finish()?, &caller.arn()).await?;
+    let (arn, status) = appflow.create_flow(checked.finish()?, &caller.arn()).await?;
     reply(&CreateFlowResponse { flow_arn: Some(arn), flow_status: Some(status) })
 }
 
 /// DescribeFlow.
-pub async fn describe_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn describe_flow(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: DescribeFlowRequest = parse("DescribeFlow", body_json(&body)?)?;
-    let flow = state.appflow.flow(&request.flow_name).await?;
-    let tags = state.appflow.resource_tags(&flow.record.arn).await?;
-    let last_run = state.appflow.last_run(&flow.record.name).await?;
+    let flow = appflow.flow(&request.flow_name).await?;
+    let tags = appflow.resource_tags(&flow.record.arn).await?;
+    let last_run = appflow.last_run(&flow.record.name).await?;
     let status = flow.status();
     let Flow { record, spec } = flow;
     reply(&DescribeFlowResponse {
@@ -152,10 +153,10 @@ pub async fn describe_flow(State(state): State<AppState>, body: Bytes) -> ApiRes
 }
 
 /// ListFlows.
-pub async fn list_flows(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn list_flows(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: ListFlowsRequest = parse("ListFlows", body_json(&body)?)?;
     let page = page_request("ListFlows", request.max_results, request.next_token.as_deref())?;
-    let result = state.appflow.list_flows(&page).await?;
+    let result = appflow.list_flows(&page).await?;
     let mut flows = Vec::with_capacity(result.items.len());
     for flow in &result.items {
         let (record, spec) = (&flow.record, &flow.spec);
@@ -173,8 +174,8 @@ pub async fn list_flows(State(state): State<AppState>, body: Bytes) -> ApiResult
             last_updated_at: Some(EpochSeconds::from_millis(record.updated_at_ms)),
             created_by: Some(spec.created_by.clone()),
             last_updated_by: Some(spec.last_updated_by.clone()),
-            tags: Some(state.appflow.resource_tags(&record.arn).await?),
-            last_run_execution_details: state.appflow.last_run(&record.name).await?,
+            tags: Some(appflow.resource_tags(&record.arn).await?),
+            last_run_execution_details: appflow.last_run(&record.name).await?,
         });
     }
     reply(&ListFlowsResponse {
@@ -186,22 +187,22 @@ pub async fn list_flows(State(state): State<AppState>, body: Bytes) -> ApiResult
 /// UpdateFlow. A scheduled or event flow that was active goes back to
 /// `Active` with the new definition; the trigger type may change.
 pub async fn update_flow(
-    State(state): State<AppState>,
+    CallerAppflow(appflow): CallerAppflow,
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> ApiResult {
     let body = body_json(&body)?;
-    let semantic = state.appflow.flow_problems(&body);
+    let semantic = appflow.flow_problems(&body);
     let mut checked = check::<UpdateFlowRequest>("UpdateFlow", body);
     checked.problems.extend(semantic);
-    let status = state.appflow.update_flow(checked.finish()?, &caller.arn()).await?;
+    let status = appflow.update_flow(checked.finish()?, &caller.arn()).await?;
     reply(&UpdateFlowResponse { flow_status: Some(status) })
 }
 
 /// DeleteFlow. Refused while a run is in progress unless `forceDelete`.
-pub async fn delete_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn delete_flow(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: DeleteFlowRequest = parse("DeleteFlow", body_json(&body)?)?;
-    state.appflow.delete_flow(&request.flow_name, request.force_delete.unwrap_or(false)).await?;
+    appflow.delete_flow(&request.flow_name, request.force_delete.unwrap_or(false)).await?;
     reply(&json!({}))
 }
 
@@ -209,9 +210,9 @@ pub async fn delete_flow(State(state): State<AppState>, body: Bytes) -> ApiResul
 
 /// StartFlow. Activates a scheduled or event flow; queues a run of an
 /// on-demand flow for the engine's workers.
-pub async fn start_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn start_flow(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: StartFlowRequest = parse("StartFlow", body_json(&body)?)?;
-    let started = state.appflow.start_flow(&request.flow_name).await?;
+    let started = appflow.start_flow(&request.flow_name).await?;
     reply(&StartFlowResponse {
         flow_arn: Some(started.flow_arn),
         flow_status: started.flow_status,
@@ -220,9 +221,9 @@ pub async fn start_flow(State(state): State<AppState>, body: Bytes) -> ApiResult
 }
 
 /// StopFlow. Deactivates a scheduled or event flow.
-pub async fn stop_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn stop_flow(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: StopFlowRequest = parse("StopFlow", body_json(&body)?)?;
-    let (arn, status) = state.appflow.stop_flow(&request.flow_name).await?;
+    let (arn, status) = appflow.stop_flow(&request.flow_name).await?;
     reply(&StopFlowResponse { flow_arn: Some(arn), flow_status: Some(status) })
 }
 
@@ -240,10 +241,10 @@ fn execution_view(stored: &Value) -> Result<Value, ApiError> {
 }
 
 /// DescribeFlowExecutionRecords, most recent first.
-pub async fn describe_flow_execution_records(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn describe_flow_execution_records(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: DescribeFlowExecutionRecordsRequest = parse("DescribeFlowExecutionRecords", body_json(&body)?)?;
     let page = page_request("DescribeFlowExecutionRecords", request.max_results, request.next_token.as_deref())?;
-    let result = state.appflow.executions(&request.flow_name, &page).await?;
+    let result = appflow.executions(&request.flow_name, &page).await?;
     let executions = result.items.iter().map(|row| execution_view(&row.record)).collect::<Result<Vec<_>, _>>()?;
     let mut response = json!({ "flowExecutions": executions });
     if let Some(cursor) = result.next_cursor {
@@ -254,16 +255,16 @@ pub async fn describe_flow_execution_records(State(state): State<AppState>, body
 
 /// CancelFlowExecutions. Ids that are unknown or not running come back in
 /// `invalidExecutions`; without ids, every running execution is cancelled.
-pub async fn cancel_flow_executions(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn cancel_flow_executions(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: CancelFlowExecutionsRequest = parse("CancelFlowExecutions", body_json(&body)?)?;
-    let invalid = state.appflow.cancel_executions(&request.flow_name, request.execution_ids).await?;
+    let invalid = appflow.cancel_executions(&request.flow_name, request.execution_ids).await?;
     reply(&CancelFlowExecutionsResponse { invalid_executions: Some(invalid) })
 }
 
 /// Sluice extension `POST /preview-flow` `{"flowName", "limit"}`: the
 /// records a run would deliver for the first `limit` source records (1 to
 /// 2,000, default 10), with nothing written.
-pub async fn preview_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn preview_flow(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let body = body_json(&body)?;
     let mut problems = sluice_model::ValidationProblems::new();
     let flow_name = body.get("flowName").and_then(Value::as_str);
@@ -281,7 +282,7 @@ pub async fn preview_flow(State(state): State<AppState>, body: Bytes) -> ApiResu
     let (Some(flow_name), Some(limit)) = (flow_name, limit) else {
         return Err(ApiError::validation("invalid request"));
     };
-    let records = state.appflow.preview(flow_name, limit as usize).await?;
+    let records = appflow.preview(flow_name, limit as usize).await?;
     reply(&json!({"flowName": flow_name, "recordCount": records.len(), "records": records}))
 }
 
@@ -289,7 +290,7 @@ pub async fn preview_flow(State(state): State<AppState>, body: Bytes) -> ApiResu
 /// "endTime"}` (epoch seconds, as AWS timestamps travel): one run of a
 /// scheduled flow over `[startTime, endTime)` that does not move its
 /// incremental position. Answers `{"executionId"}`.
-pub async fn backfill_flow(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn backfill_flow(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let body = body_json(&body)?;
     let mut problems = sluice_model::ValidationProblems::new();
     let flow_name = body.get("flowName").and_then(Value::as_str);
@@ -310,20 +311,20 @@ pub async fn backfill_flow(State(state): State<AppState>, body: Bytes) -> ApiRes
     let (Some(flow_name), Some(start), Some(end)) = (flow_name, start, end) else {
         return Err(ApiError::validation("invalid request"));
     };
-    let execution_id = state.appflow.backfill_flow(flow_name, start, end).await?;
+    let execution_id = appflow.backfill_flow(flow_name, start, end).await?;
     reply(&json!({"flowName": flow_name, "executionId": execution_id}))
 }
 
 // -------------------------------------------------------------- connectors
 
 /// DescribeConnectors.
-pub async fn describe_connectors(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn describe_connectors(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: DescribeConnectorsRequest = parse("DescribeConnectors", body_json(&body)?)?;
     if request.next_token.is_some() {
         // Everything fits on one page; a token can only come from elsewhere.
         return Err(ApiError::validation("Invalid nextToken for DescribeConnectors"));
     }
-    let catalog = state.appflow.catalog();
+    let catalog = appflow.catalog();
     let wanted = request.connector_types.unwrap_or_default();
     let specs: Vec<_> =
         catalog.specs().iter().filter(|s| wanted.is_empty() || wanted.contains(&s.connector_type)).collect();
@@ -337,9 +338,9 @@ pub async fn describe_connectors(State(state): State<AppState>, body: Bytes) -> 
 }
 
 /// DescribeConnector.
-pub async fn describe_connector(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn describe_connector(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: DescribeConnectorRequest = parse("DescribeConnector", body_json(&body)?)?;
-    let catalog = state.appflow.catalog();
+    let catalog = appflow.catalog();
     let spec = catalog.spec(request.connector_type).ok_or_else(|| {
         ApiError::ResourceNotFound(format!(
             "connector type '{}' is not available in Sluice; available: {}",
@@ -351,25 +352,24 @@ pub async fn describe_connector(State(state): State<AppState>, body: Bytes) -> A
 }
 
 /// ListConnectors.
-pub async fn list_connectors(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn list_connectors(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: ListConnectorsRequest = parse("ListConnectors", body_json(&body)?)?;
     if request.next_token.is_some() {
         return Err(ApiError::validation("Invalid nextToken for ListConnectors"));
     }
     reply(&ListConnectorsResponse {
-        connectors: Some(state.appflow.catalog().specs().iter().map(|s| s.detail()).collect()),
+        connectors: Some(appflow.catalog().specs().iter().map(|s| s.detail()).collect()),
         next_token: None,
     })
 }
 
 /// ListConnectorEntities: the objects of the profile's app, live.
-pub async fn list_connector_entities(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn list_connector_entities(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: ListConnectorEntitiesRequest = parse("ListConnectorEntities", body_json(&body)?)?;
     if request.next_token.is_some() {
         return Err(ApiError::validation("Invalid nextToken for ListConnectorEntities"));
     }
-    let entities =
-        state.appflow.list_entities(request.connector_profile_name.as_deref(), request.connector_type).await?;
+    let entities = appflow.list_entities(request.connector_profile_name.as_deref(), request.connector_type).await?;
     let entities: Vec<ConnectorEntity> = entities
         .into_iter()
         .map(|e| ConnectorEntity { name: e.name, label: Some(e.label), has_nested_entities: Some(e.has_children) })
@@ -381,10 +381,9 @@ pub async fn list_connector_entities(State(state): State<AppState>, body: Bytes)
 }
 
 /// DescribeConnectorEntity: the fields of one object, live.
-pub async fn describe_connector_entity(State(state): State<AppState>, body: Bytes) -> ApiResult {
+pub async fn describe_connector_entity(CallerAppflow(appflow): CallerAppflow, body: Bytes) -> ApiResult {
     let request: DescribeConnectorEntityRequest = parse("DescribeConnectorEntity", body_json(&body)?)?;
-    let fields = state
-        .appflow
+    let fields = appflow
         .describe_entity(
             request.connector_profile_name.as_deref(),
             request.connector_type,
@@ -450,25 +449,29 @@ fn decoded_arn(raw_arn: &str) -> String {
 }
 
 /// ListTagsForResource (`GET /tags/{resourceArn}`).
-pub async fn list_tags_for_resource(State(state): State<AppState>, Path(raw_arn): Path<String>) -> ApiResult {
+pub async fn list_tags_for_resource(CallerAppflow(appflow): CallerAppflow, Path(raw_arn): Path<String>) -> ApiResult {
     let arn = decoded_arn(&raw_arn);
     let _: ListTagsForResourceRequest = parse("ListTagsForResource", json!({ "resourceArn": arn }))?;
-    reply(&ListTagsForResourceResponse { tags: Some(state.appflow.list_tags(&arn).await?) })
+    reply(&ListTagsForResourceResponse { tags: Some(appflow.list_tags(&arn).await?) })
 }
 
 /// TagResource (`POST /tags/{resourceArn}`).
-pub async fn tag_resource(State(state): State<AppState>, Path(raw_arn): Path<String>, body: Bytes) -> ApiResult {
+pub async fn tag_resource(
+    CallerAppflow(appflow): CallerAppflow,
+    Path(raw_arn): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let arn = decoded_arn(&raw_arn);
     let mut input = body_json(&body)?;
     input["resourceArn"] = Value::String(arn.clone());
     let request: TagResourceRequest = parse("TagResource", input)?;
-    state.appflow.tag(&arn, &request.tags).await?;
+    appflow.tag(&arn, &request.tags).await?;
     reply(&json!({}))
 }
 
 /// UntagResource (`DELETE /tags/{resourceArn}?tagKeys=...`).
 pub async fn untag_resource(
-    State(state): State<AppState>,
+    CallerAppflow(appflow): CallerAppflow,
     Path(raw_arn): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
@@ -481,6 +484,6 @@ pub async fn untag_resource(
         .map(|(_, v)| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
         .collect();
     let request: UntagResourceRequest = parse("UntagResource", json!({ "resourceArn": arn, "tagKeys": keys }))?;
-    state.appflow.untag(&arn, &request.tag_keys).await?;
+    appflow.untag(&arn, &request.tag_keys).await?;
     reply(&json!({}))
 }

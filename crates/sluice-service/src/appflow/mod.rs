@@ -91,6 +91,14 @@ impl AppflowService {
                         "destinationFlowConfigList.member.1.destinationConnectorProperties.EventBridge.object: {e}"
                     ))
                 })?;
+                let owner = sluice_connectors::eventbridge::source_account(&properties.object);
+                if owner != Some(self.account_id.as_str()) {
+                    return Err(crate::ServiceError::invalid(format!(
+                        "destinationFlowConfigList.member.1.destinationConnectorProperties.EventBridge.object: \
+                         '{}' names another account than the flow's ({})",
+                        properties.object, self.account_id
+                    )));
+                }
                 bus.create_source(&properties.object).await?;
             }
         }
@@ -120,6 +128,15 @@ impl AppflowService {
     pub fn with_pipeline(mut self, pipeline: Arc<PipelineRunner>) -> Self {
         self.pipeline = Some(pipeline);
         self
+    }
+
+    /// The same service for `account_id`'s profiles, flows and runs (the
+    /// caller's account), its ARNs that account's.
+    pub fn for_account(&self, account_id: &str) -> Self {
+        let mut service = self.clone();
+        service.store = self.store.for_account(account_id);
+        service.account_id = account_id.to_string();
+        service
     }
 
     /// The metadata store.

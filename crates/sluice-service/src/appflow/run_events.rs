@@ -15,17 +15,22 @@ use sluice_model::appflow::ExecutionStatus;
 use super::AppflowService;
 use crate::ServiceError;
 
-/// Publishes run reports on the default bus of the server's account.
+/// Publishes run reports on the default bus of each flow's account.
 pub struct RunEvents {
     bus: EventBusService,
-    account_id: String,
 }
 
 impl RunEvents {
-    /// Reports of `account_id`'s flows go to its default bus on `bus`.
-    pub fn new(bus: EventBusService, account_id: &str) -> Self {
-        Self { bus, account_id: account_id.to_string() }
+    /// Reports of every account's flows go to that account's default bus
+    /// on `bus` (the account is the one in the flow's ARN).
+    pub fn new(bus: EventBusService) -> Self {
+        Self { bus }
     }
+}
+
+/// The account in an AppFlow ARN (`arn:aws:appflow:REGION:ACCOUNT:flow/NAME`).
+fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `2026-12-03T10:15:30.123Z`.
@@ -109,19 +114,24 @@ impl RunReports for RunEvents {
             resources: vec![report.flow.arn.clone()],
             time_ms: None,
         };
-        if let Err(error) = self.bus.publish(&self.account_id, None, vec![event]).await {
+        let Some(account_id) = arn_account(&report.flow.arn) else {
+            tracing::warn!(flow = %report.flow.name, arn = %report.flow.arn, "run report not published: the flow's ARN names no account");
+            return;
+        };
+        if let Err(error) = self.bus.publish(account_id, None, vec![event]).await {
             tracing::warn!(%error, flow = %report.flow.name, execution_id = %report.execution_id, detail_type, "run report not published");
         }
     }
 }
 
-/// Starts flows for event-bus rules whose target is a flow ARN.
+/// Starts flows for event-bus rules whose target is a flow ARN (of the
+/// rule's own account: the bus checks that).
 pub struct FlowTargets {
     appflow: AppflowService,
 }
 
 impl FlowTargets {
-    /// Flow targets of `appflow`'s account.
+    /// Flow targets of every account of `appflow`.
     pub fn new(appflow: AppflowService) -> Self {
         Self { appflow }
     }
@@ -130,14 +140,7 @@ impl FlowTargets {
 #[async_trait::async_trait]
 impl FlowStarter for FlowTargets {
     async fn start_flow(&self, account_id: &str, flow_name: &str) -> Result<String, TargetError> {
-        if account_id != self.appflow.account_id() {
-            return Err(TargetError::new(
-                "RESOURCE_NOT_FOUND",
-                format!("no flow {flow_name} in account {account_id}"),
-                false,
-            ));
-        }
-        match self.appflow.start_flow(flow_name).await {
+        match self.appflow.for_account(account_id).start_flow(flow_name).await {
             Ok(started) => Ok(started.execution_id.unwrap_or_default()),
             Err(error) => {
                 let (code, retryable) = match &error {

@@ -190,7 +190,7 @@ impl AppflowService {
             ServiceError::UnsupportedOperation("this server has no pipeline to preview flows with".into())
         })?;
         pipeline
-            .preview(&flow.record, limit.clamp(1, 2000))
+            .preview(&self.account_id, &flow.record, limit.clamp(1, 2000))
             .await
             .map_err(|e| ServiceError::ConnectorServer(e.to_string()))
     }
