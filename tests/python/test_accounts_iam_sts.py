@@ -140,7 +140,7 @@ def test_resources_of_one_account_are_invisible_to_the_others(world):
     assert "only-in-main" not in [u["UserName"] for u in consumer.client("iam").list_users()["Users"]]
 
 
-def salesforce_profile_and_flow(appflow, org, profile, flow):
+def salesforce_profile_and_flow(appflow, org, profile, flow, bucket=None):
     from conftest import sim_tokens
 
     arn = appflow.create_connector_profile(
@@ -156,7 +156,7 @@ def salesforce_profile_and_flow(appflow, org, profile, flow):
         sourceFlowConfig={"connectorType": "Salesforce", "connectorProfileName": profile,
                           "sourceConnectorProperties": {"Salesforce": {"object": "Account"}}},
         destinationFlowConfigList=[{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
-            "bucketName": f"exports-{flow}", "s3OutputFormatConfig": {"fileType": "JSON"}}}}],
+            "bucketName": bucket or f"exports-{flow}", "s3OutputFormatConfig": {"fileType": "JSON"}}}}],
         tasks=[{"taskType": "Filter", "sourceFields": ["Id", "Name"], "connectorOperator": {"Salesforce": "PROJECTION"}}],
     )["flowArn"]
     return arn, flow_arn
@@ -198,8 +198,14 @@ def test_appflow_resources_of_one_account_are_invisible_to_the_others(world, sal
         events.put_targets(Rule="run-reports", Targets=[{"Id": "q", "Arn": arn}])
         reports[account.id] = (sqs, url)
 
+    # main's run makes its bucket main's.
+    main_run = ours.start_flow(flowName="accounts")["executionId"]
+    assert finished_run(ours, "accounts", main_run)["executionStatus"] == "Successful"
+    main_report = reports[main.id][0].receive_message(QueueUrl=reports[main.id][1], WaitTimeSeconds=10)["Messages"]
+    reports[main.id][0].delete_message(QueueUrl=reports[main.id][1], ReceiptHandle=main_report[0]["ReceiptHandle"])
+
     # The same names are the consumer's own; runs stay in their account.
-    their_profile, their_flow = salesforce_profile_and_flow(theirs, salesforce_org, "crm", "accounts")
+    their_profile, their_flow = salesforce_profile_and_flow(theirs, salesforce_org, "crm", "accounts", "consumer-exports")
     assert their_flow == flow_arn.replace(main.id, consumer.id)
     execution_id = theirs.start_flow(flowName="accounts")["executionId"]
     assert finished_run(theirs, "accounts", execution_id)["executionStatus"] == "Successful"
@@ -210,8 +216,27 @@ def test_appflow_resources_of_one_account_are_invisible_to_the_others(world, sal
     assert (report["account"], report["detail"]["flow-arn"]) == (consumer.id, their_flow)
     sqs, url = reports[main.id]
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []) == []
-    assert ours.describe_flow_execution_records(flowName="accounts")["flowExecutions"] == []
+    assert [r["executionId"] for r in ours.describe_flow_execution_records(flowName="accounts")["flowExecutions"]] == [main_run]
+    assert [r["executionId"] for r in theirs.describe_flow_execution_records(flowName="accounts")["flowExecutions"]] == [execution_id]
     assert [f["flowName"] for f in ours.list_flows()["flows"]] == ["accounts"]
+
+    # A flow reads and writes only its own account's buckets (AppFlow's rule).
+    salesforce_profile_and_flow(theirs, salesforce_org, "crm2", "into-theirs", "exports-accounts")
+    theirs.create_flow(
+        flowName="from-theirs",
+        triggerConfig={"triggerType": "OnDemand"},
+        sourceFlowConfig={"connectorType": "S3", "sourceConnectorProperties": {"S3": {
+            "bucketName": "exports-accounts", "bucketPrefix": "accounts", "s3InputFormatConfig": {"s3InputFileType": "JSON"}}}},
+        destinationFlowConfigList=[{"connectorType": "S3", "destinationConnectorProperties": {"S3": {
+            "bucketName": "consumer-exports", "s3OutputFormatConfig": {"fileType": "JSON"}}}}],
+        tasks=[{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"S3": "NO_OP"}, "taskProperties": {}}])
+    for flow in ("into-theirs", "from-theirs"):
+        run = theirs.start_flow(flowName=flow)["executionId"]
+        record = finished_run(theirs, flow, run)
+        assert record["executionStatus"] == "Error", record
+        assert "belongs to another account" in record["executionResult"]["errorInfo"]["executionMessage"], record
+        theirs.delete_flow(flowName=flow)
+    theirs.delete_connector_profile(connectorProfileName="crm2")
     ours.delete_flow(flowName="accounts")
     assert theirs.describe_flow(flowName="accounts")["flowArn"] == their_flow
     ours.delete_connector_profile(connectorProfileName="crm")

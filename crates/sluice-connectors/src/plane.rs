@@ -42,6 +42,9 @@ pub struct RunScope {
     /// The object the run reads (its source's `object`), for destinations
     /// that name what they write after it (EventBridge's detail-type).
     pub source_object: Option<String>,
+    /// The account the flow belongs to (`""`: none; tests and tools). The
+    /// buckets a run uses must be that account's.
+    pub account_id: String,
 }
 
 impl RunScope {
@@ -60,7 +63,14 @@ impl RunScope {
             },
             cancel,
             source_object: None,
+            account_id: String::new(),
         }
+    }
+
+    /// The scope of a run of a flow of `account_id`.
+    pub fn in_account(mut self, account_id: &str) -> Self {
+        self.account_id = account_id.to_string();
+        self
     }
 
     /// The scope of a run reading `object`.

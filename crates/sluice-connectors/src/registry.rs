@@ -97,7 +97,7 @@ impl Registry {
 
     /// Opens where a run keeps the records its destination refused
     /// (`errorHandlingConfig.bucketName`); `None` without a bucket.
-    pub fn open_error_file(
+    pub async fn open_error_file(
         &self,
         config: &ErrorHandlingConfig,
         columns: Vec<String>,
@@ -110,6 +110,7 @@ impl Registry {
                 .buckets
                 .as_ref()
                 .ok_or_else(|| ConnectorError::Invalid("this server has no object storage for error files".into()))?;
+            buckets.check_owner(bucket, &scope.account_id).await?;
             let file = crate::s3::error_file::ErrorFile::open(
                 buckets,
                 bucket,

@@ -167,7 +167,7 @@ impl RunContext {
             .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
         Self {
             execution_id: execution_id.to_string(),
-            scope: RunScope::new(&flow.name, execution_id, started_at, attempt),
+            scope: RunScope::new(&flow.name, execution_id, started_at, attempt).in_account(store.account_scope()),
             flow,
             attempt,
             started_at_ms,

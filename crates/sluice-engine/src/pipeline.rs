@@ -125,7 +125,9 @@ impl PipelineRunner {
         limit: usize,
     ) -> Result<Vec<Map<String, Value>>, RunError> {
         let spec = FlowSpec::from_document(&flow.definition).map_err(RunError::Failed)?;
-        let scope = RunScope::new(&flow.name, "preview", time::OffsetDateTime::now_utc(), 1).without_retries();
+        let scope = RunScope::new(&flow.name, "preview", time::OffsetDateTime::now_utc(), 1)
+            .without_retries()
+            .in_account(account_id);
         let Some(read) = self.open_read(account_id, &spec, &scope).await? else { return Ok(Vec::new()) };
         let request = ReadRequest { fields: read.fields.clone(), limit: Some(limit.max(1)), ..ReadRequest::default() };
         let source_name = read.source_type.as_str();
@@ -234,6 +236,7 @@ impl FlowRunner for PipelineRunner {
             Some(config) => self
                 .registry
                 .open_error_file(config, columns, scope)
+                .await
                 .map_err(|e| RunError::from_connector("error file", e))?,
             None => None,
         };

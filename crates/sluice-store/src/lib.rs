@@ -13,12 +13,14 @@
 //! arrive already sealed by `sluice-vault`.
 
 pub mod archives;
+pub mod buckets;
 pub mod bus;
 pub mod identity;
 pub mod queues;
 mod records;
 mod sql;
 mod sql_archives;
+mod sql_buckets;
 mod sql_bus;
 mod sql_identity;
 mod sql_queues;
@@ -32,6 +34,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use archives::{ArchivePosition, ArchiveStore, ArchivedEventRow, ReplayRow, ACTIVE_REPLAY_STATES};
+pub use buckets::BucketStore;
 pub use bus::{BusResourceRow, BusRow, BusStore, DeliveryRow, RuleRow, TargetRow};
 pub use identity::{AccessKeyRow, AccountRow, IdentityStore, KeyKind, PrincipalKind, PrincipalRow};
 pub use queues::{MessageRow, QueueCounts, QueueRow, QueueStore, Redrive};
@@ -171,7 +174,7 @@ pub trait TriggerStore: Send + Sync {
 /// The metadata store interface.
 #[async_trait::async_trait]
 pub trait MetadataStore:
-    TriggerStore + BusStore + ArchiveStore + QueueStore + IdentityStore + Send + Sync + 'static
+    TriggerStore + BusStore + ArchiveStore + QueueStore + IdentityStore + BucketStore + Send + Sync + 'static
 {
     /// Which backend this is ("sqlite" or "postgres").
     fn backend_name(&self) -> &'static str;

@@ -89,6 +89,14 @@ async fn accounts_principals_policies_and_keys(store: Arc<dyn MetadataStore>) {
     assert!(matches!(store.delete_account(&a.account_id).await, Err(StoreError::NotFound { .. })));
 }
 
-store_suite!(sqlite: accounts_principals_policies_and_keys,);
+async fn buckets_belong_to_the_first_account_that_uses_them(store: Arc<dyn MetadataStore>) {
+    assert_eq!(store.bucket_owner("exports").await.unwrap(), None);
+    assert_eq!(store.claim_bucket("exports", "111111111111", 1).await.unwrap(), "111111111111");
+    assert_eq!(store.claim_bucket("exports", "222222222222", 2).await.unwrap(), "111111111111");
+    assert_eq!(store.claim_bucket("reports", "222222222222", 3).await.unwrap(), "222222222222");
+    assert_eq!(store.bucket_owner("exports").await.unwrap().as_deref(), Some("111111111111"));
+}
 
-store_suite!(postgres: accounts_principals_policies_and_keys,);
+store_suite!(sqlite: accounts_principals_policies_and_keys, buckets_belong_to_the_first_account_that_uses_them,);
+
+store_suite!(postgres: accounts_principals_policies_and_keys, buckets_belong_to_the_first_account_that_uses_them,);

@@ -212,6 +212,17 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
     {
         connector_settings.partner_events = Some(partner_events.clone());
     }
+    #[cfg(feature = "s3")]
+    if let Some(buckets) = connector_settings.buckets.take() {
+        // Each local bucket is one account's; those made before buckets had
+        // owners are the data directory's account's.
+        let owners = sluice_service::appflow::bucket_owners::StoreBucketOwners::new(store.clone());
+        let adopted = owners.adopt(&buckets.local_bucket_names(), &account_id).await?;
+        if adopted > 0 {
+            tracing::info!(%account_id, buckets = adopted, "existing buckets given to the data directory's account");
+        }
+        connector_settings.buckets = Some(buckets.with_owners(Arc::new(owners)));
+    }
     let registry = Arc::new(sluice_connectors::Registry::new(&connector_settings));
     let pipeline =
         Arc::new(sluice_engine::pipeline::PipelineRunner::new(store.clone(), vault.clone(), registry.clone()));

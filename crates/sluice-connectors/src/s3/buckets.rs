@@ -37,11 +37,20 @@ pub fn check_bucket_name(bucket: &str) -> Result<(), String> {
     }
 }
 
+/// Who owns the embedded object storage's buckets (the server's store).
+#[async_trait::async_trait]
+pub trait BucketOwners: Send + Sync + std::fmt::Debug {
+    /// The owner of `bucket`, making it `account_id`'s if it has none.
+    async fn claim(&self, bucket: &str, account_id: &str) -> Result<String, ConnectorError>;
+}
+
 /// Where the S3 connector's buckets live: folders under one root (the
 /// embedded default) or an S3 / S3-compatible endpoint.
 #[derive(Debug, Clone)]
 pub struct Buckets {
     place: BucketPlace,
+    /// Owners of local buckets (`None`: every bucket is everyone's; tests).
+    owners: Option<Arc<dyn BucketOwners>>,
     /// Clients of remote buckets, one per bucket.
     #[cfg(feature = "s3-remote")]
     remote_clients: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<dyn ObjectStore>>>>,
@@ -87,8 +96,51 @@ impl Buckets {
     pub fn local(root: impl AsRef<FsPath>) -> Self {
         Self {
             place: BucketPlace::Local(root.as_ref().to_path_buf()),
+            owners: None,
             #[cfg(feature = "s3-remote")]
             remote_clients: Arc::default(),
+        }
+    }
+
+    /// Local buckets whose owners `owners` keeps: a run uses only its own
+    /// account's (AppFlow's rule: no cross-account access to S3 buckets).
+    pub fn with_owners(mut self, owners: Arc<dyn BucketOwners>) -> Self {
+        self.owners = Some(owners);
+        self
+    }
+
+    /// The names of the local buckets that exist (folders under the root).
+    pub fn local_bucket_names(&self) -> Vec<String> {
+        let BucketPlace::Local(root) = &self.place else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| check_bucket_name(name).is_ok())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Refuses `bucket` to a run of `account_id` unless it is that
+    /// account's (a bucket nobody owns yet becomes the account's). Remote
+    /// buckets are the endpoint's to authorize; an empty account (tests,
+    /// tools) is not checked.
+    pub async fn check_owner(&self, bucket: &str, account_id: &str) -> Result<(), ConnectorError> {
+        let (Some(owners), BucketPlace::Local(_)) = (&self.owners, &self.place) else { return Ok(()) };
+        if account_id.is_empty() {
+            return Ok(());
+        }
+        valid_bucket(bucket)?;
+        let owner = owners.claim(bucket, account_id).await?;
+        if owner == account_id {
+            Ok(())
+        } else {
+            Err(ConnectorError::Invalid(format!(
+                "bucket {bucket} belongs to another account; a flow reads and writes only its own account's \
+                 buckets (AppFlow does not support cross-account access to S3 buckets)"
+            )))
         }
     }
 
@@ -96,7 +148,7 @@ impl Buckets {
     #[cfg(feature = "s3-remote")]
     pub fn remote(endpoint: S3Endpoint) -> Self {
         crate::install_tls_provider();
-        Self { place: BucketPlace::Remote(endpoint), remote_clients: Arc::default() }
+        Self { place: BucketPlace::Remote(endpoint), owners: None, remote_clients: Arc::default() }
     }
 
     /// Where the buckets are, for logs (no credentials).

@@ -25,7 +25,9 @@ use sluice_transform::codec::OutputFormat;
 
 #[cfg(feature = "s3-remote")]
 pub use self::buckets::S3Endpoint;
-pub use self::buckets::{check_bucket_name, Buckets, ObjectChunks, ObjectInfo, ObjectStore, PendingObject};
+pub use self::buckets::{
+    check_bucket_name, BucketOwners, Buckets, ObjectChunks, ObjectInfo, ObjectStore, PendingObject,
+};
 pub use self::layout::OutputLayout;
 use crate::plane::{DataSink, DataSource, RunScope};
 use crate::{Connector, ConnectorError, Entity, EntityField};
@@ -144,7 +146,9 @@ impl Connector for S3Connector {
         config: S3SourceConfig,
         scope: &RunScope,
     ) -> Result<Box<dyn DataSource>, ConnectorError> {
-        Ok(Box::new(source::S3Source::open(self.buckets()?.clone(), config, scope).await?))
+        let buckets = self.buckets()?;
+        buckets.check_owner(&config.bucket, &scope.account_id).await?;
+        Ok(Box::new(source::S3Source::open(buckets.clone(), config, scope).await?))
     }
 
     fn parse_destination(
@@ -185,6 +189,8 @@ impl Connector for S3Connector {
         schema: SchemaRef,
         scope: &RunScope,
     ) -> Result<Box<dyn DataSink>, ConnectorError> {
-        Ok(Box::new(sink::S3Sink::open(self.buckets()?, config, schema, scope)?))
+        let buckets = self.buckets()?;
+        buckets.check_owner(&config.bucket, &scope.account_id).await?;
+        Ok(Box::new(sink::S3Sink::open(buckets, config, schema, scope)?))
     }
 }

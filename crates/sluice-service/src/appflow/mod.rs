@@ -8,8 +8,11 @@
 //! - [`runs`]: StartFlow, StopFlow, execution records, cancellation, previews;
 //! - [`tags`]: resource tags;
 //! - [`run_events`]: run reports on the event bus, flows as rule targets;
-//! - `partner_events`: EventBridge destinations' partner event sources and buses.
+//! - `partner_events`: EventBridge destinations' partner event sources and buses;
+//! - `bucket_owners`: which account each local bucket belongs to.
 
+#[cfg(feature = "s3")]
+pub mod bucket_owners;
 pub mod flows;
 #[cfg(feature = "eventbridge")]
 pub mod partner_events;
