@@ -10,7 +10,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(
     "service,module",
-    [("appflow", "appflow"), ("events", "events"), ("sqs", "sqs"), ("iam", "iam"), ("sts", "sts")],
+    [
+        ("appflow", "appflow"), ("events", "events"), ("sqs", "sqs"), ("iam", "iam"), ("sts", "sts"),
+        ("dynamodb", "dynamodb"), ("dynamodbstreams", "dynamodbstreams"),
+    ],
 )
 def test_generated_types_are_up_to_date(tmp_path, service, module):
     out = tmp_path / "types.rs"

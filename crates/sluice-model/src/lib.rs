@@ -12,6 +12,8 @@
 
 pub mod appflow;
 pub mod arn;
+pub mod dynamodb;
+pub mod dynamodbstreams;
 pub mod error;
 pub mod events;
 pub mod iam;
