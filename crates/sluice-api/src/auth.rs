@@ -113,7 +113,7 @@ async fn check(state: &AppState, request: Request) -> Result<(Request, String), 
     let (mut parts, body) = request.into_parts();
     let key = state.identity().resolve(&auth.access_key_id).await.map_err(identity_error)?;
     let session_token = parts.headers.get("x-amz-security-token").and_then(|v| v.to_str().ok());
-    key.check(session_token, now_ms()).map_err(identity_error)?;
+    key.check(session_token, sluice_engine::now_ms()).map_err(identity_error)?;
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::Serialization(format!("request body is larger than {MAX_BODY_BYTES} bytes")))?;
@@ -152,10 +152,6 @@ pub fn identity_error(error: IamError) -> ApiError {
             ApiError::Internal("internal error while checking credentials; see the server log".into())
         }
     }
-}
-
-fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn problem_to_error(problem: SignatureProblem) -> ApiError {

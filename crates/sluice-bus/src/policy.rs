@@ -61,7 +61,7 @@ impl BusPolicy {
         if action != "events:PutEvents" {
             return Err(BusError::validation("Provided value in parameter 'action' is not supported."));
         }
-        if principal != "*" && !(principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit())) {
+        if principal != "*" && !sluice_model::arn::is_account_id(principal) {
             return Err(BusError::validation("Principal must be an AWS account id or '*'."));
         }
         let principal_value =

@@ -97,7 +97,7 @@ pub fn parse_queue_url(url: &str) -> BusResult<(String, String)> {
     let name = parts.pop();
     let account = parts.pop();
     match (account, name) {
-        (Some(account), Some(name)) if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) => {
+        (Some(account), Some(name)) if sluice_model::arn::is_account_id(account) => {
             Ok((account.to_string(), name.to_string()))
         }
         _ => Err(BusError::QueueDoesNotExist("The specified queue does not exist.".into())),

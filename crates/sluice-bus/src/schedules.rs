@@ -87,15 +87,17 @@ pub async fn run_schedules(bus: EventBusService, shutdown: impl std::future::Fut
 }
 
 /// Calls `work` every `period` until `shutdown` completes, logging its
-/// failures as `what` failed (the next tick tries again).
-pub(crate) async fn run_every<F, Fut>(
+/// failures as `what` failed (the next tick tries again). The server's
+/// other periodic sweeps use it too.
+pub async fn run_every<F, Fut, T, E>(
     period: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()>,
     what: &str,
     mut work: F,
 ) where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = crate::BusResult<usize>>,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
 {
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -17,15 +17,23 @@ pub const MAX_SESSION_DURATION: i32 = 43_200;
 /// The default MaxSessionDuration of a role.
 pub const DEFAULT_SESSION_DURATION: i32 = 3_600;
 
-fn kind_name(kind: PrincipalKind) -> &'static str {
-    match kind {
-        PrincipalKind::User => "user",
-        PrincipalKind::Role => "role",
-    }
+fn no_such(kind: PrincipalKind, name: &str) -> IamError {
+    IamError::NoSuchEntity(format!("The {} with name {name} cannot be found.", kind.as_str()))
 }
 
-fn no_such(kind: PrincipalKind, name: &str) -> IamError {
-    IamError::NoSuchEntity(format!("The {} with name {name} cannot be found.", kind_name(kind)))
+fn no_such_policy(kind: PrincipalKind, policy_name: &str) -> IamError {
+    IamError::NoSuchEntity(format!("The {} policy with name {policy_name} cannot be found.", kind.as_str()))
+}
+
+/// A user or role name is taken (IAM's message).
+fn taken(error: sluice_store::StoreError, kind: PrincipalKind, name: &str) -> IamError {
+    match error {
+        sluice_store::StoreError::AlreadyExists { .. } => {
+            let kind = if kind == PrincipalKind::User { "User" } else { "Role" };
+            IamError::EntityAlreadyExists(format!("{kind} with name {name} already exists."))
+        }
+        other => other.into(),
+    }
 }
 
 fn path_or_default(path: Option<String>) -> String {
@@ -99,12 +107,7 @@ impl IdentityService {
             document: to_document(&user)?,
             created_at_ms: now_ms(),
         };
-        self.store.create_principal(&row).await.map_err(|e| match e {
-            sluice_store::StoreError::AlreadyExists { .. } => {
-                IamError::EntityAlreadyExists(format!("User with name {} already exists.", request.user_name))
-            }
-            other => other.into(),
-        })?;
+        self.store.create_principal(&row).await.map_err(|e| taken(e, PrincipalKind::User, &request.user_name))?;
         Ok(CreateUserResponse { user: Some(user) })
     }
 
@@ -316,12 +319,7 @@ impl IdentityService {
             document: to_document(&role)?,
             created_at_ms: now_ms(),
         };
-        self.store.create_principal(&row).await.map_err(|e| match e {
-            sluice_store::StoreError::AlreadyExists { .. } => {
-                IamError::EntityAlreadyExists(format!("Role with name {} already exists.", request.role_name))
-            }
-            other => other.into(),
-        })?;
+        self.store.create_principal(&row).await.map_err(|e| taken(e, PrincipalKind::Role, &request.role_name))?;
         Ok(CreateRoleResponse { role: wire_role(role) })
     }
 
@@ -392,12 +390,11 @@ impl IdentityService {
     ) -> IamResult<String> {
         let row = self.principal(caller, kind, principal_name).await?;
         let policies = self.store.inline_policies(&caller.account_id, kind, &row.name_key).await?;
-        policies.into_iter().find(|(name, _)| name == policy_name).map(|(_, doc)| url_encode(&doc)).ok_or_else(|| {
-            IamError::NoSuchEntity(format!(
-                "The {} policy with name {policy_name} cannot be found.",
-                if kind == PrincipalKind::User { "user" } else { "role" }
-            ))
-        })
+        policies
+            .into_iter()
+            .find(|(name, _)| name == policy_name)
+            .map(|(_, doc)| url_encode(&doc))
+            .ok_or_else(|| no_such_policy(kind, policy_name))
     }
 
     /// ListUserPolicies / ListRolePolicies: the names, a page at a time.
@@ -431,10 +428,7 @@ impl IdentityService {
         let row = self.principal(caller, kind, principal_name).await?;
         self.store.delete_inline_policy(&caller.account_id, kind, &row.name_key, policy_name).await.map_err(
             |e| match e {
-                sluice_store::StoreError::NotFound { .. } => IamError::NoSuchEntity(format!(
-                    "The {} policy with name {policy_name} cannot be found.",
-                    if kind == PrincipalKind::User { "user" } else { "role" }
-                )),
+                sluice_store::StoreError::NotFound { .. } => no_such_policy(kind, policy_name),
                 other => other.into(),
             },
         )?;

@@ -145,8 +145,7 @@ fn parse_role_arn(arn: &str) -> Option<(String, String)> {
     let (account, resource) = rest.split_once(':')?;
     let path_and_name = resource.strip_prefix("role/")?;
     let name = path_and_name.rsplit('/').next()?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty())
-        .then(|| (account.to_string(), name.to_string()))
+    (sluice_model::arn::is_account_id(account) && !name.is_empty()).then(|| (account.to_string(), name.to_string()))
 }
 
 #[cfg(test)]

@@ -18,6 +18,11 @@ impl AppflowResourceKind {
     }
 }
 
+/// Whether `text` is an AWS account id (12 digits).
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Builds the ARN of a flow or connector profile.
 pub fn appflow_arn(kind: AppflowResourceKind, region: &str, account_id: &str, name: &str) -> String {
     format!("arn:aws:appflow:{region}:{account_id}:{}/{name}", kind.segment())

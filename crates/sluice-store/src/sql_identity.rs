@@ -113,10 +113,9 @@ impl IdentityStore for SqlStore {
         .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists {
-                kind: if p.kind == PrincipalKind::User { "user" } else { "role" },
-                name: p.name_key.clone(),
-            }),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::AlreadyExists { kind: p.kind.as_str(), name: p.name_key.clone() })
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -309,16 +309,13 @@ async fn sweep_expired_sessions(
     identity: sluice_iam::IdentityService,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tick.tick() => match identity.sweep_expired_sessions().await {
-                Ok(0) => {}
-                Ok(removed) => tracing::debug!(removed, "expired STS sessions removed"),
-                Err(error) => tracing::warn!(%error, "removing expired STS sessions failed"),
-            },
+    let period = std::time::Duration::from_secs(60);
+    sluice_bus::schedules::run_every(period, shutdown, "removing expired STS sessions", || async {
+        let removed = identity.sweep_expired_sessions().await?;
+        if removed > 0 {
+            tracing::debug!(removed, "expired STS sessions removed");
         }
-    }
+        Ok::<_, sluice_iam::IamError>(removed)
+    })
+    .await
 }

@@ -77,7 +77,7 @@ pub fn check_source_name(name: &str) -> Result<(), String> {
     };
     let rest = name.strip_prefix(PARTNER_SOURCE_PREFIX).ok_or_else(shape)?;
     let (account, suffix) = rest.split_once('/').ok_or_else(shape)?;
-    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    let account_ok = sluice_model::arn::is_account_id(account);
     let suffix_ok = !suffix.is_empty()
         && suffix.len() <= 256
         && suffix.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
@@ -180,6 +180,13 @@ impl Connector for EventBridgeConnector {
             ConnectorError::Invalid("this server has no event bus for EventBridge destinations".into())
         })?;
         bus.check_associated(&config.source).await?;
+        // Large events go to the error-handling bucket: it must be the run's
+        // account's (checked once here, not per event).
+        if let (Some(buckets), Some(bucket)) =
+            (&self.buckets, config.error_handling.as_ref().and_then(|c| c.bucket_name.as_deref()))
+        {
+            buckets.check_owner(bucket, &scope.account_id).await?;
+        }
         Ok(Box::new(EventBridgeSink::new(bus, self.buckets.clone(), config, scope)))
     }
 }

@@ -56,7 +56,6 @@ impl EventBridgeSink {
             .buckets
             .as_ref()
             .ok_or_else(|| ConnectorError::Invalid("this server has no object storage for large events".into()))?;
-        buckets.check_owner(bucket, &self.scope.account_id).await?;
         let prefix = self.config.error_handling.as_ref().and_then(|c| c.bucket_prefix.as_deref()).unwrap_or("");
         let key = [prefix.trim_matches('/'), &self.scope.flow_name, &self.scope.execution_id]
             .iter()

@@ -30,7 +30,7 @@ impl RunEvents {
 
 /// The account in an AppFlow ARN (`arn:aws:appflow:REGION:ACCOUNT:flow/NAME`).
 fn arn_account(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+    arn.split(':').nth(4).filter(|a| sluice_model::arn::is_account_id(a))
 }
 
 /// `2026-12-03T10:15:30.123Z`.
