@@ -17,6 +17,7 @@ pub mod buckets;
 pub mod bus;
 pub mod identity;
 pub mod queues;
+pub mod tables;
 mod records;
 mod sql;
 mod sql_archives;
@@ -24,6 +25,7 @@ mod sql_buckets;
 mod sql_bus;
 mod sql_identity;
 mod sql_queues;
+mod sql_tables;
 mod sql_triggers;
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -40,6 +42,7 @@ pub use identity::{AccessKeyRow, AccountRow, IdentityStore, KeyKind, PrincipalKi
 pub use queues::{MessageRow, QueueCounts, QueueRow, QueueStore, Redrive};
 pub use records::*;
 pub use sql::SqlStore;
+pub use tables::TableStore;
 
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +177,7 @@ pub trait TriggerStore: Send + Sync {
 /// The metadata store interface.
 #[async_trait::async_trait]
 pub trait MetadataStore:
-    TriggerStore + BusStore + ArchiveStore + QueueStore + IdentityStore + BucketStore + Send + Sync + 'static
+    TriggerStore + BusStore + ArchiveStore + QueueStore + IdentityStore + BucketStore + TableStore + Send + Sync + 'static
 {
     /// Which backend this is ("sqlite" or "postgres").
     fn backend_name(&self) -> &'static str;

@@ -153,6 +153,34 @@ impl Number {
         1 + pairs + usize::from(self.negative)
     }
 
+    /// Bytes that sort as the numbers do (the order of sort keys in a
+    /// table): a sign byte, the exponent, the digits and a terminator, with
+    /// everything after the sign byte inverted for negative numbers.
+    pub fn order_key(&self) -> Vec<u8> {
+        if self.is_zero() {
+            return vec![0x80];
+        }
+        let exponent = (self.exponent + 0x8000) as u16;
+        let mut key = Vec::with_capacity(self.digits.len() + 4);
+        if self.negative {
+            key.push(0x40);
+            key.extend_from_slice(&(!exponent).to_be_bytes());
+            key.extend(self.digits.iter().map(|d| 0xFE - d));
+            key.push(0xFF);
+        } else {
+            key.push(0xC0);
+            key.extend_from_slice(&exponent.to_be_bytes());
+            key.extend(self.digits.iter().map(|d| d + 1));
+            key.push(0x00);
+        }
+        key
+    }
+
+    /// Whether the number is negative.
+    pub fn is_negative(&self) -> bool {
+        self.negative
+    }
+
     fn compare_magnitude(&self, other: &Self) -> Ordering {
         match (self.is_zero(), other.is_zero()) {
             (true, true) => return Ordering::Equal,
@@ -261,6 +289,17 @@ mod tests {
         assert_eq!(n("1.0"), n("1"));
         assert_eq!(n("1.0").cmp(&n("1")), Ordering::Equal);
         assert!(n("-2") < n("-1"));
+    }
+
+    #[test]
+    fn order_keys_sort_as_the_numbers() {
+        let texts = ["-1e125", "-100", "-10", "-9.99", "-1.5", "-1.05", "-1", "-0.15", "-0.1", "-1e-130", "0",
+            "1e-130", "0.1", "0.15", "1", "1.05", "1.5", "9.99", "10", "100", "1e125"];
+        let keys: Vec<Vec<u8>> = texts.iter().map(|t| Number::parse(t).unwrap().order_key()).collect();
+        for pair in keys.windows(2) {
+            assert!(pair[0] < pair[1], "{pair:?}");
+        }
+        assert_eq!(Number::parse("1.0").unwrap().order_key(), Number::parse("1").unwrap().order_key());
     }
 
     #[test]
