@@ -17,7 +17,6 @@ pub mod buckets;
 pub mod bus;
 pub mod identity;
 pub mod queues;
-pub mod tables;
 mod records;
 mod sql;
 mod sql_archives;
@@ -27,6 +26,7 @@ mod sql_identity;
 mod sql_queues;
 mod sql_tables;
 mod sql_triggers;
+pub mod tables;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 

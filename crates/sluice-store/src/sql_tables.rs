@@ -133,14 +133,15 @@ fn is_lost_race(error: &sqlx::Error) -> bool {
 #[async_trait::async_trait]
 impl TableStore for SqlStore {
     async fn create_table(&self, t: &TableRow) -> StoreResult<()> {
-        let result = sqlx::query(dynamic(format!("INSERT INTO ddb_tables ({TABLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)")))
-            .bind(&t.account_id)
-            .bind(&t.name)
-            .bind(&t.table_id)
-            .bind(t.description.to_string())
-            .bind(t.created_at_ms)
-            .execute(&self.pool)
-            .await;
+        let result =
+            sqlx::query(dynamic(format!("INSERT INTO ddb_tables ({TABLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)")))
+                .bind(&t.account_id)
+                .bind(&t.name)
+                .bind(&t.table_id)
+                .bind(t.description.to_string())
+                .bind(t.created_at_ms)
+                .execute(&self.pool)
+                .await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists { kind: "table", name: t.name.clone() }),
@@ -293,11 +294,8 @@ impl TableStore for SqlStore {
         limit: usize,
     ) -> StoreResult<Vec<StoredItem>> {
         let mut sql = Sql::default();
-        let order: &[&str] = if index.is_some() {
-            &["range_key", "base_hash_key", "base_range_key"]
-        } else {
-            &["range_key"]
-        };
+        let order: &[&str] =
+            if index.is_some() { &["range_key", "base_hash_key", "base_range_key"] } else { &["range_key"] };
         match index {
             Some(name) => {
                 sql.push("SELECT hash_key, range_key, base_hash_key, base_range_key, hash_point, item FROM ddb_index_entries WHERE table_id = ")
@@ -312,10 +310,12 @@ impl TableStore for SqlStore {
         }
         sql.push(" AND hash_key = ").bind(Bind::Bytes(hash_key.to_vec()));
         if let Some((lower, inclusive)) = &range.lower {
-            sql.push(if *inclusive { " AND range_key >= " } else { " AND range_key > " }).bind(Bind::Bytes(lower.clone()));
+            sql.push(if *inclusive { " AND range_key >= " } else { " AND range_key > " })
+                .bind(Bind::Bytes(lower.clone()));
         }
         if let Some((upper, inclusive)) = &range.upper {
-            sql.push(if *inclusive { " AND range_key <= " } else { " AND range_key < " }).bind(Bind::Bytes(upper.clone()));
+            sql.push(if *inclusive { " AND range_key <= " } else { " AND range_key < " })
+                .bind(Bind::Bytes(upper.clone()));
         }
         if let Some(cursor) = after {
             after_clause(&mut sql, order, cursor, index.is_some(), false, forward);
@@ -363,7 +363,12 @@ impl TableStore for SqlStore {
         rows.iter().map(|r| item_from_row(r, index.is_some())).collect()
     }
 
-    async fn replace_index(&self, table_id: &str, index_name: &str, entries: &[(ItemCursor, String)]) -> StoreResult<()> {
+    async fn replace_index(
+        &self,
+        table_id: &str,
+        index_name: &str,
+        entries: &[(ItemCursor, String)],
+    ) -> StoreResult<()> {
         let mut tx = self.write_transaction().await?;
         sqlx::query("DELETE FROM ddb_index_entries WHERE table_id = $1 AND index_name = $2")
             .bind(table_id)
@@ -458,11 +463,13 @@ impl TableStore for SqlStore {
             .await?;
         match seq {
             Some(seq) => Ok(seq),
-            None => Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM ddb_stream_records WHERE table_id = $1")
-                .bind(table_id)
-                .fetch_one(&self.pool)
-                .await?
-                .unwrap_or(0)),
+            None => {
+                Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM ddb_stream_records WHERE table_id = $1")
+                    .bind(table_id)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .unwrap_or(0))
+            }
         }
     }
 

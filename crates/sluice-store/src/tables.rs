@@ -246,7 +246,12 @@ pub trait TableStore: Send + Sync {
     ) -> StoreResult<Vec<StoredItem>>;
     /// Replaces every entry of one index (after an index is added or removed:
     /// `entries` empty drops it).
-    async fn replace_index(&self, table_id: &str, index_name: &str, entries: &[(ItemCursor, String)]) -> StoreResult<()>;
+    async fn replace_index(
+        &self,
+        table_id: &str,
+        index_name: &str,
+        entries: &[(ItemCursor, String)],
+    ) -> StoreResult<()>;
 
     /// Records a stream (enabled on a table).
     async fn create_stream(&self, stream: &StreamRow) -> StoreResult<()>;

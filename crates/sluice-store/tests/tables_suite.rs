@@ -51,7 +51,8 @@ async fn tables_are_documents_per_account(store: Arc<dyn MetadataStore>) {
     assert!(matches!(store.create_table(&table("a", "t-other")).await, Err(StoreError::AlreadyExists { .. })));
     let other = TableRow { account_id: "222222222222".into(), ..table("a", "t-a2") };
     store.create_table(&other).await.unwrap();
-    let names: Vec<String> = store.list_tables("111111111111", None, 10).await.unwrap().into_iter().map(|t| t.name).collect();
+    let names: Vec<String> =
+        store.list_tables("111111111111", None, 10).await.unwrap().into_iter().map(|t| t.name).collect();
     assert_eq!(names, ["a", "b"]);
     let after_a = store.list_tables("111111111111", Some("a"), 10).await.unwrap();
     assert_eq!(after_a.len(), 1);
@@ -85,17 +86,18 @@ async fn writes_expect_what_they_read(store: Arc<dyn MetadataStore>) {
     assert_eq!(store.table_usage("t1").await.unwrap(), (1, 3));
 
     // The index holds the item's latest entry only.
-    let entries = store
-        .query_items("t1", Some("by-item"), b"all", &KeyRange::default(), true, None, 10)
-        .await
-        .unwrap();
+    let entries = store.query_items("t1", Some("by-item"), b"all", &KeyRange::default(), true, None, 10).await.unwrap();
     assert_eq!(entries.iter().map(|e| e.item.as_str()).collect::<Vec<_>>(), ["uno"]);
     assert_eq!(entries[0].base_range_key, b"1");
 
     let delete = ItemWrite { action: WriteAction::Delete, ..put("t1", b"h", b"1", Expected::Version(101), 0, "") };
     assert_eq!(store.commit(&[delete], &[]).await.unwrap(), CommitOutcome::Committed);
     assert_eq!(store.table_usage("t1").await.unwrap(), (0, 0));
-    assert!(store.query_items("t1", Some("by-item"), b"all", &KeyRange::default(), true, None, 10).await.unwrap().is_empty());
+    assert!(store
+        .query_items("t1", Some("by-item"), b"all", &KeyRange::default(), true, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn queries_and_scans_walk_keys_in_order(store: Arc<dyn MetadataStore>) {
