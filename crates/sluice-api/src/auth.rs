@@ -15,8 +15,9 @@ use crate::error::{ApiError, ErrorCode};
 use crate::sigv4::{self, RequestParts, SignatureProblem};
 use crate::state::AppState;
 
-/// Largest request body accepted (AppFlow requests are small JSON documents).
-pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Largest request body accepted: DynamoDB's 16 MB (a BatchWriteItem of 25
+/// items of 400 KB in JSON); the other APIs' requests are far smaller.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Which wire protocol a request speaks, from its headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,9 @@ fn expected_service(request: &Request, scoped: &str) -> Result<&'static str, Api
         Some(target) if target.starts_with("AWSEvents.") => Ok("events"),
         Some(target) if target.starts_with("AWSStepFunctions.") => Ok("states"),
         Some(target) if target.starts_with("AmazonSQS.") => Ok("sqs"),
+        Some(target) if target.starts_with("DynamoDB_20120810.") || target.starts_with("DynamoDBStreams_20120810.") => {
+            Ok("dynamodb")
+        }
         Some(_) => Ok("appflow"),
         None if protocol_of(request) == Protocol::Query => match scoped {
             "sts" => Ok("sts"),

@@ -62,7 +62,7 @@ pub fn action_and_resource(
     let account = &caller.account_id;
     let json = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
     match service {
-        "events" | "sqs" | "states" => {
+        "events" | "sqs" | "states" | "dynamodb" => {
             let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
             let operation = target.rsplit('.').next().unwrap_or_default();
             let body = json();
@@ -72,6 +72,7 @@ pub fn action_and_resource(
                     .and_then(|url| url.rsplit('/').next())
                     .or_else(|| text(&body, "QueueName"))
                     .map(|queue| format!("arn:aws:sqs:{region}:{account}:{queue}")),
+                "dynamodb" => dynamodb_resource(region, account, &body),
                 _ => None,
             };
             (format!("{service}:{operation}"), resource.unwrap_or_else(|| "*".into()))
@@ -113,6 +114,23 @@ pub fn action_and_resource(
             (format!("appflow:{operation}"), resource.unwrap_or_else(|| "*".into()))
         }
     }
+}
+
+/// The table (or stream) a DynamoDB operation acts on: its `TableName`
+/// (a name or an ARN), its `StreamArn` or `ResourceArn`, or the first
+/// table of a batch.
+fn dynamodb_resource(region: &str, account: &str, body: &Value) -> Option<String> {
+    let table = |name: &str| {
+        if name.starts_with("arn:") {
+            name.to_string()
+        } else {
+            format!("arn:aws:dynamodb:{region}:{account}:table/{name}")
+        }
+    };
+    text(body, "TableName")
+        .map(table)
+        .or_else(|| text(body, "StreamArn").or_else(|| text(body, "ResourceArn")).map(str::to_string))
+        .or_else(|| body.get("RequestItems").and_then(Value::as_object).and_then(|m| m.keys().next()).map(|n| table(n)))
 }
 
 /// The bus or rule an EventBridge operation acts on.
@@ -187,5 +205,18 @@ mod tests {
             ("iam:CreateUser".into(), "arn:aws:iam::111111111111:user/bob".into())
         );
         assert_eq!(of("events", parts("POST", "/", Some("AWSEvents.ListRules")), "{}").1, "*");
+        assert_eq!(
+            of("dynamodb", parts("POST", "/", Some("DynamoDB_20120810.PutItem")), r#"{"TableName": "t1"}"#),
+            ("dynamodb:PutItem".into(), "arn:aws:dynamodb:us-east-1:111111111111:table/t1".into())
+        );
+        assert_eq!(
+            of(
+                "dynamodb",
+                parts("POST", "/", Some("DynamoDB_20120810.BatchGetItem")),
+                r#"{"RequestItems": {"t2": {}}}"#
+            )
+            .1,
+            "arn:aws:dynamodb:us-east-1:111111111111:table/t2"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! What AWS's JSON protocols (EventBridge's 1.1, SQS's 1.0) share: one
+//! What AWS's JSON protocols (EventBridge's 1.1, SQS's and DynamoDB's 1.0) share: one
 //! `POST /` whose `X-Amz-Target` names the operation, requests checked
 //! against the botocore model, JSON answers.
 
@@ -75,6 +75,12 @@ pub async fn dispatch(
     if let Some(operation) = target.strip_prefix("AmazonSQS.") {
         let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost");
         return crate::sqs_api::handle(&state, &caller, operation, &body, &format!("http://{host}")).await;
+    }
+    if let Some(operation) = target.strip_prefix("DynamoDB_20120810.") {
+        return crate::dynamodb_api::handle(&state, &caller, operation, &body).await;
+    }
+    if let Some(operation) = target.strip_prefix("DynamoDBStreams_20120810.") {
+        return crate::dynamodb_api::handle_streams(&state, &caller, operation, &body).await;
     }
     if target.is_empty() && matches!(service.0, "sts" | "iam") {
         return crate::query_api::handle(&state, &caller, service.0, &body).await;

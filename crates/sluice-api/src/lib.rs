@@ -14,6 +14,7 @@
 pub mod appflow_api;
 pub mod auth;
 pub mod authorize;
+pub mod dynamodb_api;
 pub mod error;
 pub mod events_api;
 pub mod json_protocol;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(appflow_api::routes())
         .route("/", axum::routing::post(json_protocol::dispatch))
         .fallback(unknown_operation)
+        .layer(axum::extract::DefaultBodyLimit::max(auth::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .with_state(state)
 }

@@ -4,6 +4,7 @@ use sluice_bus::EventBusService;
 use sluice_iam::{Caller, IdentityService};
 use sluice_model::wire::SecretString;
 use sluice_service::appflow::AppflowService;
+use sluice_tables::TableService;
 
 /// An access key (the data directory's root credentials, a client's).
 #[derive(Debug, Clone)]
@@ -21,13 +22,20 @@ pub struct AppState {
     pub appflow: AppflowService,
     bus: EventBusService,
     identity: IdentityService,
+    tables: TableService,
 }
 
 impl AppState {
     /// The state of a server offering `appflow`, `bus` (EventBridge and
-    /// SQS) and `identity` (accounts, IAM, STS; it knows the access keys).
-    pub fn new(appflow: AppflowService, bus: EventBusService, identity: IdentityService) -> Self {
-        Self { appflow, bus, identity }
+    /// SQS), `identity` (accounts, IAM, STS; it knows the access keys) and
+    /// `tables` (DynamoDB and DynamoDB Streams).
+    pub fn new(appflow: AppflowService, bus: EventBusService, identity: IdentityService, tables: TableService) -> Self {
+        Self { appflow, bus, identity, tables }
+    }
+
+    /// DynamoDB's tables and streams.
+    pub fn tables(&self) -> &TableService {
+        &self.tables
     }
 
     /// Accounts, IAM and STS.

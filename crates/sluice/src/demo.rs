@@ -78,6 +78,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         settle_lag: sluice_engine::DEFAULT_SETTLE_LAG.as_secs(),
         // The demo's Salesforce is the simulator on loopback.
         allow_private_endpoints: true,
+        table_sweep_secs: 30,
     };
     let overrides = ConnectorOverrides {
         salesforce_app: Some(sluice_connectors::salesforce::client::ClientApp {

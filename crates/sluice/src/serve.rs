@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// server call its own machine's and network's services.
     #[arg(long, env = "SLUICE_ALLOW_PRIVATE_ENDPOINTS")]
     pub allow_private_endpoints: bool,
+    /// Seconds between two sweeps of the tables' expired items (time to
+    /// live) and stream records past their 24-hour retention.
+    #[arg(long, env = "SLUICE_TABLE_SWEEP_SECS", default_value_t = 30)]
+    pub table_sweep_secs: u64,
 }
 
 /// Where the S3 connector's buckets are: the endpoint given, or folders
@@ -241,7 +245,8 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         .ensure_account(&account_id, datadir::FIRST_ACCOUNT_NAME, &key.access_key_id, key.secret_access_key.expose())
         .await
         .context("cannot register the data directory's account and root key")?;
-    let state = sluice_api::AppState::new(appflow.clone(), bus.clone(), identity.clone());
+    let tables = sluice_tables::TableService::new(store.clone(), &args.region);
+    let state = sluice_api::AppState::new(appflow.clone(), bus.clone(), identity.clone(), tables.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -286,6 +291,11 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
     );
     let listeners = tokio::spawn(listeners.run_until(until_stopped()));
     let sessions = tokio::spawn(sweep_expired_sessions(identity, until_stopped()));
+    let table_sweeps = tokio::spawn(sweep_tables(
+        tables,
+        std::time::Duration::from_secs(args.table_sweep_secs.max(1)),
+        until_stopped(),
+    ));
     let worker = sluice_engine::Worker::new(store, pipeline, config);
     let worker = tokio::spawn(worker.run_until(until_stopped()));
     let api = sluice_api::serve(listener, state, until_stopped());
@@ -298,9 +308,26 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         let _ = schedules.await;
         let _ = replays.await;
         let _ = sessions.await;
+        let _ = table_sweeps.await;
         Ok(())
     });
     Ok(RunningServer { address, data_dir: data.root.clone(), key, region: args.region.clone(), stop, task })
+}
+
+/// Deletes the tables' expired items and trims their streams every `period`.
+async fn sweep_tables(
+    tables: sluice_tables::TableService,
+    period: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    sluice_bus::schedules::run_every(period, shutdown, "sweeping expired table items", || async {
+        let (removed, trimmed) = tables.housekeep().await?;
+        if trimmed > 0 {
+            tracing::debug!(trimmed, "table stream records past retention removed");
+        }
+        Ok::<_, sluice_tables::TablesError>(removed)
+    })
+    .await
 }
 
 /// Removes long-expired STS sessions' keys from the store once a minute (they
