@@ -18,12 +18,15 @@ Fixtures:
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import pathlib
 import signal
 import socket
 import subprocess
 import time
+import urllib.parse
+import uuid
 from typing import Optional
 
 import boto3
@@ -55,6 +58,7 @@ _SERVER_ENV_VARS = (
     "SLUICE_LOG_FORMAT",
     "SLUICE_LOG",
     "SLUICE_ALLOW_PRIVATE_ENDPOINTS",
+    "SLUICE_TABLE_SWEEP_SECS",
 )
 
 # Servers that are running now, so a failing test can show their log tails.
@@ -315,6 +319,42 @@ def module_server_factory(sluice_bin, tmp_path_factory):
     make, made = _factory(sluice_bin, tmp_path_factory.mktemp("module-sluice"))
     yield make
     for srv in made:
+        srv.stop()
+
+
+@contextlib.contextmanager
+def postgres_database():
+    """A new, empty database on the PostgreSQL at SLUICE_TEST_POSTGRES_URL,
+    dropped afterwards; yields its URL. Fails (never skips) without one when
+    SLUICE_REQUIRE_SERVICES=1."""
+    import psycopg
+
+    admin_url = os.environ.get("SLUICE_TEST_POSTGRES_URL")
+    if not admin_url:
+        if os.environ.get("SLUICE_REQUIRE_SERVICES") == "1":
+            pytest.fail("SLUICE_TEST_POSTGRES_URL is not set but SLUICE_REQUIRE_SERVICES=1")
+        pytest.skip("SLUICE_TEST_POSTGRES_URL is not set")
+    name = f"sluice_py_{uuid.uuid4().hex}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield urllib.parse.urlparse(admin_url)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def tables_server(request, module_server_factory):
+    """A server for the DynamoDB suites, once on the embedded SQLite store and
+    once on PostgreSQL (a fresh database); expired items are swept every second."""
+    env = {"SLUICE_TABLE_SWEEP_SECS": "1"}
+    if request.param == "sqlite":
+        yield module_server_factory(env=env, name="tables-sqlite")
+        return
+    with postgres_database() as url:
+        srv = module_server_factory(env={**env, "SLUICE_STORE_URL": url}, name="tables-postgres")
+        yield srv
         srv.stop()
 
 

@@ -4,35 +4,22 @@ connection check, ListConnectorEntities / DescribeConnectorEntity answered
 from the database, and an S3 -> Redshift flow whose rerun merges on the
 table's primary key (no duplicates) and whose refused row lands in the
 error bucket."""
-import os
 import urllib.parse
-import uuid
 
 import botocore.exceptions
 import psycopg
 import pytest
 
-from conftest import finished_run
+from conftest import finished_run, postgres_database
 
 
 @pytest.fixture
 def database():
     """A fresh database: (its connection URL, its jdbc URL for profiles)."""
-    admin_url = os.environ.get("SLUICE_TEST_POSTGRES_URL")
-    if not admin_url:
-        if os.environ.get("SLUICE_REQUIRE_SERVICES") == "1":
-            pytest.fail("SLUICE_TEST_POSTGRES_URL is not set but SLUICE_REQUIRE_SERVICES=1")
-        pytest.skip("SLUICE_TEST_POSTGRES_URL is not set")
-    name = f"sluice_py_{uuid.uuid4().hex}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    parsed = urllib.parse.urlparse(admin_url)
-    url = parsed._replace(path=f"/{name}").geturl()
-    jdbc = f"jdbc:postgresql://{parsed.hostname}:{parsed.port or 5432}/{name}"
-    yield url, jdbc, parsed.username or "postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
+    with postgres_database() as url:
+        parsed = urllib.parse.urlparse(url)
+        jdbc = f"jdbc:postgresql://{parsed.hostname}:{parsed.port or 5432}{parsed.path}"
+        yield url, jdbc, parsed.username or "postgres"
 
 
 def test_s3_to_redshift_merges_on_the_primary_key(server_factory, database):
