@@ -17,6 +17,7 @@ pub mod dynamodbstreams;
 pub mod error;
 pub mod events;
 pub mod iam;
+pub mod pipes;
 pub mod query_protocol;
 pub mod schedule;
 pub mod shape_validator;

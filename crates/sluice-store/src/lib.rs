@@ -16,6 +16,7 @@ pub mod archives;
 pub mod buckets;
 pub mod bus;
 pub mod identity;
+pub mod pipes;
 pub mod queues;
 mod records;
 mod sql;
@@ -23,6 +24,7 @@ mod sql_archives;
 mod sql_buckets;
 mod sql_bus;
 mod sql_identity;
+mod sql_pipes;
 mod sql_queues;
 mod sql_tables;
 mod sql_triggers;
@@ -39,6 +41,7 @@ pub use archives::{ArchivePosition, ArchiveStore, ArchivedEventRow, ReplayRow, A
 pub use buckets::BucketStore;
 pub use bus::{BusResourceRow, BusRow, BusStore, DeliveryRow, RuleRow, TargetRow};
 pub use identity::{AccessKeyRow, AccountRow, IdentityStore, KeyKind, PrincipalKind, PrincipalRow};
+pub use pipes::{PipeRow, PipeStore};
 pub use queues::{MessageRow, QueueCounts, QueueRow, QueueStore, Redrive};
 pub use records::*;
 pub use sql::SqlStore;
@@ -177,7 +180,17 @@ pub trait TriggerStore: Send + Sync {
 /// The metadata store interface.
 #[async_trait::async_trait]
 pub trait MetadataStore:
-    TriggerStore + BusStore + ArchiveStore + QueueStore + IdentityStore + BucketStore + TableStore + Send + Sync + 'static
+    TriggerStore
+    + BusStore
+    + ArchiveStore
+    + QueueStore
+    + IdentityStore
+    + BucketStore
+    + TableStore
+    + PipeStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is ("sqlite" or "postgres").
     fn backend_name(&self) -> &'static str;
