@@ -63,6 +63,7 @@ fn expected_service(request: &Request, scoped: &str) -> Result<&'static str, Api
             "iam" => Ok("iam"),
             other => Err(ApiError::UnknownOperation(format!("this server has no query-protocol service {other:?}"))),
         },
+        None if request.uri().path().starts_with("/v1/pipes") => Ok("pipes"),
         None => Ok("appflow"),
     }
 }

@@ -89,6 +89,23 @@ pub fn action_and_resource(
             };
             (format!("{service}:{action}"), resource.unwrap_or_else(|| "*".into()))
         }
+        "pipes" => {
+            let path = parts.uri.path();
+            let mut segments = path.trim_start_matches("/v1/pipes").trim_start_matches('/').split('/');
+            let name = segments.next().filter(|n| !n.is_empty());
+            let action = match (&parts.method, name, segments.next()) {
+                (_, None, _) => "ListPipes",
+                (_, Some(_), Some("start")) => "StartPipe",
+                (_, Some(_), Some("stop")) => "StopPipe",
+                (&Method::POST, Some(_), _) => "CreatePipe",
+                (&Method::PUT, Some(_), _) => "UpdatePipe",
+                (&Method::DELETE, Some(_), _) => "DeletePipe",
+                _ => "DescribePipe",
+            };
+            let resource =
+                name.map(|n| format!("arn:aws:pipes:{region}:{account}:pipe/{n}")).unwrap_or_else(|| "*".into());
+            (format!("pipes:{action}"), resource)
+        }
         _ => {
             let path = parts.uri.path();
             let operation = if let Some(_arn) = path.strip_prefix("/tags/") {
@@ -205,6 +222,11 @@ mod tests {
             ("iam:CreateUser".into(), "arn:aws:iam::111111111111:user/bob".into())
         );
         assert_eq!(of("events", parts("POST", "/", Some("AWSEvents.ListRules")), "{}").1, "*");
+        assert_eq!(
+            of("pipes", parts("POST", "/v1/pipes/p1/stop", None), ""),
+            ("pipes:StopPipe".into(), "arn:aws:pipes:us-east-1:111111111111:pipe/p1".into())
+        );
+        assert_eq!(of("pipes", parts("GET", "/v1/pipes", None), "").0, "pipes:ListPipes");
         assert_eq!(
             of("dynamodb", parts("POST", "/", Some("DynamoDB_20120810.PutItem")), r#"{"TableName": "t1"}"#),
             ("dynamodb:PutItem".into(), "arn:aws:dynamodb:us-east-1:111111111111:table/t1".into())

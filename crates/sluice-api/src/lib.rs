@@ -18,6 +18,7 @@ pub mod dynamodb_api;
 pub mod error;
 pub mod events_api;
 pub mod json_protocol;
+pub mod pipes_api;
 pub mod query_api;
 pub mod sigv4;
 pub mod sqs_api;
@@ -32,6 +33,7 @@ pub use state::{AccessKey, AppState};
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(appflow_api::routes())
+        .merge(pipes_api::routes())
         .route("/", axum::routing::post(json_protocol::dispatch))
         .fallback(unknown_operation)
         .layer(axum::extract::DefaultBodyLimit::max(auth::MAX_BODY_BYTES))

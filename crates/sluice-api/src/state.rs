@@ -3,6 +3,7 @@
 use sluice_bus::EventBusService;
 use sluice_iam::{Caller, IdentityService};
 use sluice_model::wire::SecretString;
+use sluice_pipes::PipeService;
 use sluice_service::appflow::AppflowService;
 use sluice_tables::TableService;
 
@@ -23,14 +24,26 @@ pub struct AppState {
     bus: EventBusService,
     identity: IdentityService,
     tables: TableService,
+    pipes: PipeService,
 }
 
 impl AppState {
     /// The state of a server offering `appflow`, `bus` (EventBridge and
     /// SQS), `identity` (accounts, IAM, STS; it knows the access keys) and
-    /// `tables` (DynamoDB and DynamoDB Streams).
-    pub fn new(appflow: AppflowService, bus: EventBusService, identity: IdentityService, tables: TableService) -> Self {
-        Self { appflow, bus, identity, tables }
+    /// `tables` (DynamoDB and DynamoDB Streams) and `pipes` (EventBridge Pipes).
+    pub fn new(
+        appflow: AppflowService,
+        bus: EventBusService,
+        identity: IdentityService,
+        tables: TableService,
+        pipes: PipeService,
+    ) -> Self {
+        Self { appflow, bus, identity, tables, pipes }
+    }
+
+    /// EventBridge Pipes.
+    pub fn pipes(&self) -> &PipeService {
+        &self.pipes
     }
 
     /// DynamoDB's tables and streams.

@@ -21,6 +21,17 @@ const MAX_RECORDS: i32 = 1000;
 
 const ITERATOR_CODEC: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// A stream record as a consumer receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerRecord {
+    /// Its sequence number.
+    pub seq: i64,
+    /// When its change committed (ms).
+    pub created_at_ms: i64,
+    /// The record (Lambda's and Pipes' event shape).
+    pub event: serde_json::Value,
+}
+
 /// A decoded shard iterator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ShardIterator {
@@ -51,7 +62,7 @@ impl ShardIterator {
 }
 
 /// The one shard of a stream.
-fn shard_id(stream: &StreamRow) -> String {
+pub fn shard_id(stream: &StreamRow) -> String {
     format!("shardId-{:020}-{:08x}", stream.created_at_ms, crate::schema::hash_point(stream.stream_label.as_bytes()))
 }
 
@@ -242,6 +253,47 @@ impl TableService {
         let next = (!closed)
             .then(|| ShardIterator { stream_arn: stream.stream_arn.clone(), after: last, issued_ms: now }.encode());
         Ok(wire::GetRecordsOutput { records: Some(records), next_shard_iterator: next })
+    }
+
+    /// One of the account's streams, for a consumer (a pipe).
+    pub async fn consumer_stream(&self, account_id: &str, arn: &str) -> TablesResult<StreamRow> {
+        self.stream(account_id, arn).await
+    }
+
+    /// Where a consumer starting now begins: before the oldest record kept
+    /// (`TRIM_HORIZON`) or after the newest (`LATEST`).
+    pub async fn consumer_start(&self, stream: &StreamRow, latest: bool) -> TablesResult<i64> {
+        if latest {
+            Ok(self.store.last_sequence(&stream.table_id).await?.max(stream.first_seq))
+        } else {
+            Ok(stream.first_seq)
+        }
+    }
+
+    /// A stream's records after `after`, in the shape Lambda and Pipes
+    /// hand them to consumers: the Streams API's record with
+    /// `eventSourceARN`, and `userIdentity` as `{type, principalId}`.
+    pub async fn consumer_records(
+        &self,
+        stream: &StreamRow,
+        after: i64,
+        limit: usize,
+    ) -> TablesResult<Vec<ConsumerRecord>> {
+        let rows = self.store.stream_records(&stream.table_id, &stream.stream_label, after, limit).await?;
+        rows.iter()
+            .map(|row| {
+                let mut event = with_sequence_number(&row.record, row.seq)
+                    .ok_or_else(|| TablesError::Internal("a stored stream record does not decode".into()))?;
+                if let Some(identity) = event.get_mut("userIdentity").and_then(|v| v.as_object_mut()) {
+                    let kind = identity.remove("Type");
+                    let principal = identity.remove("PrincipalId");
+                    identity.extend(kind.map(|k| ("type".to_string(), k)));
+                    identity.extend(principal.map(|p| ("principalId".to_string(), p)));
+                }
+                event["eventSourceARN"] = serde_json::Value::String(stream.stream_arn.clone());
+                Ok(ConsumerRecord { seq: row.seq, created_at_ms: row.created_at_ms, event })
+            })
+            .collect()
     }
 
     /// Deletes stream records (and streams) past the retention period.

@@ -246,7 +246,9 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         .await
         .context("cannot register the data directory's account and root key")?;
     let tables = sluice_tables::TableService::new(store.clone(), &args.region);
-    let state = sluice_api::AppState::new(appflow.clone(), bus.clone(), identity.clone(), tables.clone());
+    let pipes = sluice_pipes::PipeService::new(store.clone(), tables.clone(), bus.clone(), &args.region);
+    let state =
+        sluice_api::AppState::new(appflow.clone(), bus.clone(), identity.clone(), tables.clone(), pipes.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -291,6 +293,8 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
     );
     let listeners = tokio::spawn(listeners.run_until(until_stopped()));
     let sessions = tokio::spawn(sweep_expired_sessions(identity, until_stopped()));
+    let pipe_runner = sluice_pipes::PipeRunner::new(pipes, format!("server-{server_id}"));
+    let pipe_runner = tokio::spawn(pipe_runner.run_until(until_stopped()));
     let table_sweeps = tokio::spawn(sweep_tables(
         tables,
         std::time::Duration::from_secs(args.table_sweep_secs.max(1)),
@@ -309,6 +313,7 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         let _ = replays.await;
         let _ = sessions.await;
         let _ = table_sweeps.await;
+        let _ = pipe_runner.await;
         Ok(())
     });
     Ok(RunningServer { address, data_dir: data.root.clone(), key, region: args.region.clone(), stop, task })
