@@ -42,3 +42,23 @@ def test_the_throughput_benchmark_runs_every_case(sluice_bin, tmp_path, capsys):
     assert by_case["5"][1]["delivered"] == 10000
     table = capsys.readouterr().out
     assert "| 2 | sluice: S3 -> S3" in table and "records/s" in table
+
+
+def test_the_dynamodb_benchmark_runs_every_phase(sluice_bin, tmp_path):
+    """A short run of tests/bench/dynamodb.py on the test binary: every
+    operation of the paced phase and the sustained phase are measured on
+    Sluice and on the moto baseline (the figures come from scripts/bench-dynamodb)."""
+    spec = importlib.util.spec_from_file_location("dynamodb_bench", BENCH.parent / "dynamodb.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "rows.json"
+    assert bench.main(["--bin", sluice_bin, "--seconds", "1", "--rate", "40", "--workers", "2", "--json", str(out)]) == 0
+    import json
+
+    rows = json.loads(out.read_text())
+    for server in ("sluice", "moto (baseline)"):
+        paced = {r["operation"]: r for r in rows if r["server"] == server and r["phase"] == "paced"}
+        assert sorted(paced) == ["GetItem", "PutItem", "Query"], rows
+        assert all(r["calls"] == 40 and 0 < r["p50_ms"] <= r["p99_ms"] for r in paced.values()), paced
+        sustained = [r for r in rows if r["server"] == server and r["phase"] == "sustained"]
+        assert len(sustained) == 1 and sustained[0]["calls"] > 0
