@@ -10,7 +10,8 @@ use sluice_store::tables::{CommitOutcome, Expected, ItemWrite, WriteAction};
 use crate::error::{CancellationReason, TablesError, TablesResult};
 use crate::expression;
 use crate::items::{
-    condition, expression_attributes, project, projection, updated_item, write_of, Decision, MAX_ITEM_BYTES,
+    check_condition, condition, expression_attributes, project, projection, updated_item, write_of, Decision,
+    MAX_ITEM_BYTES,
 };
 use crate::records::{stream_record, ChangeOrigin};
 use crate::schema::ItemKey;
@@ -455,11 +456,7 @@ impl TransactAction {
             return updated_item(&self.table, key_item, old, self.condition.as_ref(), update.as_ref(), self.on_failure)
                 .map(Decision::Put);
         }
-        if let Some(condition) = &self.condition {
-            if !condition.evaluate(old)? {
-                return Err(TablesError::ConditionalCheckFailed { item: old.filter(|_| self.on_failure).cloned() });
-            }
-        }
+        check_condition(self.condition.as_ref(), old, self.on_failure)?;
         Ok(match &self.kind {
             TransactKind::Check => Decision::Keep,
             TransactKind::Put(item) => Decision::Put(item.clone()),

@@ -230,11 +230,7 @@ impl TableService {
         let on_failure = wants_old_on_failure(input.return_values_on_condition_check_failure);
         let change = self
             .mutate(&table, &key, ChangeOrigin::Client, |old| {
-                if let Some(condition) = &condition {
-                    if !condition.evaluate(old)? {
-                        return Err(TablesError::ConditionalCheckFailed { item: old.filter(|_| on_failure).cloned() });
-                    }
-                }
+                check_condition(condition.as_ref(), old, on_failure)?;
                 Ok(Decision::Put(item.clone()))
             })
             .await?;
@@ -281,11 +277,7 @@ impl TableService {
         let on_failure = wants_old_on_failure(input.return_values_on_condition_check_failure);
         let change = self
             .mutate(&table, &key, ChangeOrigin::Client, |old| {
-                if let Some(condition) = &condition {
-                    if !condition.evaluate(old)? {
-                        return Err(TablesError::ConditionalCheckFailed { item: old.filter(|_| on_failure).cloned() });
-                    }
-                }
+                check_condition(condition.as_ref(), old, on_failure)?;
                 Ok(Decision::Delete)
             })
             .await?;
@@ -350,6 +342,17 @@ impl TableService {
     }
 }
 
+/// Fails with `ConditionalCheckFailedException` (carrying the item when
+/// `on_failure` asks for it) unless the condition holds on the item as it is.
+pub(crate) fn check_condition(condition: Option<&Condition>, old: Option<&Item>, on_failure: bool) -> TablesResult<()> {
+    match condition {
+        Some(condition) if !condition.evaluate(old)? => {
+            Err(TablesError::ConditionalCheckFailed { item: old.filter(|_| on_failure).cloned() })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The item an update leaves: the condition checked on the item as it was
 /// (absent items start as their key), the update applied, the size limit held.
 pub(crate) fn updated_item(
@@ -360,11 +363,7 @@ pub(crate) fn updated_item(
     update: Option<&expression::UpdateExpression>,
     on_failure: bool,
 ) -> TablesResult<Item> {
-    if let Some(condition) = condition {
-        if !condition.evaluate(old)? {
-            return Err(TablesError::ConditionalCheckFailed { item: old.filter(|_| on_failure).cloned() });
-        }
-    }
+    check_condition(condition, old, on_failure)?;
     let mut item = old.cloned().unwrap_or_else(|| key_item.clone());
     if let Some(update) = update {
         update.apply(&mut item)?;
