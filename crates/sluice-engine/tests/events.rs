@@ -99,7 +99,12 @@ impl Setup {
     fn delivered(&self, prefix: &str) -> Vec<Value> {
         let mut records: Vec<Value> = Vec::new();
         for file in common::files_under(&self.harness.objects.join(prefix)) {
-            for line in std::fs::read_to_string(&file).unwrap().lines() {
+            // A run's file may be renamed into place between the listing and the read.
+            let text = match std::fs::read_to_string(&file) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                other => other.unwrap(),
+            };
+            for line in text.lines() {
                 records.push(serde_json::from_str(line).unwrap());
             }
         }
