@@ -4,10 +4,13 @@ for each view type, no record for a write that changes nothing, iterator
 types, streams turned off and on, TTL expiry seen in the stream with the
 service's identity; and kill -9 right after PutItem answered keeps both the
 item and its stream record."""
+import contextlib
 import time
 import uuid
 
 import pytest
+
+from conftest import postgres_database
 
 
 def unique(prefix: str) -> str:
@@ -165,8 +168,18 @@ def test_time_to_live_expiry_shows_in_the_stream(ddb, streams):
     assert "NewImage" not in removes[0]["dynamodb"]
 
 
-def test_kill_9_after_put_item_keeps_the_item_and_its_record(server_factory):
-    srv = server_factory(name="kill9")
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_kill_9_after_put_item_keeps_the_item_and_its_record(server_factory, backend):
+    with contextlib.ExitStack() as stack:
+        env = {}
+        if backend == "postgres":
+            env["SLUICE_STORE_URL"] = stack.enter_context(postgres_database())
+        srv = server_factory(env=env, name=f"kill9-{backend}")
+        check_kill_9(srv)
+        srv.stop()
+
+
+def check_kill_9(srv):
     ddb = srv.client("dynamodb")
     name, arn = make_table(ddb, "NEW_IMAGE")
     for i in range(20):

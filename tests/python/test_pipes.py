@@ -186,3 +186,41 @@ def test_pipe_errors(clients):
                           SourceParameters={"DynamoDBStreamParameters": {"StartingPosition": "LATEST", "BatchSize": 20000}})
     with pytest.raises(pipes.exceptions.NotFoundException):
         pipes.stop_pipe(Name=unique("nothing"))
+
+
+def test_two_servers_on_one_postgres_move_each_record_once(sluice_bin, tmp_path):
+    """Two servers of one data directory's identity on one PostgreSQL: both
+    serve the same tables, and the pipe is moved by one of them at a time
+    (its lease), so each record arrives once while writes go through both."""
+    import shutil
+
+    from conftest import SluiceServer, postgres_database
+
+    with postgres_database() as url:
+        env = {"SLUICE_STORE_URL": url}
+        first = SluiceServer(sluice_bin, tmp_path / "a", env=env).start()
+        servers = [first]
+        try:
+            # The second server has the first's identity (account, root key, master key)
+            # but its own server id (what its leases are held as).
+            shutil.copytree(first.data_dir, tmp_path / "b" / "data", ignore=shutil.ignore_patterns("server-id", "sluice.db*"))
+            second = SluiceServer(sluice_bin, tmp_path / "b", env=env).start()
+            servers.append(second)
+            assert second.account_id == first.account_id
+            assert (first.data_dir / "server-id").read_text() != (second.data_dir / "server-id").read_text()
+            ddb_a, ddb_b = first.client("dynamodb"), second.client("dynamodb")
+            sqs, pipes = first.client("sqs"), second.client("pipes")
+            table, stream_arn = stream_table(ddb_a)
+            url_q, queue_arn = queue(sqs)
+            pipes.create_pipe(Name=unique("shared"), RoleArn=ROLE, Source=stream_arn, Target=queue_arn,
+                              SourceParameters={"DynamoDBStreamParameters": {"StartingPosition": "LATEST", "BatchSize": 5}})
+            for i in range(30):
+                (ddb_a if i % 2 else ddb_b).put_item(TableName=table, Item={"pk": {"S": f"k{i}"}})
+            bodies = receive(sqs, url_q, 30, timeout=30)
+            keys = [b["dynamodb"]["Keys"]["pk"]["S"] for b in bodies]
+            assert sorted(keys) == sorted(f"k{i}" for i in range(30)), keys
+            assert receive(sqs, url_q, 1, timeout=3) == [], "a record arrived twice"
+            assert ddb_b.describe_table(TableName=table)["Table"]["ItemCount"] == 30
+        finally:
+            for srv in servers:
+                srv.stop()
