@@ -91,6 +91,9 @@ def test_a_stream_reaches_a_queue_filtered_and_in_order(clients, tables_server):
     assert described["CurrentState"] == "RUNNING"
     listed = pipes.list_pipes(NamePrefix=name)["Pipes"]
     assert [(p["Name"], p["Source"], p["Target"]) for p in listed] == [(name, stream_arn, queue_arn)]
+    pipes.tag_resource(resourceArn=created["Arn"], tags={"stage": "test", "team": "contact-center"})
+    pipes.untag_resource(resourceArn=created["Arn"], tagKeys=["stage"])
+    assert pipes.list_tags_for_resource(resourceArn=created["Arn"])["tags"] == {"team": "contact-center"}
 
 
 def test_a_stopped_pipe_keeps_its_place(clients):

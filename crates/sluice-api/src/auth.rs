@@ -63,9 +63,17 @@ fn expected_service(request: &Request, scoped: &str) -> Result<&'static str, Api
             "iam" => Ok("iam"),
             other => Err(ApiError::UnknownOperation(format!("this server has no query-protocol service {other:?}"))),
         },
-        None if request.uri().path().starts_with("/v1/pipes") => Ok("pipes"),
+        None if is_pipes_path(request.uri().path()) => Ok("pipes"),
         None => Ok("appflow"),
     }
+}
+
+/// Whether a REST path is EventBridge Pipes' (its operations, or the tags
+/// of a pipe, which share `/tags/{arn}` with AppFlow's).
+fn is_pipes_path(path: &str) -> bool {
+    path.starts_with("/v1/pipes")
+        || path.starts_with("/tags/arn:aws:pipes:")
+        || path.to_ascii_lowercase().starts_with("/tags/arn%3aaws%3apipes%3a")
 }
 
 /// The service a query-protocol request was signed for (`sts`, `iam`).

@@ -89,6 +89,17 @@ pub fn action_and_resource(
             };
             (format!("{service}:{action}"), resource.unwrap_or_else(|| "*".into()))
         }
+        "pipes" if parts.uri.path().starts_with("/tags/") => {
+            let arn = percent_encoding::percent_decode_str(&parts.uri.path()["/tags/".len()..])
+                .decode_utf8_lossy()
+                .into_owned();
+            let action = match parts.method {
+                Method::GET => "ListTagsForResource",
+                Method::DELETE => "UntagResource",
+                _ => "TagResource",
+            };
+            (format!("pipes:{action}"), arn)
+        }
         "pipes" => {
             let path = parts.uri.path();
             let mut segments = path.trim_start_matches("/v1/pipes").trim_start_matches('/').split('/');

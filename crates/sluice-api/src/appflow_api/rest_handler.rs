@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, RawQuery};
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -20,7 +21,7 @@ use sluice_store::{ProfileFilter, ProfileRecord};
 
 use super::input::{body_json, check, encode_token, page_request, parse};
 use crate::error::ApiError;
-use crate::state::CallerAppflow;
+use crate::state::{AppState, CallerAppflow};
 use sluice_service::appflow::AppflowService;
 
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -448,42 +449,75 @@ fn decoded_arn(raw_arn: &str) -> String {
     percent_encoding::percent_decode_str(raw_arn).decode_utf8_lossy().into_owned()
 }
 
-/// ListTagsForResource (`GET /tags/{resourceArn}`).
-pub async fn list_tags_for_resource(CallerAppflow(appflow): CallerAppflow, Path(raw_arn): Path<String>) -> ApiResult {
-    let arn = decoded_arn(&raw_arn);
-    let _: ListTagsForResourceRequest = parse("ListTagsForResource", json!({ "resourceArn": arn }))?;
-    reply(&ListTagsForResourceResponse { tags: Some(appflow.list_tags(&arn).await?) })
-}
-
-/// TagResource (`POST /tags/{resourceArn}`).
-pub async fn tag_resource(
-    CallerAppflow(appflow): CallerAppflow,
-    Path(raw_arn): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    let arn = decoded_arn(&raw_arn);
-    let mut input = body_json(&body)?;
-    input["resourceArn"] = Value::String(arn.clone());
-    let request: TagResourceRequest = parse("TagResource", input)?;
-    appflow.tag(&arn, &request.tags).await?;
-    reply(&json!({}))
-}
-
-/// UntagResource (`DELETE /tags/{resourceArn}?tagKeys=...`).
-pub async fn untag_resource(
-    CallerAppflow(appflow): CallerAppflow,
-    Path(raw_arn): Path<String>,
-    RawQuery(query): RawQuery,
-) -> ApiResult {
-    let arn = decoded_arn(&raw_arn);
-    let keys: Vec<String> = query
+/// The `tagKeys` of an UntagResource query.
+fn tag_keys(query: Option<String>) -> Vec<String> {
+    query
         .unwrap_or_default()
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .filter(|(k, _)| *k == "tagKeys")
         .map(|(_, v)| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
-        .collect();
-    let request: UntagResourceRequest = parse("UntagResource", json!({ "resourceArn": arn, "tagKeys": keys }))?;
-    appflow.untag(&arn, &request.tag_keys).await?;
-    reply(&json!({}))
+        .collect()
+}
+
+/// ListTagsForResource (`GET /tags/{resourceArn}`); a pipe's are the
+/// pipes service's (the same route serves both APIs).
+pub async fn list_tags_for_resource(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(raw_arn): Path<String>,
+) -> Response {
+    let arn = decoded_arn(&raw_arn);
+    if crate::pipes_api::is_pipe_arn(&arn) {
+        return crate::pipes_api::list_tags(&state, &caller, &arn).await;
+    }
+    let run = async {
+        let appflow = state.appflow.for_account(&caller.account_id);
+        let _: ListTagsForResourceRequest = parse("ListTagsForResource", json!({ "resourceArn": arn }))?;
+        reply(&ListTagsForResourceResponse { tags: Some(appflow.list_tags(&arn).await?) })
+    };
+    run.await.into_response()
+}
+
+/// TagResource (`POST /tags/{resourceArn}`).
+pub async fn tag_resource(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(raw_arn): Path<String>,
+    body: Bytes,
+) -> Response {
+    let arn = decoded_arn(&raw_arn);
+    if crate::pipes_api::is_pipe_arn(&arn) {
+        return crate::pipes_api::tag(&state, &caller, &arn, &body).await;
+    }
+    let run = async {
+        let appflow = state.appflow.for_account(&caller.account_id);
+        let mut input = body_json(&body)?;
+        input["resourceArn"] = Value::String(arn.clone());
+        let request: TagResourceRequest = parse("TagResource", input)?;
+        appflow.tag(&arn, &request.tags).await?;
+        reply(&json!({}))
+    };
+    run.await.into_response()
+}
+
+/// UntagResource (`DELETE /tags/{resourceArn}?tagKeys=...`).
+pub async fn untag_resource(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(raw_arn): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let arn = decoded_arn(&raw_arn);
+    let keys = tag_keys(query);
+    if crate::pipes_api::is_pipe_arn(&arn) {
+        return crate::pipes_api::untag(&state, &caller, &arn, keys).await;
+    }
+    let run = async {
+        let appflow = state.appflow.for_account(&caller.account_id);
+        let request: UntagResourceRequest = parse("UntagResource", json!({ "resourceArn": arn, "tagKeys": keys }))?;
+        appflow.untag(&arn, &request.tag_keys).await?;
+        reply(&json!({}))
+    };
+    run.await.into_response()
 }

@@ -139,3 +139,41 @@ async fn list_pipes(
     };
     respond(run.await)
 }
+
+/// Whether a `/tags/{arn}` request names a pipe.
+pub fn is_pipe_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws:pipes:")
+}
+
+/// ListTagsForResource on a pipe.
+pub async fn list_tags(state: &AppState, caller: &Caller, arn: &str) -> Response {
+    let run = async {
+        let _: wire::ListTagsForResourceRequest = request("ListTagsForResource", json!({"resourceArn": arn}))?;
+        let tags = state.pipes().tags(&caller.account_id, arn).await?;
+        Ok(json!({"tags": tags}))
+    };
+    respond(run.await)
+}
+
+/// TagResource on a pipe.
+pub async fn tag(state: &AppState, caller: &Caller, arn: &str, body: &Bytes) -> Response {
+    let run = async {
+        let mut value = body_json(body).map_err(|p| PipesError::Validation(p.to_string()))?;
+        value["resourceArn"] = Value::String(arn.to_string());
+        let input: wire::TagResourceRequest = request("TagResource", value)?;
+        let add = input.tags.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect();
+        state.pipes().change_tags(&caller.account_id, arn, &add, &[]).await?;
+        Ok(json!({}))
+    };
+    respond(run.await)
+}
+
+/// UntagResource on a pipe.
+pub async fn untag(state: &AppState, caller: &Caller, arn: &str, keys: Vec<String>) -> Response {
+    let run = async {
+        let input: wire::UntagResourceRequest = request("UntagResource", json!({"resourceArn": arn, "tagKeys": keys}))?;
+        state.pipes().change_tags(&caller.account_id, arn, &Default::default(), &input.tag_keys).await?;
+        Ok(json!({}))
+    };
+    respond(run.await)
+}
