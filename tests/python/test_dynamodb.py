@@ -503,3 +503,25 @@ def test_numbers_sort_by_value(ddb):
     got = ddb.query(TableName=name, KeyConditionExpression="pk = :p AND n > :z",
                     ExpressionAttributeValues={":p": {"S": "n"}, ":z": {"N": "-2"}})["Items"]
     assert [i["n"]["N"] for i in got] == ["-1.5", "0", "0.001", "2", "10", "100000000000000000000"]
+
+
+def test_consumed_capacity_is_reported_when_asked(ddb):
+    name = make_table(ddb)
+    big = "x" * 5000  # 5 KB: 5 write units, 2 read blocks
+    put = ddb.put_item(TableName=name, Item={"pk": {"S": "c"}, "v": {"S": big}}, ReturnConsumedCapacity="TOTAL")
+    assert put["ConsumedCapacity"]["TableName"] == name
+    assert put["ConsumedCapacity"]["CapacityUnits"] == 5.0
+    assert "ConsumedCapacity" not in ddb.put_item(TableName=name, Item={"pk": {"S": "d"}})
+    eventual = ddb.get_item(TableName=name, Key={"pk": {"S": "c"}}, ReturnConsumedCapacity="TOTAL")
+    assert eventual["ConsumedCapacity"]["CapacityUnits"] == 1.0
+    strong = ddb.get_item(TableName=name, Key={"pk": {"S": "c"}}, ConsistentRead=True, ReturnConsumedCapacity="INDEXES")
+    assert strong["ConsumedCapacity"]["CapacityUnits"] == 2.0
+    assert strong["ConsumedCapacity"]["Table"]["CapacityUnits"] == 2.0
+    scan = ddb.scan(TableName=name, ReturnConsumedCapacity="TOTAL")
+    assert scan["ConsumedCapacity"]["CapacityUnits"] == 1.0
+    batch = ddb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": f"b{i}"}}}} for i in range(3)]},
+                                 ReturnConsumedCapacity="TOTAL")
+    assert batch["ConsumedCapacity"] == [{"TableName": name, "CapacityUnits": 3.0, "WriteCapacityUnits": 3.0}]
+    transaction = ddb.transact_write_items(
+        TransactItems=[{"Put": {"TableName": name, "Item": {"pk": {"S": "t"}}}}], ReturnConsumedCapacity="TOTAL")
+    assert transaction["ConsumedCapacity"][0]["CapacityUnits"] == 2.0

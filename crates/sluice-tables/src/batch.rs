@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sluice_model::dynamodb as wire;
 use sluice_store::tables::{CommitOutcome, Expected, ItemWrite, WriteAction};
 
+use crate::capacity::{self, PerTable};
 use crate::error::{CancellationReason, TablesError, TablesResult};
 use crate::expression;
 use crate::items::{
@@ -118,6 +119,7 @@ impl TableService {
         let mut responses = BTreeMap::new();
         let mut unprocessed = BTreeMap::new();
         let mut bytes = 0usize;
+        let mut units = PerTable::default();
         let mut tables = Tables::default();
         for (name, request) in &input.request_items {
             let table = tables.get(self, account_id, name).await?;
@@ -144,8 +146,10 @@ impl TableService {
                     left.push(wire_key.clone());
                     continue;
                 }
+                let size = item.as_ref().map(|i| item_size(&i.item)).unwrap_or(0);
+                units.add(table.name(), capacity::read_units(size, request.consistent_read.unwrap_or(false)), 0.0);
                 if let Some(item) = item {
-                    bytes += item_size(&item.item);
+                    bytes += size;
                     found.push(item_to_wire(&project(&item.item, paths.as_deref())));
                 }
             }
@@ -157,7 +161,7 @@ impl TableService {
         Ok(wire::BatchGetItemOutput {
             responses: Some(responses),
             unprocessed_keys: Some(unprocessed),
-            ..Default::default()
+            consumed_capacity: units.report(input.return_consumed_capacity),
         })
     }
 
@@ -223,6 +227,7 @@ impl TableService {
             if self.commit_planned(&planned, false).await? {
                 return Ok(wire::BatchWriteItemOutput {
                     unprocessed_items: Some(BTreeMap::new()),
+                    consumed_capacity: write_units(&planned, 1.0).report(input.return_consumed_capacity),
                     ..Default::default()
                 });
             }
@@ -260,7 +265,13 @@ impl TableService {
             targets.push((table, key));
         }
         let found = self.read_many(&targets).await?;
+        let mut units = PerTable::default();
+        for ((table, _), item) in targets.iter().zip(&found) {
+            let size = item.as_ref().map(|i| item_size(&i.item)).unwrap_or(0);
+            units.add(table.name(), 2.0 * capacity::read_units(size, true), 0.0);
+        }
         Ok(wire::TransactGetItemsOutput {
+            consumed_capacity: units.report(input.return_consumed_capacity),
             responses: Some(
                 found
                     .into_iter()
@@ -270,7 +281,6 @@ impl TableService {
                     })
                     .collect(),
             ),
-            ..Default::default()
         })
     }
 
@@ -326,7 +336,10 @@ impl TableService {
                 return Err(TablesError::TransactionCanceled(reasons));
             }
             if self.commit_planned(&planned, true).await? {
-                return Ok(wire::TransactWriteItemsOutput::default());
+                return Ok(wire::TransactWriteItemsOutput {
+                    consumed_capacity: write_units(&planned, 2.0).report(input.return_consumed_capacity),
+                    ..Default::default()
+                });
             }
         }
         Err(TablesError::TransactionCanceled(
@@ -340,6 +353,23 @@ impl TableService {
                 .collect(),
         ))
     }
+}
+
+/// The units of planned writes per table (`factor` 2 in a transaction;
+/// a condition check reads).
+fn write_units(planned: &[Planned], factor: f64) -> PerTable {
+    let mut units = PerTable::default();
+    for p in planned {
+        let old = p.old.as_ref().map(|o| item_size(&o.item)).unwrap_or(0);
+        match &p.decision {
+            Decision::Keep => units.add(p.table.name(), factor * capacity::read_units(old, true), 0.0),
+            Decision::Put(item) => {
+                units.add(p.table.name(), 0.0, factor * capacity::write_units(old.max(item_size(item))))
+            }
+            Decision::Delete => units.add(p.table.name(), 0.0, factor * capacity::write_units(old)),
+        }
+    }
+    units
 }
 
 /// What one action of a transaction does.

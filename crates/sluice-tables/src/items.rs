@@ -10,6 +10,7 @@ use sluice_store::tables::{
     CommitOutcome, Expected, IndexEntry, ItemCursor, ItemWrite, NewItem, StoredItem, WriteAction,
 };
 
+use crate::capacity::{self, Kind};
 use crate::error::{TablesError, TablesResult};
 use crate::expression::{self, Condition, ExpressionAttributes, Path};
 use crate::records::{stream_record, ChangeOrigin};
@@ -139,6 +140,14 @@ pub(crate) fn write_of(
     }))
 }
 
+impl Change {
+    /// The write units of this change (the larger image counts).
+    pub fn write_units(&self) -> f64 {
+        let size = |item: &Option<Item>| item.as_ref().map(item_size).unwrap_or(0);
+        capacity::write_units(size(&self.old).max(size(&self.new)))
+    }
+}
+
 /// The item a decision leaves.
 pub(crate) fn after(old: Option<&Item>, decision: &Decision) -> Option<Item> {
     match decision {
@@ -236,6 +245,12 @@ impl TableService {
             .await?;
         Ok(wire::PutItemOutput {
             attributes: (return_values == "ALL_OLD").then(|| change.old.as_ref().map(item_to_wire)).flatten(),
+            consumed_capacity: capacity::report(
+                table.name(),
+                change.write_units(),
+                Kind::Write,
+                input.return_consumed_capacity,
+            ),
             ..Default::default()
         })
     }
@@ -249,9 +264,13 @@ impl TableService {
             projection(input.projection_expression.as_deref(), input.attributes_to_get.as_deref(), &attributes)?;
         attributes.check_all_used()?;
         let found = self.read_items(&table, &[key]).await?.pop().flatten();
+        let units = capacity::read_units(
+            found.as_ref().map(|f| item_size(&f.item)).unwrap_or(0),
+            input.consistent_read.unwrap_or(false),
+        );
         Ok(wire::GetItemOutput {
             item: found.map(|f| item_to_wire(&project(&f.item, projection.as_deref()))),
-            ..Default::default()
+            consumed_capacity: capacity::report(table.name(), units, Kind::Read, input.return_consumed_capacity),
         })
     }
 
@@ -283,6 +302,12 @@ impl TableService {
             .await?;
         Ok(wire::DeleteItemOutput {
             attributes: (return_values == "ALL_OLD").then(|| change.old.as_ref().map(item_to_wire)).flatten(),
+            consumed_capacity: capacity::report(
+                table.name(),
+                change.write_units(),
+                Kind::Write,
+                input.return_consumed_capacity,
+            ),
             ..Default::default()
         })
     }
@@ -337,6 +362,12 @@ impl TableService {
         };
         Ok(wire::UpdateItemOutput {
             attributes: attributes.filter(|a| !a.is_empty()).map(|a| item_to_wire(&a)),
+            consumed_capacity: capacity::report(
+                table.name(),
+                change.write_units(),
+                Kind::Write,
+                input.return_consumed_capacity,
+            ),
             ..Default::default()
         })
     }

@@ -17,6 +17,7 @@
 //! - [`TablesError`]: the one error type, one variant per DynamoDB error.
 
 mod batch;
+mod capacity;
 pub mod error;
 pub mod expiry;
 pub mod expression;

@@ -5,6 +5,7 @@
 use sluice_model::dynamodb as wire;
 use sluice_store::tables::{ItemCursor, KeyRange, StoredItem};
 
+use crate::capacity::{self, Kind};
 use crate::error::{TablesError, TablesResult};
 use crate::expression::{self, Condition, ExpressionAttributes, Path, RangeCondition};
 use crate::items::{condition, cursor_of, expression_attributes, project, projection, refuse_legacy};
@@ -24,6 +25,8 @@ pub(crate) struct Page {
     pub count: usize,
     pub scanned: usize,
     pub last_key: Option<Item>,
+    /// Bytes read (what capacity is counted on).
+    pub bytes: usize,
 }
 
 /// Where a read walks: one hash key's range (Query) or a span of points (Scan).
@@ -235,7 +238,6 @@ impl TableService {
         let table = plan.table;
         let index_name = plan.index.map(|i| i.name.as_str());
         let mut page = Page::default();
-        let mut bytes = 0usize;
         let mut cursor = plan.start.clone();
         loop {
             let want = match plan.limit {
@@ -263,12 +265,12 @@ impl TableService {
             }
             for (row, item) in rows.iter().zip(entries) {
                 page.scanned += 1;
-                bytes += item_size(&item);
+                page.bytes += item_size(&item);
                 let keep = match &plan.filter {
                     Some(filter) => filter.evaluate(Some(&item))?,
                     None => true,
                 };
-                let full = plan.limit == Some(page.scanned) || bytes >= MAX_PAGE_BYTES;
+                let full = plan.limit == Some(page.scanned) || page.bytes >= MAX_PAGE_BYTES;
                 if full {
                     page.last_key = Some(last_key(table, plan.index, &item));
                 }
@@ -388,12 +390,13 @@ impl TableService {
         }
         let walk = Walk::Query { hash, range, forward: input.scan_index_forward.unwrap_or(true) };
         let page = self.read_page(&plan, &walk).await?;
+        let units = capacity::read_units(page.bytes, input.consistent_read.unwrap_or(false));
         Ok(wire::QueryOutput {
             items: (plan.select != Select::Count).then(|| page.items.iter().map(item_to_wire).collect()),
             count: Some(page.count as i32),
             scanned_count: Some(page.scanned as i32),
             last_evaluated_key: page.last_key.as_ref().map(item_to_wire),
-            ..Default::default()
+            consumed_capacity: capacity::report(table.name(), units, Kind::Read, input.return_consumed_capacity),
         })
     }
 
@@ -459,12 +462,13 @@ impl TableService {
             }
         }
         let page = self.read_page(&plan, &Walk::Scan { points }).await?;
+        let units = capacity::read_units(page.bytes, input.consistent_read.unwrap_or(false));
         Ok(wire::ScanOutput {
             items: (plan.select != Select::Count).then(|| page.items.iter().map(item_to_wire).collect()),
             count: Some(page.count as i32),
             scanned_count: Some(page.scanned as i32),
             last_evaluated_key: page.last_key.as_ref().map(item_to_wire),
-            ..Default::default()
+            consumed_capacity: capacity::report(table.name(), units, Kind::Read, input.return_consumed_capacity),
         })
     }
 }
