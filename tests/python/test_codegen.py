@@ -12,7 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
     "service,module",
     [
         ("appflow", "appflow"), ("events", "events"), ("sqs", "sqs"), ("iam", "iam"), ("sts", "sts"),
-        ("dynamodb", "dynamodb"), ("dynamodbstreams", "dynamodbstreams"), ("pipes", "pipes"),
+        ("dynamodb", "dynamodb"), ("dynamodbstreams", "dynamodbstreams"), ("pipes", "pipes"), ("secretsmanager", "secretsmanager"),
     ],
 )
 def test_generated_types_are_up_to_date(tmp_path, service, module):

@@ -54,6 +54,7 @@ fn expected_service(request: &Request, scoped: &str) -> Result<&'static str, Api
         Some(target) if target.starts_with("AWSEvents.") => Ok("events"),
         Some(target) if target.starts_with("AWSStepFunctions.") => Ok("states"),
         Some(target) if target.starts_with("AmazonSQS.") => Ok("sqs"),
+        Some(target) if target.starts_with("secretsmanager.") => Ok("secretsmanager"),
         Some(target) if target.starts_with("DynamoDB_20120810.") || target.starts_with("DynamoDBStreams_20120810.") => {
             Ok("dynamodb")
         }

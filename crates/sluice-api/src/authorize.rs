@@ -62,7 +62,7 @@ pub fn action_and_resource(
     let account = &caller.account_id;
     let json = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
     match service {
-        "events" | "sqs" | "states" | "dynamodb" => {
+        "events" | "sqs" | "states" | "dynamodb" | "secretsmanager" => {
             let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
             let operation = target.rsplit('.').next().unwrap_or_default();
             let body = json();
@@ -73,6 +73,13 @@ pub fn action_and_resource(
                     .or_else(|| text(&body, "QueueName"))
                     .map(|queue| format!("arn:aws:sqs:{region}:{account}:{queue}")),
                 "dynamodb" => dynamodb_resource(region, account, &body),
+                "secretsmanager" => text(&body, "SecretId").or_else(|| text(&body, "Name")).map(|id| {
+                    if id.starts_with("arn:") {
+                        id.to_string()
+                    } else {
+                        format!("arn:aws:secretsmanager:{region}:{account}:secret:{id}")
+                    }
+                }),
                 _ => None,
             };
             (format!("{service}:{operation}"), resource.unwrap_or_else(|| "*".into()))

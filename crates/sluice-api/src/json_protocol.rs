@@ -76,6 +76,9 @@ pub async fn dispatch(
         let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost");
         return crate::sqs_api::handle(&state, &caller, operation, &body, &format!("http://{host}")).await;
     }
+    if let Some(operation) = target.strip_prefix("secretsmanager.") {
+        return crate::secretsmanager_api::handle(&state, &caller, operation, &body).await;
+    }
     if let Some(operation) = target.strip_prefix("DynamoDB_20120810.") {
         return crate::dynamodb_api::handle(&state, &caller, operation, &body).await;
     }

@@ -20,6 +20,7 @@ pub mod events_api;
 pub mod json_protocol;
 pub mod pipes_api;
 pub mod query_api;
+pub mod secretsmanager_api;
 pub mod sigv4;
 pub mod sqs_api;
 pub mod state;

@@ -4,6 +4,7 @@ use sluice_bus::EventBusService;
 use sluice_iam::{Caller, IdentityService};
 use sluice_model::wire::SecretString;
 use sluice_pipes::PipeService;
+use sluice_secrets::SecretService;
 use sluice_service::appflow::AppflowService;
 use sluice_tables::TableService;
 
@@ -25,20 +26,28 @@ pub struct AppState {
     identity: IdentityService,
     tables: TableService,
     pipes: PipeService,
+    secrets: SecretService,
 }
 
 impl AppState {
     /// The state of a server offering `appflow`, `bus` (EventBridge and
     /// SQS), `identity` (accounts, IAM, STS; it knows the access keys) and
-    /// `tables` (DynamoDB and DynamoDB Streams) and `pipes` (EventBridge Pipes).
+    /// `tables` (DynamoDB and DynamoDB Streams), `pipes` (EventBridge Pipes)
+    /// and `secrets` (Secrets Manager).
     pub fn new(
         appflow: AppflowService,
         bus: EventBusService,
         identity: IdentityService,
         tables: TableService,
         pipes: PipeService,
+        secrets: SecretService,
     ) -> Self {
-        Self { appflow, bus, identity, tables, pipes }
+        Self { appflow, bus, identity, tables, pipes, secrets }
+    }
+
+    /// Secrets Manager.
+    pub fn secrets(&self) -> &SecretService {
+        &self.secrets
     }
 
     /// EventBridge Pipes.

@@ -62,7 +62,8 @@ async fn harness_with(config: SimConfig) -> Harness {
     identity.ensure_account("123456789012", "main", KEY_ID, SECRET).await.unwrap();
     let tables = sluice_tables::TableService::new(store.clone(), "us-east-1");
     let pipes = sluice_pipes::PipeService::new(store.clone(), tables.clone(), bus.clone(), "us-east-1");
-    let state = AppState::new(appflow, bus, identity, tables, pipes);
+    let secrets = sluice_secrets::SecretService::new(store.clone(), vault.clone(), "us-east-1");
+    let state = AppState::new(appflow, bus, identity, tables, pipes, secrets);
     let (sim, base) = salesforce_sim(config);
     Harness { state, store, vault, sim, base, _dir: dir }
 }

@@ -20,6 +20,7 @@ pub mod iam;
 pub mod pipes;
 pub mod query_protocol;
 pub mod schedule;
+pub mod secretsmanager;
 pub mod shape_validator;
 pub mod sqs;
 pub mod sts;

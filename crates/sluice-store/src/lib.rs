@@ -19,6 +19,7 @@ pub mod identity;
 pub mod pipes;
 pub mod queues;
 mod records;
+pub mod secrets;
 mod sql;
 mod sql_archives;
 mod sql_buckets;
@@ -26,6 +27,7 @@ mod sql_bus;
 mod sql_identity;
 mod sql_pipes;
 mod sql_queues;
+mod sql_secrets;
 mod sql_tables;
 mod sql_triggers;
 pub mod tables;
@@ -44,6 +46,7 @@ pub use identity::{AccessKeyRow, AccountRow, IdentityStore, KeyKind, PrincipalKi
 pub use pipes::{PipeRow, PipeStore};
 pub use queues::{MessageRow, QueueCounts, QueueRow, QueueStore, Redrive};
 pub use records::*;
+pub use secrets::{SecretRow, SecretStore};
 pub use sql::SqlStore;
 pub use tables::TableStore;
 
@@ -188,6 +191,7 @@ pub trait MetadataStore:
     + BucketStore
     + TableStore
     + PipeStore
+    + SecretStore
     + Send
     + Sync
     + 'static

@@ -247,8 +247,15 @@ pub async fn start(args: ServeArgs, overrides: ConnectorOverrides) -> Result<Run
         .context("cannot register the data directory's account and root key")?;
     let tables = sluice_tables::TableService::new(store.clone(), &args.region);
     let pipes = sluice_pipes::PipeService::new(store.clone(), tables.clone(), bus.clone(), &args.region);
-    let state =
-        sluice_api::AppState::new(appflow.clone(), bus.clone(), identity.clone(), tables.clone(), pipes.clone());
+    let secrets = sluice_secrets::SecretService::new(store.clone(), vault.clone(), &args.region);
+    let state = sluice_api::AppState::new(
+        appflow.clone(),
+        bus.clone(),
+        identity.clone(),
+        tables.clone(),
+        pipes.clone(),
+        secrets,
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
