@@ -30,10 +30,7 @@ pub const MAX_BUSES_PER_ACCOUNT: usize = 100;
 /// Default page size of List* calls.
 const DEFAULT_LIMIT: usize = 100;
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
-}
+pub use sluice_store::now_ms;
 
 /// EventBridge's rules for buses, rules, targets and events, shared by the
 /// API and the CLI; cheap to clone.

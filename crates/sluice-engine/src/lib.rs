@@ -26,10 +26,7 @@ use sluice_model::wire::EpochSeconds;
 use sluice_store::{ClaimedRun, ExecutionRow, FlowRecord, MetadataStore, StoreError};
 use tokio::sync::Mutex;
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub use sluice_store::now_ms;
 
 /// Errors of the engine itself (not of a run).
 #[derive(Debug, thiserror::Error)]

@@ -31,9 +31,7 @@ fn not_found(name: &str) -> PipesError {
     PipesError::NotFound(format!("Pipe {name} does not exist."))
 }
 
-pub(crate) fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub(crate) use sluice_store::now_ms;
 
 /// A stored pipe with its definition.
 pub(crate) struct LoadedPipe {

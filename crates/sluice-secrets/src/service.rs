@@ -10,7 +10,7 @@ use std::sync::Arc;
 use base64::Engine;
 use sluice_model::secretsmanager as wire;
 use sluice_model::wire::{EpochSeconds, SecretString};
-use sluice_store::{MetadataStore, SecretRow, StoreError};
+use sluice_store::{now_ms, MetadataStore, SecretRow, StoreError};
 use sluice_vault::{SealedSecret, Vault};
 
 use crate::document::{SecretDocument, Version, CURRENT};
@@ -25,10 +25,6 @@ const MAX_SECRETS: usize = 500_000;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
 
 fn not_found() -> SecretsError {
     SecretsError::NotFound("Secrets Manager can't find the specified secret.".into())

@@ -50,6 +50,12 @@ pub use secrets::{SecretRow, SecretStore};
 pub use sql::SqlStore;
 pub use tables::TableStore;
 
+/// Milliseconds since the Unix epoch: the unit of every time the store
+/// keeps, and the one clock reading the services share.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

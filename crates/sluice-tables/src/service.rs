@@ -126,10 +126,7 @@ pub(crate) fn new_version() -> i64 {
     (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64
 }
 
-/// Milliseconds since the epoch.
-pub(crate) fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub(crate) use sluice_store::now_ms;
 
 #[cfg(test)]
 mod tests {
