@@ -11,8 +11,8 @@ use crate::capacity::{self, PerTable};
 use crate::error::{CancellationReason, TablesError, TablesResult};
 use crate::expression;
 use crate::items::{
-    check_condition, condition, expression_attributes, project, projection, updated_item, write_of, Decision,
-    MAX_ITEM_BYTES,
+    check_condition, condition, expression_attributes, new_item_key, project, projection, updated_item, write_of,
+    Decision,
 };
 use crate::records::{stream_record, ChangeOrigin};
 use crate::schema::ItemKey;
@@ -189,11 +189,7 @@ impl TableService {
                     match (&request.put_request, &request.delete_request) {
                         (Some(put), None) => {
                             let item = item_from_wire(&put.item)?;
-                            let key = table.schema.item_key(&item)?;
-                            if item_size(&item) > MAX_ITEM_BYTES {
-                                return Err(TablesError::validation("Item size has exceeded the maximum allowed size"));
-                            }
-                            table.schema.index_entries(&item)?;
+                            let key = new_item_key(&table, &item)?;
                             (key, Decision::Put(item))
                         }
                         (None, Some(delete)) => {
@@ -406,11 +402,7 @@ impl TransactAction {
         if let Some(put) = &item.put {
             let table = tables.get(service, account_id, &put.table_name).await?;
             let new = item_from_wire(&put.item)?;
-            let key = table.schema.item_key(&new)?;
-            if item_size(&new) > MAX_ITEM_BYTES {
-                return Err(TablesError::validation("Item size has exceeded the maximum allowed size"));
-            }
-            table.schema.index_entries(&new)?;
+            let key = new_item_key(&table, &new)?;
             let attributes = expression_attributes(
                 put.expression_attribute_names.as_ref(),
                 put.expression_attribute_values.as_ref(),

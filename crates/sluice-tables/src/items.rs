@@ -225,11 +225,7 @@ impl TableService {
         let return_values = check_return_values(input.return_values, &["NONE", "ALL_OLD"])?;
         let table = self.table(account_id, &input.table_name).await?;
         let item = item_from_wire(&input.item)?;
-        let key = table.schema.item_key(&item)?;
-        if item_size(&item) > MAX_ITEM_BYTES {
-            return Err(TablesError::validation("Item size has exceeded the maximum allowed size"));
-        }
-        table.schema.index_entries(&item)?;
+        let key = new_item_key(&table, &item)?;
         let attributes = expression_attributes(
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
@@ -371,6 +367,18 @@ impl TableService {
             ..Default::default()
         })
     }
+}
+
+/// The key of an item a request puts whole (PutItem, a batch's or a
+/// transaction's Put), after DynamoDB's checks of its key, its size and
+/// its index keys.
+pub(crate) fn new_item_key(table: &LoadedTable, item: &Item) -> TablesResult<ItemKey> {
+    let key = table.schema.item_key(item)?;
+    if item_size(item) > MAX_ITEM_BYTES {
+        return Err(TablesError::validation("Item size has exceeded the maximum allowed size"));
+    }
+    table.schema.index_entries(item)?;
+    Ok(key)
 }
 
 /// Fails with `ConditionalCheckFailedException` (carrying the item when
