@@ -11,8 +11,8 @@ use crate::capacity::{self, PerTable};
 use crate::error::{CancellationReason, TablesError, TablesResult};
 use crate::expression;
 use crate::items::{
-    check_condition, condition, expression_attributes, new_item_key, project, projection, updated_item, write_of,
-    Decision,
+    check_key_unchanged, expression_attributes, new_item_key, project, projection, updated_item, write_of, Decision,
+    WriteCondition,
 };
 use crate::records::{stream_record, ChangeOrigin};
 use crate::schema::ItemKey;
@@ -373,16 +373,15 @@ enum TransactKind {
     Check,
     Put(Item),
     Delete,
-    Update(Option<expression::UpdateExpression>, Item),
+    Update(expression::UpdateExpression, Item),
 }
 
 /// One parsed action of TransactWriteItems.
 struct TransactAction {
     table: LoadedTable,
     key: ItemKey,
-    condition: Option<expression::Condition>,
+    condition: WriteCondition,
     kind: TransactKind,
-    on_failure: bool,
 }
 
 impl TransactAction {
@@ -392,8 +391,6 @@ impl TransactAction {
         account_id: &str,
         item: &wire::TransactWriteItem,
     ) -> TablesResult<Self> {
-        let on_failure =
-            |v: &Option<wire::ReturnValuesOnConditionCheckFailure>| v.is_some_and(|v| v.as_str() == "ALL_OLD");
         let present =
             [item.condition_check.is_some(), item.put.is_some(), item.delete.is_some(), item.update.is_some()];
         if present.iter().filter(|p| **p).count() != 1 {
@@ -403,19 +400,13 @@ impl TransactAction {
             let table = tables.get(service, account_id, &put.table_name).await?;
             let new = item_from_wire(&put.item)?;
             let key = new_item_key(&table, &new)?;
-            let attributes = expression_attributes(
+            let condition = WriteCondition::alone(
+                put.condition_expression.as_deref(),
                 put.expression_attribute_names.as_ref(),
                 put.expression_attribute_values.as_ref(),
+                put.return_values_on_condition_check_failure,
             )?;
-            let condition = condition(put.condition_expression.as_deref(), "ConditionExpression", &attributes)?;
-            attributes.check_all_used()?;
-            return Ok(Self {
-                table,
-                key,
-                condition,
-                kind: TransactKind::Put(new),
-                on_failure: on_failure(&put.return_values_on_condition_check_failure),
-            });
+            return Ok(Self { table, key, condition, kind: TransactKind::Put(new) });
         }
         if let Some(update) = &item.update {
             let table = tables.get(service, account_id, &update.table_name).await?;
@@ -426,23 +417,14 @@ impl TransactAction {
                 update.expression_attribute_values.as_ref(),
             )?;
             let expression = expression::parse_update(&update.update_expression, &attributes)?;
-            let condition = condition(update.condition_expression.as_deref(), "ConditionExpression", &attributes)?;
+            let condition = WriteCondition::parse(
+                update.condition_expression.as_deref(),
+                &attributes,
+                update.return_values_on_condition_check_failure,
+            )?;
             attributes.check_all_used()?;
-            for name in expression.top_level_attributes() {
-                if table.schema.is_key_attribute(&name) {
-                    return Err(TablesError::validation(format!(
-                        "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is \
-                         part of the key"
-                    )));
-                }
-            }
-            return Ok(Self {
-                table,
-                key,
-                condition,
-                kind: TransactKind::Update(Some(expression), key_item),
-                on_failure: on_failure(&update.return_values_on_condition_check_failure),
-            });
+            check_key_unchanged(&table, &expression)?;
+            return Ok(Self { table, key, condition, kind: TransactKind::Update(expression, key_item) });
         }
         let (table_name, key, names, values, text, failure, kind) = match (&item.delete, &item.condition_check) {
             (Some(d), _) => (
@@ -467,18 +449,15 @@ impl TransactAction {
         };
         let table = tables.get(service, account_id, table_name).await?;
         let key = table.schema.request_key(&item_from_wire(key)?)?;
-        let attributes = expression_attributes(names.as_ref(), values.as_ref())?;
-        let condition = condition(text, "ConditionExpression", &attributes)?;
-        attributes.check_all_used()?;
-        Ok(Self { table, key, condition, kind, on_failure: on_failure(failure) })
+        let condition = WriteCondition::alone(text, names.as_ref(), values.as_ref(), *failure)?;
+        Ok(Self { table, key, condition, kind })
     }
 
     fn decide(&self, old: Option<&Item>) -> TablesResult<Decision> {
         if let TransactKind::Update(update, key_item) = &self.kind {
-            return updated_item(&self.table, key_item, old, self.condition.as_ref(), update.as_ref(), self.on_failure)
-                .map(Decision::Put);
+            return updated_item(&self.table, key_item, old, &self.condition, Some(update)).map(Decision::Put);
         }
-        check_condition(self.condition.as_ref(), old, self.on_failure)?;
+        self.condition.check(old)?;
         Ok(match &self.kind {
             TransactKind::Check => Decision::Keep,
             TransactKind::Put(item) => Decision::Put(item.clone()),

@@ -166,8 +166,61 @@ fn check_return_values(value: Option<wire::ReturnValue>, allowed: &[&str]) -> Ta
     }
 }
 
-fn wants_old_on_failure(value: Option<wire::ReturnValuesOnConditionCheckFailure>) -> bool {
-    value.is_some_and(|v| v.as_str() == "ALL_OLD")
+/// A write's ConditionExpression, parsed, and whether a failed check
+/// returns the item as it was (`ReturnValuesOnConditionCheckFailure: ALL_OLD`).
+pub(crate) struct WriteCondition {
+    condition: Option<Condition>,
+    return_old: bool,
+}
+
+impl WriteCondition {
+    /// Parses `text` with `attributes` (which the caller checks were all used).
+    pub fn parse(
+        text: Option<&str>,
+        attributes: &ExpressionAttributes,
+        on_failure: Option<wire::ReturnValuesOnConditionCheckFailure>,
+    ) -> TablesResult<Self> {
+        Ok(Self {
+            condition: condition(text, "ConditionExpression", attributes)?,
+            return_old: on_failure.is_some_and(|v| v.as_str() == "ALL_OLD"),
+        })
+    }
+
+    /// The condition of a write with no other expression: its placeholders
+    /// are its own, and one it does not use is refused.
+    pub fn alone(
+        text: Option<&str>,
+        names: Option<&BTreeMap<String, String>>,
+        values: Option<&BTreeMap<String, wire::AttributeValue>>,
+        on_failure: Option<wire::ReturnValuesOnConditionCheckFailure>,
+    ) -> TablesResult<Self> {
+        let attributes = expression_attributes(names, values)?;
+        let condition = Self::parse(text, &attributes, on_failure)?;
+        attributes.check_all_used()?;
+        Ok(condition)
+    }
+
+    /// Fails with `ConditionalCheckFailedException` (carrying the item when
+    /// asked for) unless the condition holds on the item as it is.
+    pub fn check(&self, old: Option<&Item>) -> TablesResult<()> {
+        match &self.condition {
+            Some(condition) if !condition.evaluate(old)? => {
+                Err(TablesError::ConditionalCheckFailed { item: old.filter(|_| self.return_old).cloned() })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Refuses an update of the table's key attributes, as DynamoDB does.
+pub(crate) fn check_key_unchanged(table: &LoadedTable, update: &expression::UpdateExpression) -> TablesResult<()> {
+    match update.top_level_attributes().into_iter().find(|name| table.schema.is_key_attribute(name)) {
+        Some(name) => Err(TablesError::validation(format!(
+            "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is part of \
+             the key"
+        ))),
+        None => Ok(()),
+    }
 }
 
 impl TableService {
@@ -226,16 +279,15 @@ impl TableService {
         let table = self.table(account_id, &input.table_name).await?;
         let item = item_from_wire(&input.item)?;
         let key = new_item_key(&table, &item)?;
-        let attributes = expression_attributes(
+        let condition = WriteCondition::alone(
+            input.condition_expression.as_deref(),
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
+            input.return_values_on_condition_check_failure,
         )?;
-        let condition = condition(input.condition_expression.as_deref(), "ConditionExpression", &attributes)?;
-        attributes.check_all_used()?;
-        let on_failure = wants_old_on_failure(input.return_values_on_condition_check_failure);
         let change = self
             .mutate(&table, &key, ChangeOrigin::Client, |old| {
-                check_condition(condition.as_ref(), old, on_failure)?;
+                condition.check(old)?;
                 Ok(Decision::Put(item.clone()))
             })
             .await?;
@@ -283,16 +335,15 @@ impl TableService {
         let return_values = check_return_values(input.return_values, &["NONE", "ALL_OLD"])?;
         let table = self.table(account_id, &input.table_name).await?;
         let key = table.schema.request_key(&item_from_wire(&input.key)?)?;
-        let attributes = expression_attributes(
+        let condition = WriteCondition::alone(
+            input.condition_expression.as_deref(),
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
+            input.return_values_on_condition_check_failure,
         )?;
-        let condition = condition(input.condition_expression.as_deref(), "ConditionExpression", &attributes)?;
-        attributes.check_all_used()?;
-        let on_failure = wants_old_on_failure(input.return_values_on_condition_check_failure);
         let change = self
             .mutate(&table, &key, ChangeOrigin::Client, |old| {
-                check_condition(condition.as_ref(), old, on_failure)?;
+                condition.check(old)?;
                 Ok(Decision::Delete)
             })
             .await?;
@@ -330,22 +381,18 @@ impl TableService {
         )?;
         let update =
             input.update_expression.as_deref().map(|text| expression::parse_update(text, &attributes)).transpose()?;
-        let condition = condition(input.condition_expression.as_deref(), "ConditionExpression", &attributes)?;
+        let condition = WriteCondition::parse(
+            input.condition_expression.as_deref(),
+            &attributes,
+            input.return_values_on_condition_check_failure,
+        )?;
         attributes.check_all_used()?;
         if let Some(update) = &update {
-            for name in update.top_level_attributes() {
-                if table.schema.is_key_attribute(&name) {
-                    return Err(TablesError::validation(format!(
-                        "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is \
-                         part of the key"
-                    )));
-                }
-            }
+            check_key_unchanged(&table, update)?;
         }
-        let on_failure = wants_old_on_failure(input.return_values_on_condition_check_failure);
         let change = self
             .mutate(&table, &key, ChangeOrigin::Client, |old| {
-                updated_item(&table, &key_item, old, condition.as_ref(), update.as_ref(), on_failure).map(Decision::Put)
+                updated_item(&table, &key_item, old, &condition, update.as_ref()).map(Decision::Put)
             })
             .await?;
         let paths = update.as_ref().map(|u| u.paths()).unwrap_or_default();
@@ -381,28 +428,16 @@ pub(crate) fn new_item_key(table: &LoadedTable, item: &Item) -> TablesResult<Ite
     Ok(key)
 }
 
-/// Fails with `ConditionalCheckFailedException` (carrying the item when
-/// `on_failure` asks for it) unless the condition holds on the item as it is.
-pub(crate) fn check_condition(condition: Option<&Condition>, old: Option<&Item>, on_failure: bool) -> TablesResult<()> {
-    match condition {
-        Some(condition) if !condition.evaluate(old)? => {
-            Err(TablesError::ConditionalCheckFailed { item: old.filter(|_| on_failure).cloned() })
-        }
-        _ => Ok(()),
-    }
-}
-
 /// The item an update leaves: the condition checked on the item as it was
 /// (absent items start as their key), the update applied, the size limit held.
 pub(crate) fn updated_item(
     table: &LoadedTable,
     key_item: &Item,
     old: Option<&Item>,
-    condition: Option<&Condition>,
+    condition: &WriteCondition,
     update: Option<&expression::UpdateExpression>,
-    on_failure: bool,
 ) -> TablesResult<Item> {
-    check_condition(condition, old, on_failure)?;
+    condition.check(old)?;
     let mut item = old.cloned().unwrap_or_else(|| key_item.clone());
     if let Some(update) = update {
         update.apply(&mut item)?;

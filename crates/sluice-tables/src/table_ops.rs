@@ -40,6 +40,11 @@ impl TableService {
         table.schema.describe(table.name(), table.id(), table.row.created_at_ms, status, usage)
     }
 
+    /// Stores a table's changed schema.
+    async fn save_schema(&self, table: &LoadedTable) -> TablesResult<()> {
+        Ok(self.store.update_table(&table.row.account_id, table.name(), &table.schema.to_stored()).await?)
+    }
+
     /// A fresh stream on `table` (label: the time it was enabled).
     async fn open_stream(&self, account_id: &str, table: &TableRow, view_type: String) -> TablesResult<StreamState> {
         let now = now_ms();
@@ -276,8 +281,7 @@ impl TableService {
             }
             None => {}
         }
-        table.row.description = table.schema.to_stored();
-        self.store.update_table(&table.row.account_id, table.name(), &table.row.description).await?;
+        self.save_schema(&table).await?;
         for name in &removed {
             self.store.replace_index(table.id(), name, &[]).await?;
         }
@@ -349,7 +353,7 @@ impl TableService {
             _ => {}
         }
         table.schema.ttl_attribute = spec.enabled.then(|| spec.attribute_name.clone());
-        self.store.update_table(&table.row.account_id, table.name(), &table.schema.to_stored()).await?;
+        self.save_schema(&table).await?;
         Ok(spec.clone())
     }
 
@@ -392,7 +396,7 @@ impl TableService {
                 "The number of tags for this resource exceeds the maximum allowed (50)".into(),
             ));
         }
-        self.store.update_table(&table.row.account_id, table.name(), &table.schema.to_stored()).await?;
+        self.save_schema(&table).await?;
         Ok(())
     }
 
@@ -402,7 +406,7 @@ impl TableService {
         for key in keys {
             table.schema.tags.remove(key);
         }
-        self.store.update_table(&table.row.account_id, table.name(), &table.schema.to_stored()).await?;
+        self.save_schema(&table).await?;
         Ok(())
     }
 
