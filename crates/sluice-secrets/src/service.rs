@@ -164,7 +164,7 @@ impl SecretService {
         if input.add_replica_regions.is_some() || input.cross_account_primary_arn.is_some() {
             return Err(SecretsError::InvalidParameter("This server does not replicate secrets.".into()));
         }
-        if self.store.list_secrets(account_id).await?.len() >= MAX_SECRETS {
+        if self.store.count_secrets(account_id).await? >= MAX_SECRETS {
             return Err(SecretsError::LimitExceeded("The account has too many secrets.".into()));
         }
         let value = new_value(input.secret_string.as_ref(), input.secret_binary.as_ref())?;

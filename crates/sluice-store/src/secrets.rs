@@ -24,6 +24,8 @@ pub trait SecretStore: Send + Sync {
     async fn create_secret(&self, account_id: &str, name: &str, document: &str) -> StoreResult<()>;
     /// A secret.
     async fn get_secret(&self, account_id: &str, name: &str) -> StoreResult<Option<SecretRow>>;
+    /// How many secrets the account has (for its quota).
+    async fn count_secrets(&self, account_id: &str) -> StoreResult<usize>;
     /// The account's secrets, by name.
     async fn list_secrets(&self, account_id: &str) -> StoreResult<Vec<SecretRow>>;
     /// Replaces a secret's document if it still has `revision`; false if it changed meanwhile (or is gone).

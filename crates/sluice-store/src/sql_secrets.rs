@@ -45,6 +45,14 @@ impl SecretStore for SqlStore {
         row.as_ref().map(secret_from_row).transpose()
     }
 
+    async fn count_secrets(&self, account_id: &str) -> StoreResult<usize> {
+        let count: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM secrets WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count as usize)
+    }
+
     async fn list_secrets(&self, account_id: &str) -> StoreResult<Vec<SecretRow>> {
         let rows =
             sqlx::query("SELECT account_id, name, document, revision FROM secrets WHERE account_id = $1 ORDER BY name")

@@ -14,6 +14,8 @@ async fn secrets_change_by_revision(store: Arc<dyn MetadataStore>) {
     let names: Vec<String> = store.list_secrets("111111111111").await.unwrap().into_iter().map(|s| s.name).collect();
     assert_eq!(names, ["a", "b"]);
     assert!(store.list_secrets("222222222222").await.unwrap().is_empty());
+    assert_eq!(store.count_secrets("111111111111").await.unwrap(), 2);
+    assert_eq!(store.count_secrets("222222222222").await.unwrap(), 0);
 
     let b = store.get_secret("111111111111", "b").await.unwrap().unwrap();
     assert_eq!(b.revision, 1);
